@@ -1,0 +1,82 @@
+"""The ``helpdesk`` command: opens the desk, or runs one scriptable command.
+
+Each area of the desk registers its commands from its own module (see ``COMMAND_MODULES``);
+every command reports through :mod:`helpdesk.cli.output`, so ``--json`` and exit codes behave the
+same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from helpdesk import __version__
+from helpdesk.cli.output import CliContext, fail
+from helpdesk.errors import EXIT_CODES, HelpdeskError
+
+#: Modules that add sub-commands; each has ``register(subparsers)``.
+COMMAND_MODULES = [
+    "helpdesk.cli.core",
+]
+
+
+def _epilog() -> str:
+    codes = "\n".join(f"  {code}  {text}" for code, text in sorted(EXIT_CODES.items()))
+    return (
+        "Run without a command to open the desk.\n\n"
+        "The acting agent is the OS user, unless --as NAME or HELPDESK_AGENT says otherwise.\n"
+        "The database is the embedded SQLite file unless --db URL or HELPDESK_DB_URL names\n"
+        "another (postgresql://user:pass@host/db for a team).\n\n"
+        f"Exit codes:\n{codes}"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helpdesk",
+        description="Privacy support desk: look up customers, run privacy requests and disputes.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"helpdesk {__version__}")
+    parser.add_argument("--db", metavar="URL", help="database URL (default: embedded SQLite)")
+    parser.add_argument("--as", dest="as_agent", metavar="NAME", help="act as this agent")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="helpdesk: %(message)s",
+    )
+    ctx = CliContext(db_url=args.db, actor=args.as_agent)
+    try:
+        if args.command is None:
+            return _open_desk(ctx)
+        handler = getattr(args, "handler", None)
+        if handler is None:  # a command group given without its sub-command
+            args.group_parser.print_help(sys.stderr)
+            return 2
+        return handler(args, ctx) or 0
+    except HelpdeskError as exc:
+        return fail(exc)
+    except KeyboardInterrupt:
+        print("helpdesk: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        ctx.close()
+
+
+def _open_desk(ctx: CliContext) -> int:
+    from screens.app import run_desk  # the only place the CLI touches the UI package
+
+    return run_desk(ctx.desk()) or 0

@@ -1,0 +1,291 @@
+"""Core commands: database, demo data, agents, customers, cases, policy versions."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.domain import CaseKind, Queue, Role
+from helpdesk.errors import Invalid
+from helpdesk.services import agents, cases, customers, policy
+from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail
+
+
+def register(sub: Any) -> None:
+    db = group(sub, "db", "database maintenance")
+    command(db, "upgrade", db_upgrade, "bring the database schema up to date (Alembic)")
+
+    demo = command(sub, "demo", demo_data, "fill the database with realistic synthetic data",
+                   json_output=True)
+    demo.add_argument("--customers", type=int, default=200, metavar="N")
+    demo.add_argument("--seed", type=int, default=1, metavar="S")
+
+    ag = group(sub, "agent", "desk agents and supervisors")
+    p = command(ag, "add", agent_add, "add an agent (supervisors only)", json_output=True)
+    p.add_argument("name", help="login name (the OS user name the agent runs the desk as)")
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    p.add_argument("--display-name", metavar="TEXT")
+    command(ag, "list", agent_list, "list agents", json_output=True)
+    p = command(ag, "set", agent_set, "change an agent's role or active flag", json_output=True)
+    p.add_argument("name")
+    p.add_argument("--role", choices=[r.value for r in Role])
+    p.add_argument("--active", choices=["yes", "no"])
+    command(ag, "whoami", agent_whoami, "show the acting agent", json_output=True)
+
+    cu = group(sub, "customer", "customers")
+    p = command(cu, "add", customer_add, "add a customer", json_output=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", action="append", required=True,
+                   help="e-mail address (repeat for more; the first is primary)")
+    p.add_argument("--phone")
+    p.add_argument("--company")
+    p.add_argument("--billing-address")
+    p.add_argument("--shipping-address")
+    p.add_argument("--under-13", action="store_true", help="the customer is a child under 13")
+    p = command(cu, "find", customer_find, "find customers by any part of name, e-mail, "
+                "company or phone", json_output=True)
+    p.add_argument("text")
+    p.add_argument("--limit", type=int, default=50)
+    p = command(cu, "show", customer_show, "show a customer's profile (audited)",
+                json_output=True)
+    p.add_argument("id", type=int)
+
+    ca = group(sub, "case", "cases")
+    p = command(ca, "new", case_new, "open a case", json_output=True)
+    p.add_argument("--kind", required=True, choices=[k.value for k in CaseKind])
+    p.add_argument("--customer", type=int, required=True, metavar="ID")
+    p.add_argument("--subject")
+    p.add_argument("--note", help="internal note to start the case with")
+    p.add_argument("--mine", action="store_true", help="assign the case to yourself")
+    p = command(ca, "list", case_list, "list the cases of a queue", json_output=True)
+    p.add_argument("--queue", choices=[q.value for q in Queue], default=Queue.OPEN.value)
+    p.add_argument("--limit", type=int, default=cases.DEFAULT_PAGE)
+    p.add_argument("--cursor", help="continue after a previous page")
+    p = command(ca, "show", case_show, "show a case with its thread and history (audited)",
+                json_output=True)
+    p.add_argument("id", type=int)
+    p = command(ca, "status", case_status, "change a case's status", json_output=True)
+    p.add_argument("id", type=int)
+    p.add_argument("status")
+    p.add_argument("--note")
+    p = command(ca, "note", case_note, "add an internal note", json_output=True)
+    p.add_argument("id", type=int)
+    p.add_argument("text")
+
+    po = group(sub, "policy", "privacy policy versions")
+    p = command(po, "add", policy_add, "register a policy text (supervisors only)",
+                json_output=True)
+    p.add_argument("file", type=Path)
+    p.add_argument("--effective", required=True, metavar="YYYY-MM-DD")
+    p.add_argument("--label")
+    command(po, "list", policy_list, "list policy versions", json_output=True)
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+def db_upgrade(args: argparse.Namespace, ctx: CliContext) -> int:
+    ctx.desk()  # opening upgrades (copying an existing SQLite file aside first)
+    print("database is up to date")
+    return 0
+
+
+def demo_data(args: argparse.Namespace, ctx: CliContext) -> int:
+    from helpdesk import demo
+
+    if args.customers < 1:
+        raise Invalid("--customers must be at least 1", field="customers")
+    report = demo.generate(ctx.desk(), customers=args.customers, seed=args.seed)
+    emit(args, report, lambda: [f"{k}: {v}" for k, v in report.items()])
+    return 0
+
+
+def _agent_lines(items: list[agents.AgentInfo]) -> list[str]:
+    return table(
+        [(a.name, a.display_name, a.role.value, "yes" if a.active else "no") for a in items],
+        ["NAME", "DISPLAY NAME", "ROLE", "ACTIVE"],
+    )
+
+
+def agent_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = agents.add(ctx.desk(), name=args.name, role=args.role, display_name=args.display_name)
+    emit(args, info, lambda: [f"added {info.role.value} '{safe(info.name)}'"])
+    return 0
+
+
+def agent_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    items = agents.list_agents(ctx.desk())
+    emit(args, items, lambda: _agent_lines(items))
+    return 0
+
+
+def agent_set(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.role is None and args.active is None:
+        raise Invalid("nothing to change: give --role and/or --active")
+    info = agents.update(ctx.desk(), name=args.name, role=args.role,
+                         active=None if args.active is None else args.active == "yes")
+    emit(args, info, lambda: _agent_lines([info]))
+    return 0
+
+
+def agent_whoami(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = agents.whoami(ctx.desk())
+    emit(args, info, lambda: _agent_lines([info]))
+    return 0
+
+
+def customer_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    detail = customers.create(
+        ctx.desk(), name=args.name, emails=args.email, phone=args.phone, company=args.company,
+        billing_address=args.billing_address, shipping_address=args.shipping_address,
+        under_13=args.under_13,
+    )
+    emit(args, detail, lambda: [f"added customer #{detail.id} {safe(detail.name)}"])
+    return 0
+
+
+def customer_find(args: argparse.Namespace, ctx: CliContext) -> int:
+    hits = customers.find(ctx.desk(), args.text, limit=args.limit)
+    emit(args, hits, lambda: table(
+        [(f"#{h.id}", h.name, h.primary_email, h.company, h.phone) for h in hits],
+        ["ID", "NAME", "E-MAIL", "COMPANY", "PHONE"],
+    ) if hits else ["no customer matches"])
+    return 0
+
+
+def customer_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    detail = customers.get(ctx.desk(), args.id)
+    emit(args, detail, lambda: _customer_lines(detail))
+    return 0
+
+
+def _customer_lines(d: CustomerDetail) -> list[str]:
+    lines = [
+        f"Customer #{d.id}{'  (erased)' if d.erased_at else ''}",
+        f"  name:      {safe(d.name)}",
+        f"  company:   {safe(d.company)}",
+        f"  phone:     {safe(d.phone)}",
+        f"  billing:   {safe(d.billing_address)}",
+        f"  shipping:  {safe(d.shipping_address)}",
+        f"  under 13:  {'yes' if d.under_13 else 'no'}",
+        "  marketing: " + ("opted out (crucial product/service information still allowed)"
+                           if d.marketing_opted_out else "allowed"),
+        "  e-mail:",
+        *[f"    {safe(e.address)}{'  (primary)' if e.is_primary else ''}" for e in d.emails],
+    ]
+    if d.products:
+        lines.append("  products:")
+        lines += [f"    {p.relation}: {safe(p.product)} {safe(p.reference)}" for p in d.products]
+    if d.cases:
+        lines.append("  cases:")
+        lines += ["    " + line for line in _case_rows(d.cases)]
+    return lines
+
+
+def _case_rows(items: tuple[CaseSummary, ...] | list[CaseSummary]) -> list[str]:
+    return table(
+        [
+            (f"#{c.id}", c.kind.value, c.status.value, c.customer_name, c.subject,
+             c.assignee_name, c.received_at, "-" if c.days_left is None else c.days_left)
+            for c in items
+        ],
+        ["CASE", "KIND", "STATUS", "CUSTOMER", "SUBJECT", "ASSIGNEE", "RECEIVED", "DAYS LEFT"],
+    )
+
+
+def _case_lines(d: CaseDetail) -> list[str]:
+    c = d.case
+    due = "closed" if c.days_left is None else f"{c.due_date} ({c.days_left} days left)"
+    lines = [
+        f"Case #{c.id}  {c.kind.label}  [{c.status.value}]",
+        f"  customer:  #{c.customer_id} {safe(c.customer_name)}",
+        f"  subject:   {safe(c.subject)}",
+        f"  assignee:  {safe(c.assignee_name)}",
+        f"  received:  {safe(c.received_at)}",
+        f"  due:       {due}  (rule: {d.due_rule})",
+        f"  policy:    {safe(d.policy_version_label)}",
+    ]
+    if c.dispute_stage:
+        lines.append(f"  stage:     {c.dispute_stage.value}")
+    lines.append("  thread:")
+    for m in d.messages:
+        who = m.author_name if m.direction == "note" else m.from_address
+        lines.append(f"    [{m.direction.value}] {safe(m.at)} {safe(who)}: {safe(m.subject)}")
+        lines += [f"      {safe(line)}" for line in (m.body or "").splitlines()[:20]]
+    lines.append("  history:")
+    lines += [
+        f"    {safe(e.at)} {safe(e.actor_name)} {e.action} {safe(e.from_value)} -> "
+        f"{safe(e.to_value)}" for e in d.events
+    ]
+    return lines
+
+
+def case_new(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = cases.create(ctx.desk(), kind=args.kind, customer_id=args.customer, subject=args.subject,
+                     note=args.note, assign_to_me=args.mine)
+    emit(args, d, lambda: [f"opened case #{d.case.id} ({d.case.kind.label}), due "
+                           f"{d.case.due_date}"])
+    return 0
+
+
+def case_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    page = cases.list_queue(ctx.desk(), args.queue, cursor=args.cursor, limit=args.limit)
+
+    def lines() -> list[str]:
+        out = _case_rows(page.items) if page.items else ["no cases in this queue"]
+        if page.next_cursor:
+            out.append(f"more: --cursor '{page.next_cursor}'")
+        return out
+
+    emit(args, page, lines)
+    return 0
+
+
+def case_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = cases.get(ctx.desk(), args.id)
+    emit(args, d, lambda: _case_lines(d))
+    return 0
+
+
+def case_status(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = cases.set_status(ctx.desk(), case_id=args.id, status=args.status, note=args.note)
+    emit(args, d, lambda: [f"case #{d.case.id} is now {d.case.status.value}"])
+    return 0
+
+
+def case_note(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = cases.add_note(ctx.desk(), case_id=args.id, body=args.text)
+    emit(args, d, lambda: [f"note added to case #{d.case.id}"])
+    return 0
+
+
+def policy_add(args: argparse.Namespace, ctx: CliContext) -> int:
+    try:
+        effective = date.fromisoformat(args.effective)
+    except ValueError:
+        raise Invalid("--effective must be a date like 2015-04-17", field="effective") from None
+    try:
+        raw = args.file.read_bytes()
+    except OSError as exc:
+        raise Invalid(f"cannot read {args.file}: {exc.strerror}", field="file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(f"{args.file} is not UTF-8 text", field="file") from None
+    info = policy.add(ctx.desk(), text=text, effective_on=effective, label=args.label)
+    emit(args, info, lambda: [f"policy version #{info.id} '{safe(info.label)}' effective "
+                              f"{info.effective_on}"])
+    return 0
+
+
+def policy_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    items = policy.list_versions(ctx.desk())
+    emit(args, items, lambda: table(
+        [(f"#{p.id}", p.effective_on, p.label, p.sha256[:12]) for p in items],
+        ["ID", "EFFECTIVE", "LABEL", "SHA256"],
+    ) if items else ["no policy version registered; add one with 'helpdesk policy add FILE'"])
+    return 0
+
+

@@ -1,0 +1,93 @@
+"""Shared plumbing for commands: the lazily opened desk, JSON or text output, error reporting."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from helpdesk.errors import HelpdeskError
+from helpdesk.services.context import Desk, open_desk
+from helpdesk.services.readmodels import to_jsonable
+
+
+class CliContext:
+    """Opens the desk on first use, so ``--help`` and usage errors never touch the database."""
+
+    def __init__(self, *, db_url: str | None, actor: str | None) -> None:
+        self.db_url = db_url
+        self.actor = actor
+        self._desk: Desk | None = None
+
+    def desk(self) -> Desk:
+        if self._desk is None:
+            self._desk = open_desk(db_url=self.db_url, actor=self.actor)
+        return self._desk
+
+    def close(self) -> None:
+        if self._desk is not None:
+            self._desk.db.dispose()
+
+
+Handler = Callable[[argparse.Namespace, CliContext], "int | None"]
+
+
+def command(
+    sub: Any, name: str, handler: Handler, help: str, *, json_output: bool = False
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=handler)
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def group(sub: Any, name: str, help: str) -> Any:
+    """A command with sub-commands (``helpdesk case ...``)."""
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(handler=None, group_parser=parser)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+
+def safe(value: Any) -> str:
+    """Text for a terminal: control characters (ANSI escapes included) shown, not executed."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    text = str(value)
+    return "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch) not in {"Cc", "Cf", "Cs"}
+        else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
+def emit(args: argparse.Namespace, data: Any, text: Callable[[], Iterable[str]]) -> None:
+    """Print ``data`` as JSON when ``--json`` was given, otherwise the lines ``text`` yields."""
+    if getattr(args, "json", False):
+        json.dump(to_jsonable(data), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for line in text():
+            print(line)
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    """A plain text table; cells are made terminal-safe and clipped to keep lines readable."""
+    cells = [[safe(c).replace("\n", " ")[:60] for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*headers).rstrip()] + [fmt.format(*row).rstrip() for row in cells]
+
+
+def fail(exc: HelpdeskError) -> int:
+    print(f"helpdesk: {exc.label}: {safe(exc.message)}", file=sys.stderr)
+    return exc.exit_code
+

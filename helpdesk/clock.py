@@ -1,0 +1,102 @@
+"""Deadlines: when each kind of case is due, and how many days are left.
+
+Instants are stored in UTC; calendar arithmetic happens in the desk's time zone. A case received on
+local day D with an N-day clock is due at the end of local day D+N. We store the deadline as the
+first instant *after* it (local midnight starting day D+N+1, in UTC), so "overdue" is simply
+``now >= due_at`` and daylight-saving shifts never move a deadline by an hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from helpdesk.config import Settings
+from helpdesk.domain import CaseKind
+
+#: Clocks promised by the privacy policy (Part III: 30 days; Part VI: 90 days for disputes).
+POLICY_DAYS: dict[CaseKind, int] = {
+    CaseKind.ACCESS: 30,
+    CaseKind.CORRECTION: 30,
+    CaseKind.DELETION: 30,
+    CaseKind.OBJECTION: 30,
+    CaseKind.UNDER_13: 30,
+    CaseKind.POSTING_REMOVAL: 30,
+    CaseKind.DISPUTE: 90,
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Normalise to an aware UTC datetime; naive values are refused, not guessed."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: times must carry a time zone")
+    return value.astimezone(UTC)
+
+
+def local_date(instant: datetime, tz: ZoneInfo) -> date:
+    return as_utc(instant).astimezone(tz).date()
+
+
+def start_of_day(day: date, tz: ZoneInfo) -> datetime:
+    """The first instant of a local calendar day, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def end_of_day_after(received_at: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """Exclusive deadline for "within ``days`` calendar days" of a receipt instant."""
+    return start_of_day(local_date(received_at, tz) + timedelta(days=days + 1), tz)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The deadlines that apply to a case. ``effective`` is the one the desk works to."""
+
+    effective: datetime
+    policy: datetime | None  # None: the policy sets no clock; a desk service level applies
+    rule: str  # which rule produced ``effective``: "policy", "service level" or a legal rule name
+
+
+def clock_days(kind: CaseKind, settings: Settings) -> list[tuple[str, int]]:
+    """Every (rule name, days) that applies to ``kind``."""
+    rules: list[tuple[str, int]] = []
+    if kind in POLICY_DAYS:
+        rules.append(("policy", POLICY_DAYS[kind]))
+    else:
+        rules.append(("service level", settings.service_levels.get(kind.value, 5)))
+    rules.extend((r.name, r.days) for r in settings.legal_rules if kind in r.kinds)
+    return rules
+
+
+def compute_deadline(kind: CaseKind, received_at: datetime, settings: Settings) -> Deadline:
+    tz = settings.tz
+    candidates = [
+        (end_of_day_after(received_at, days, tz), name)
+        for name, days in clock_days(kind, settings)
+    ]
+    effective, rule = min(candidates, key=lambda c: c[0])
+    policy = end_of_day_after(received_at, POLICY_DAYS[kind], tz) if kind in POLICY_DAYS else None
+    return Deadline(effective=effective, policy=policy, rule=rule)
+
+
+def due_date(due_at: datetime, tz: ZoneInfo) -> date:
+    """The last local calendar day on which the case is still on time."""
+    return local_date(due_at - timedelta(microseconds=1), tz)
+
+
+def days_left(due_at: datetime, now: datetime, tz: ZoneInfo) -> int:
+    """Whole local days until the due date: 0 means due today, negative means overdue."""
+    return (due_date(due_at, tz) - local_date(now, tz)).days
+
+
+def days_open(received_at: datetime, now: datetime, tz: ZoneInfo) -> int:
+    """Calendar days since receipt, counted in the desk's zone (day of receipt is day 0)."""
+    return (local_date(now, tz) - local_date(received_at, tz)).days
+
+
+def is_overdue(due_at: datetime, now: datetime) -> bool:
+    return as_utc(now) >= as_utc(due_at)

@@ -1,0 +1,221 @@
+"""Where the desk keeps its data and configuration, and what the configuration says.
+
+One TOML file in the user's config directory; environment variables override it. Paths follow the
+platform's conventions (XDG on Linux) through platformdirs, and ``HELPDESK_HOME`` moves everything
+under one folder (handy for tests and portable installs).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+from helpdesk.domain import CaseKind
+from helpdesk.errors import Invalid
+
+APP_NAME = "helpdesk"
+
+
+def data_dir() -> Path:
+    home = os.environ.get("HELPDESK_HOME")
+    if home:
+        return Path(home) / "data"
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def config_dir() -> Path:
+    home = os.environ.get("HELPDESK_HOME")
+    if home:
+        return Path(home) / "config"
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("HELPDESK_CONFIG") or config_dir() / "config.toml")
+
+
+def default_db_url() -> str:
+    return f"sqlite:///{data_dir() / 'helpdesk.sqlite3'}"
+
+
+def _system_timezone() -> str:
+    """The machine's zone name, or UTC when it cannot be told."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    try:
+        return Path("/etc/timezone").read_text().strip() or "UTC"
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+    except OSError:
+        return "UTC"
+    marker = "zoneinfo/"
+    return target.split(marker, 1)[1] if marker in target else "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class LegalRule:
+    """A stricter legal deadline that applies to some kinds (e.g. a national access-request law)."""
+
+    name: str
+    kinds: tuple[CaseKind, ...]
+    days: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str = field(default_factory=default_db_url)
+    timezone: str = field(default_factory=_system_timezone)
+    #: Desk service levels in calendar days for kinds the policy gives no clock.
+    service_levels: dict[str, int] = field(
+        default_factory=lambda: {CaseKind.QUESTION.value: 5, CaseKind.MARKETING_OPT_OUT.value: 1}
+    )
+    legal_rules: tuple[LegalRule, ...] = ()
+    #: Days after receipt at which a dispute is flagged (policy limit is 90).
+    dispute_warning_days: tuple[int, ...] = (60, 75, 85)
+    archive_systems: tuple[str, ...] = ()
+    keymap: dict[str, str] = field(default_factory=dict)
+    theme: str = "textual-dark"
+    #: Whether ``--as NAME`` / HELPDESK_AGENT may override the OS user.
+    allow_impersonation: bool = True
+    #: File holding the HMAC key for suppression hashes (outside the database on purpose).
+    key_file: Path = field(default_factory=lambda: data_dir() / "suppression.key")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def public_view(self) -> dict[str, Any]:
+        """The effective configuration without secrets (passwords in URLs are masked)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "db_url":
+                value = mask_url(value)
+            elif f.name == "legal_rules":
+                value = [{"name": r.name, "kinds": list(r.kinds), "days": r.days} for r in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+
+def mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable url>"
+
+
+_KNOWN_KEYS = {f.name for f in fields(Settings)}
+
+
+def _check_int_map(key: str, raw: Any) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise Invalid(f"config: '{key}' must be a table of kind = days", field=key)
+    valid = {k.value for k in CaseKind}
+    for name, days in raw.items():
+        if name not in valid:
+            raise Invalid(f"config: '{key}.{name}' is not a case kind", field=f"{key}.{name}")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise Invalid(f"config: '{key}.{name}' must be a whole number of days", field=key)
+    return dict(raw)
+
+
+def _parse(raw: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(raw) - _KNOWN_KEYS
+    if unknown:
+        raise Invalid(f"config: unknown key '{sorted(unknown)[0]}'", field=sorted(unknown)[0])
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in {"db_url", "timezone", "theme"}:
+            if not isinstance(value, str) or not value:
+                raise Invalid(f"config: '{key}' must be a non-empty string", field=key)
+            out[key] = value
+        elif key == "service_levels":
+            base = Settings().service_levels
+            out[key] = {**base, **_check_int_map(key, value)}
+        elif key == "legal_rules":
+            out[key] = tuple(_parse_rule(i, r) for i, r in enumerate(_list(key, value)))
+        elif key == "dispute_warning_days":
+            days = _list(key, value)
+            if not all(isinstance(d, int) and 0 < d < 90 for d in days):
+                raise Invalid(f"config: '{key}' must list days between 1 and 89", field=key)
+            out[key] = tuple(sorted(days))
+        elif key == "archive_systems":
+            out[key] = tuple(str(s) for s in _list(key, value))
+        elif key == "keymap":
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+            ):
+                raise Invalid("config: 'keymap' must map binding ids to keys", field=key)
+            out[key] = dict(value)
+        elif key == "allow_impersonation":
+            if not isinstance(value, bool):
+                raise Invalid(f"config: '{key}' must be true or false", field=key)
+            out[key] = value
+        elif key == "key_file":
+            out[key] = Path(str(value)).expanduser()
+    return out
+
+
+def _list(key: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise Invalid(f"config: '{key}' must be a list", field=key)
+    return value
+
+
+def _parse_rule(index: int, raw: Any) -> LegalRule:
+    where = f"legal_rules[{index}]"
+    if not isinstance(raw, dict) or set(raw) != {"name", "kinds", "days"}:
+        raise Invalid(f"config: '{where}' needs exactly name, kinds and days", field=where)
+    kinds = _list(f"{where}.kinds", raw["kinds"])
+    valid = {k.value for k in CaseKind}
+    bad = [k for k in kinds if k not in valid]
+    if bad:
+        raise Invalid(f"config: '{where}.kinds' has unknown kind '{bad[0]}'", field=where)
+    days = raw["days"]
+    if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
+        raise Invalid(f"config: '{where}.days' must be a positive whole number", field=where)
+    return LegalRule(name=str(raw["name"]), kinds=tuple(CaseKind(k) for k in kinds), days=days)
+
+
+_ENV = {
+    "HELPDESK_DB_URL": "db_url",
+    "HELPDESK_TIMEZONE": "timezone",
+    "HELPDESK_THEME": "theme",
+}
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the config file (if any), apply environment overrides, then explicit ones."""
+    path = path or config_path()
+    values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise Invalid(f"config: {path} is not valid TOML: {exc}") from None
+        values.update(_parse(raw))
+    for env, key in _ENV.items():
+        if os.environ.get(env):
+            values[key] = os.environ[env]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    try:
+        settings.tz  # noqa: B018 - validate the zone name early
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"config: unknown time zone '{settings.timezone}'", field="timezone") from None
+    return settings

@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine setup, migrations and customer search."""

@@ -1,0 +1,172 @@
+"""Opening a database: engine settings per backend, migrations on open, unit-of-work sessions."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import NullPool
+
+from helpdesk.clock import utcnow
+from helpdesk.errors import Busy, Conflict, HelpdeskError, Invalid
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Accept plain ``postgresql://`` URLs and route them to psycopg 3."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module so BEGIN is ours (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed: erased data leaves the file
+    cur.execute("PRAGMA synchronous = NORMAL")
+    if cur.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
+        cur.execute("PRAGMA journal_mode = WAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Writers take the lock up front (BEGIN IMMEDIATE) so the busy timeout applies, instead of a
+    # deferred transaction failing at once when it tries to upgrade a read lock.
+    immediate = conn.get_execution_options().get("helpdesk_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_db_engine(url: str | URL, **kw: Any) -> Engine:
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, **kw)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kw.setdefault("pool_pre_ping", True)
+        return sa.create_engine(parsed, **kw)
+    raise Invalid(f"unsupported database '{parsed.get_backend_name()}': use sqlite or postgresql")
+
+
+class Database:
+    """An opened database: the engine plus unit-of-work sessions that speak domain errors."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._writer = engine.execution_options(helpdesk_write=True)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.backend != "sqlite":
+            return None
+        database = self.engine.url.database
+        return Path(database) if database and database != ":memory:" else None
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back and translates errors on failure."""
+        session = Session(self._writer if write else self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except HelpdeskError:
+            session.rollback()
+            raise
+        except StaleDataError:
+            session.rollback()
+            raise Conflict(
+                "someone else changed this record since you opened it; reload and try again"
+            ) from None
+        except IntegrityError as exc:
+            session.rollback()
+            raise Conflict(f"the change clashes with existing data ({_constraint(exc)})") from None
+        except OperationalError as exc:
+            session.rollback()
+            if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+                raise Busy(
+                    "the database is locked by another writer; try again in a moment"
+                ) from None
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _constraint(exc: IntegrityError) -> str:
+    text = str(exc.orig).splitlines()[0] if exc.orig else "integrity error"
+    return text[:200]
+
+
+def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> Database:
+    """Open (creating if needed) the database at ``url`` and bring its schema to head.
+
+    An existing SQLite file behind the code's schema is copied aside before it is upgraded.
+    """
+    from helpdesk.db import migrate
+
+    engine = create_db_engine(url, **engine_kw)
+    db = Database(engine)
+    if upgrade:
+        state = migrate.state(engine)
+        if state.ahead:
+            raise Invalid(
+                "this database was written by a newer helpdesk "
+                f"(revision {', '.join(state.current)}); upgrade helpdesk to open it"
+            )
+        if state.behind:
+            if state.current and db.sqlite_path is not None:
+                copy = backup_sqlite(db.sqlite_path, suffix=f"pre-upgrade-{_stamp()}")
+                log.info("copied the database aside to %s before upgrading", copy)
+            migrate.upgrade(engine)
+    return db
+
+
+def _stamp() -> str:
+    return utcnow().strftime("%Y%m%dT%H%M%SZ")
+
+
+def backup_sqlite(path: Path, *, suffix: str | None = None, target: Path | None = None) -> Path:
+    """A consistent copy of a live SQLite database (online backup API, safe while others write)."""
+    target = target or path.with_name(f"{path.name}.{suffix or _stamp()}")
+    if target.exists():
+        raise Conflict(f"{target} already exists; choose another backup path")
+    src = sqlite3.connect(path)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return target

@@ -1,0 +1,368 @@
+"""The desk's tables.
+
+Rules of the schema:
+
+* Every instant is a :class:`UTCDateTime` (aware, UTC).
+* Enumerations are stored as short strings (no native database enums), so adding a kind is a code
+  change rather than a migration, and both backends see the same values.
+* Every row a person edits carries ``version``; SQLAlchemy's ``version_id_col`` turns a stale write
+  into ``StaleDataError``, which the services report as a Conflict.
+* Identifying data (names, addresses, bodies, notes) and accountability data (ids, kinds, dates,
+  outcomes, keyed hashes) sit in separate columns so erasure can blank the first and keep the second.
+* Do not add ``from __future__ import annotations`` here: it breaks SQLModel relationships.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from helpdesk.clock import utcnow
+from helpdesk.db.types import UTCDateTime
+
+KIND = sa.String(32)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+def _now(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, **kw)
+
+
+class Versioned(SQLModel):
+    """Optimistic locking: a stale UPDATE matches no row and raises instead of overwriting."""
+
+    version: int = Field(default=1, nullable=False)
+
+    @declared_attr  # type: ignore[arg-type]
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Agent(Versioned, table=True):
+    __tablename__ = "agent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True, nullable=False)  # login / OS user name
+    display_name: str = Field(max_length=200, nullable=False)
+    role: str = Field(sa_type=KIND, nullable=False)
+    active: bool = Field(default=True, nullable=False)
+    created_at: datetime = _now()
+
+
+class PolicyVersion(SQLModel, table=True):
+    __tablename__ = "policy_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(max_length=200, nullable=False)
+    effective_on: date = Field(nullable=False, index=True)
+    text: str = Field(sa_type=sa.Text, nullable=False)
+    sha256: str = Field(max_length=64, unique=True, nullable=False)
+    added_at: datetime = _now()
+    added_by_id: int | None = Field(default=None, foreign_key="agent.id")
+
+
+class Customer(Versioned, table=True):
+    __tablename__ = "customer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # identifying part (blanked by erasure)
+    name: str | None = Field(default=None, sa_type=sa.Text)
+    phone: str | None = Field(default=None, max_length=64)
+    company: str | None = Field(default=None, sa_type=sa.Text)
+    billing_address: str | None = Field(default=None, sa_type=sa.Text)
+    shipping_address: str | None = Field(default=None, sa_type=sa.Text)
+    # accountability part
+    under_13: bool = Field(default=False, nullable=False)
+    marketing_opted_out: bool = Field(default=False, nullable=False)
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    erased_at: datetime | None = _ts(default=None)
+    erasure_id: int | None = Field(default=None, foreign_key="erasure.id")
+
+
+class CustomerEmail(SQLModel, table=True):
+    __tablename__ = "customer_email"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", nullable=False, index=True)
+    address: str = Field(max_length=320, nullable=False)  # as the customer wrote it
+    normalized: str = Field(max_length=320, nullable=False, unique=True)
+    is_primary: bool = Field(default=False, nullable=False)
+    created_at: datetime = _now()
+
+
+class CustomerProduct(SQLModel, table=True):
+    """A product the customer bought or registered (Part I: purchase and registration data)."""
+
+    __tablename__ = "customer_product"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", nullable=False, index=True)
+    relation: str = Field(sa_type=KIND, nullable=False)  # ProductRelation
+    product: str = Field(sa_type=sa.Text, nullable=False)
+    reference: str | None = Field(default=None, max_length=200)  # order or serial number
+    occurred_on: date | None = None
+    created_at: datetime = _now()
+
+
+class Case(Versioned, table=True):
+    __tablename__ = "support_case"
+    __table_args__ = (
+        # Queues page open cases by deadline; partial indexes keep closed history out of them.
+        sa.Index(
+            "ix_case_open_due",
+            "due_at",
+            "id",
+            sqlite_where=sa.text("closed_at IS NULL"),
+            postgresql_where=sa.text("closed_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_case_open_assignee_due",
+            "assignee_id",
+            "due_at",
+            "id",
+            sqlite_where=sa.text("closed_at IS NULL"),
+            postgresql_where=sa.text("closed_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_case_open_kind_due",
+            "kind",
+            "due_at",
+            "id",
+            sqlite_where=sa.text("closed_at IS NULL"),
+            postgresql_where=sa.text("closed_at IS NULL"),
+        ),
+        sa.Index("ix_case_received", "received_at", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=KIND, nullable=False)
+    status: str = Field(sa_type=KIND, nullable=False)
+    subject: str | None = Field(default=None, sa_type=sa.Text)  # identifying: may name people
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="agent.id")
+    received_at: datetime = _ts(nullable=False)
+    due_at: datetime = _ts(nullable=False)  # effective deadline (exclusive instant)
+    policy_due_at: datetime | None = _ts(default=None)  # the policy's own promise, if any
+    due_rule: str = Field(default="policy", max_length=100, nullable=False)
+    override_due_at: datetime | None = _ts(default=None)  # supervisor override, both kept
+    override_reason: str | None = Field(default=None, sa_type=sa.Text)
+    override_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    policy_version_id: int | None = Field(default=None, foreign_key="policy_version.id")
+    dispute_stage: str | None = Field(default=None, sa_type=KIND)
+    escalated: bool = Field(default=False, nullable=False)
+    related_case_id: int | None = Field(default=None, foreign_key="support_case.id")
+    suggested_kind: str | None = Field(default=None, sa_type=KIND)
+    classification: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    outcome: str | None = Field(default=None, sa_type=sa.Text)
+    created_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    closed_at: datetime | None = _ts(default=None)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (sa.Index("ix_message_case_at", "case_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="support_case.id")
+    direction: str = Field(sa_type=KIND, nullable=False)  # MessageDirection
+    at: datetime = _ts(nullable=False)  # received, sent or written
+    # threading headers (ids, not personal data)
+    message_id: str | None = Field(default=None, max_length=998, unique=True)
+    in_reply_to: str | None = Field(default=None, sa_type=sa.Text)
+    references: str | None = Field(default=None, sa_type=sa.Text)
+    content_hash: str | None = Field(default=None, max_length=64, unique=True)
+    # identifying part (blanked by erasure)
+    from_address: str | None = Field(default=None, max_length=320)
+    to_address: str | None = Field(default=None, sa_type=sa.Text)
+    subject: str | None = Field(default=None, sa_type=sa.Text)
+    body: str | None = Field(default=None, sa_type=sa.Text)
+    # accountability part
+    author_id: int | None = Field(default=None, foreign_key="agent.id")
+    language: str | None = Field(default=None, max_length=16)
+    is_machine: bool = Field(default=False, nullable=False)
+    created_at: datetime = _now()
+    redacted_at: datetime | None = _ts(default=None)
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", nullable=False, index=True)
+    filename: str | None = Field(default=None, sa_type=sa.Text)
+    content_type: str = Field(max_length=255, nullable=False)
+    size: int = Field(nullable=False)
+    sha256: str = Field(max_length=64, nullable=False)
+    content: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # size-capped copy
+    truncated: bool = Field(default=False, nullable=False)
+
+
+class CaseEvent(SQLModel, table=True):
+    """Case history: who did what, when. ``note`` is free text and is blanked by erasure."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (sa.Index("ix_case_event_case_at", "case_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="support_case.id", nullable=False)
+    at: datetime = _now()
+    actor_id: int | None = Field(default=None, foreign_key="agent.id")
+    action: str = Field(max_length=64, nullable=False)
+    from_value: str | None = Field(default=None, max_length=200)
+    to_value: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class ConsentEvent(SQLModel, table=True):
+    __tablename__ = "consent_event"
+    __table_args__ = (sa.Index("ix_consent_customer_at", "customer_id", "at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", nullable=False)
+    purpose: str = Field(sa_type=KIND, nullable=False)  # ConsentPurpose
+    action: str = Field(sa_type=KIND, nullable=False)  # ConsentAction
+    channel: str = Field(sa_type=KIND, nullable=False)  # Channel
+    at: datetime = _ts(nullable=False)
+    source_case_id: int | None = Field(default=None, foreign_key="support_case.id")
+    source_message_id: int | None = Field(default=None, foreign_key="message.id")
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    policy_version_id: int | None = Field(default=None, foreign_key="policy_version.id")
+    note: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class Disclosure(Versioned, table=True):
+    """The register behind "who has my data?" (Parts II and IV)."""
+
+    __tablename__ = "disclosure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", nullable=False, index=True)
+    recipient: str = Field(sa_type=sa.Text, nullable=False)
+    recipient_kind: str = Field(sa_type=KIND, nullable=False)  # RecipientKind
+    purpose: str = Field(sa_type=sa.Text, nullable=False)
+    data_categories: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    disclosed_on: date = Field(nullable=False)
+    legal_basis: str = Field(sa_type=sa.Text, nullable=False)
+    recorded_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    created_at: datetime = _now()
+
+
+class FieldChange(SQLModel, table=True):
+    """Correction history: which field changed, by whom, for which case; never the values."""
+
+    __tablename__ = "field_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", nullable=False, index=True)
+    case_id: int | None = Field(default=None, foreign_key="support_case.id")
+    field: str = Field(max_length=64, nullable=False)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+    at: datetime = _now()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained record of views, exports and changes. Ids and hashes only."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        sa.Index("ix_audit_object", "object_type", "object_id"),
+        sa.Index("ix_audit_actor_at", "actor_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _now()
+    actor_id: int | None = Field(default=None, foreign_key="agent.id")
+    action: str = Field(max_length=64, nullable=False)
+    object_type: str = Field(max_length=32, nullable=False)
+    object_id: int | None = Field(default=None)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    prev_hash: str = Field(max_length=64, nullable=False)
+    hash: str = Field(max_length=64, nullable=False, unique=True)
+
+
+class SuppressionEntry(SQLModel, table=True):
+    """A suppressed address, known only by its keyed hash (HMAC-SHA256 of the normalised e-mail)."""
+
+    __tablename__ = "suppression_entry"
+    __table_args__ = (sa.UniqueConstraint("email_hash", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_hash: str = Field(max_length=64, nullable=False, index=True)
+    channel: str = Field(sa_type=KIND, nullable=False)
+    reason: str = Field(sa_type=KIND, nullable=False)  # SuppressionReason
+    source: str = Field(max_length=200, nullable=False)  # "case 12", "cli", "import" ...
+    created_at: datetime = _now()
+    created_by_id: int | None = Field(default=None, foreign_key="agent.id")
+
+
+class IntakeItem(Versioned, table=True):
+    """Mail the importer could not turn into a case on its own: unknown sender or quarantine."""
+
+    __tablename__ = "intake_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(sa_type=KIND, nullable=False, index=True)  # unmatched/quarantined/done
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    message_id_header: str | None = Field(default=None, max_length=998)
+    content_hash: str | None = Field(default=None, max_length=64, unique=True)
+    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    source: str | None = Field(default=None, sa_type=sa.Text)  # file the message came from
+    created_at: datetime = _now()
+    resolved_at: datetime | None = _ts(default=None)
+    resolved_case_id: int | None = Field(default=None, foreign_key="support_case.id")
+
+
+class Erasure(SQLModel, table=True):
+    """The erasure ledger: enough to prove and re-apply an erasure, with no personal data."""
+
+    __tablename__ = "erasure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(nullable=False, index=True)  # no FK: survives for re-application
+    case_id: int | None = Field(default=None)
+    email_hashes: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    requested_at: datetime = _ts(nullable=False)
+    completed_at: datetime | None = _ts(default=None)
+    status: str = Field(sa_type=KIND, nullable=False)  # complete / partial
+    steps: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    agent_id: int | None = Field(default=None, foreign_key="agent.id")
+
+
+class ArchiveCheck(Versioned, table=True):
+    """One archive system's status after an erasure: pending, beyond use, or purged."""
+
+    __tablename__ = "archive_check"
+    __table_args__ = (sa.UniqueConstraint("erasure_id", "system"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    erasure_id: int = Field(foreign_key="erasure.id", nullable=False)
+    system: str = Field(max_length=200, nullable=False)
+    status: str = Field(sa_type=KIND, nullable=False)
+    by_id: int | None = Field(default=None, foreign_key="agent.id")
+    at: datetime | None = _ts(default=None)
+
+
+class Template(Versioned, table=True):
+    """A reply template for one kind, step and language."""
+
+    __tablename__ = "reply_template"
+    __table_args__ = (sa.UniqueConstraint("name", "language"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, nullable=False)
+    kind: str | None = Field(default=None, sa_type=KIND)
+    language: str = Field(default="en", max_length=16, nullable=False)
+    subject: str = Field(sa_type=sa.Text, nullable=False)
+    body: str = Field(sa_type=sa.Text, nullable=False)
+    transactional: bool = Field(default=True, nullable=False)
+    updated_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    updated_at: datetime = _now()

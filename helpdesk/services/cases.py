@@ -1,0 +1,476 @@
+"""Cases: open one, read it (audited), page through queues, change status, assign, add notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+from sqlmodel import col, func, select
+
+from helpdesk import clock
+from helpdesk.db.models import (
+    Agent,
+    Attachment,
+    Case,
+    CaseEvent,
+    Customer,
+    Message,
+    PolicyVersion,
+)
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
+from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
+from helpdesk.services import audit
+from helpdesk.services import policy as policy_service
+from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import (
+    AttachmentInfo,
+    CaseDetail,
+    CaseSummary,
+    Page,
+    QueueCounts,
+    case_event_from,
+    case_summary_from,
+    message_from,
+)
+from helpdesk.services.validation import clean_text
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
+DUE_SOON_DAYS = 7
+
+
+def parse_kind(value: CaseKind | str) -> CaseKind:
+    try:
+        return CaseKind(value)
+    except ValueError:
+        kinds = ", ".join(k.value for k in CaseKind)
+        raise Invalid(f"unknown case kind '{value}'; kinds are: {kinds}", field="kind") from None
+
+
+def parse_status(value: CaseStatus | str) -> CaseStatus:
+    try:
+        return CaseStatus(value)
+    except ValueError:
+        statuses = ", ".join(s.value for s in CaseStatus)
+        raise Invalid(f"unknown status '{value}'; statuses are: {statuses}",
+                      field="status") from None
+
+
+def parse_queue(value: Queue | str) -> Queue:
+    try:
+        return Queue(value)
+    except ValueError:
+        queues = ", ".join(q.value for q in Queue)
+        raise Invalid(f"unknown queue '{value}'; queues are: {queues}", field="queue") from None
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def case_summaries(s: Session, desk: Desk, cases: Sequence[Case]) -> tuple[CaseSummary, ...]:
+    """Summaries for many cases with two batched name look-ups (no query per row)."""
+    customer_ids = {c.customer_id for c in cases if c.customer_id is not None}
+    agent_ids = {c.assignee_id for c in cases if c.assignee_id is not None}
+    customers = dict(s.exec(
+        select(Customer.id, Customer.name).where(col(Customer.id).in_(customer_ids))
+    ).all()) if customer_ids else {}
+    agents = dict(s.exec(
+        select(Agent.id, Agent.display_name).where(col(Agent.id).in_(agent_ids))
+    ).all()) if agent_ids else {}
+    now, tz = desk.now(), desk.settings.tz
+    return tuple(
+        case_summary_from(
+            c,
+            customer_name=customers.get(c.customer_id) if c.customer_id else None,
+            assignee_name=agents.get(c.assignee_id) if c.assignee_id else None,
+            now=now,
+            tz=tz,
+        )
+        for c in cases
+    )
+
+
+def load(s: Session, case_id: int) -> Case:
+    case = s.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case #{case_id}")
+    return case
+
+
+def get(desk: Desk, case_id: int) -> CaseDetail:
+    """The case with its thread and history. Reading it is an audited view of personal data."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load(s, case_id)
+        audit.record(s, desk, actor, "case.view", "case", case.id)
+        return detail(s, desk, case)
+
+
+def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
+    messages = s.exec(
+        select(Message, Agent.display_name)
+        .join(Agent, col(Agent.id) == col(Message.author_id), isouter=True)
+        .where(Message.case_id == case.id)
+        .order_by(col(Message.at), col(Message.id))
+    ).all()
+    attachments: dict[int, list[AttachmentInfo]] = {}
+    if messages:
+        for a in s.exec(select(Attachment).where(
+            col(Attachment.message_id).in_([m.id for m, _ in messages])
+        ).order_by(col(Attachment.id))):
+            attachments.setdefault(a.message_id, []).append(
+                AttachmentInfo(id=a.id or 0, filename=a.filename, content_type=a.content_type,
+                               size=a.size)
+            )
+    events = s.exec(
+        select(CaseEvent, Agent.display_name)
+        .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+    ).all()
+    policy_label = None
+    if case.policy_version_id:
+        pv = s.get(PolicyVersion, case.policy_version_id)
+        policy_label = pv.label if pv else None
+    return CaseDetail(
+        case=case_summaries(s, desk, [case])[0],
+        policy_due_at=case.policy_due_at,
+        due_rule=case.due_rule,
+        override_due_at=case.override_due_at,
+        override_reason=case.override_reason,
+        policy_version_id=case.policy_version_id,
+        policy_version_label=policy_label,
+        related_case_id=case.related_case_id,
+        outcome=case.outcome,
+        closed_at=case.closed_at,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        messages=tuple(
+            message_from(m, author, tuple(attachments.get(m.id or 0, ()))) for m, author in messages
+        ),
+        events=tuple(case_event_from(e, actor) for e, actor in events),
+    )
+
+
+def _encode_cursor(at: datetime, case_id: int) -> str:
+    return f"{clock.as_utc(at).isoformat()}|{case_id}"
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        at, _, cid = cursor.partition("|")
+        return clock.as_utc(datetime.fromisoformat(at)), int(cid)
+    except (ValueError, TypeError):
+        raise Invalid("that page cursor is not one the desk produced", field="cursor") from None
+
+
+def list_queue(
+    desk: Desk,
+    queue: Queue | str,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+    stage: DisputeStage | str | None = None,
+) -> Page[CaseSummary]:
+    """One page of a queue, keyset-paginated so any page costs the same as the first.
+
+    Open queues are ordered by deadline (most urgent first); ``all`` by receipt, newest first.
+    """
+    queue = parse_queue(queue)
+    limit = max(1, min(limit, MAX_PAGE))
+    with desk.db.session() as s:
+        actor = desk.actor(s)
+        query = select(Case)
+        now = desk.now()
+        if queue is Queue.ALL:
+            key = (col(Case.received_at), col(Case.id))
+            descending = True
+        else:
+            key = (col(Case.due_at), col(Case.id))
+            descending = False
+            query = query.where(col(Case.closed_at).is_(None))
+        if queue is Queue.MINE:
+            query = query.where(Case.assignee_id == actor.id)
+        elif queue is Queue.UNASSIGNED:
+            query = query.where(col(Case.assignee_id).is_(None))
+        elif queue is Queue.OVERDUE:
+            query = query.where(col(Case.due_at) <= now)
+        elif queue is Queue.DUE_SOON:
+            query = query.where(col(Case.due_at) > now, col(Case.due_at) <= _due_soon_limit(desk))
+        elif queue is Queue.DISPUTES:
+            query = query.where(Case.kind == CaseKind.DISPUTE)
+            if stage is not None:
+                try:
+                    query = query.where(Case.dispute_stage == DisputeStage(stage))
+                except ValueError:
+                    raise Invalid(f"unknown dispute stage '{stage}'", field="stage") from None
+        if cursor:
+            at, cid = _decode_cursor(cursor)
+            at_param = sa.literal(at, type_=Case.__table__.c.due_at.type)
+            if descending:
+                query = query.where(sa.or_(key[0] < at_param, sa.and_(key[0] == at_param,
+                                                                        key[1] < cid)))
+            else:
+                query = query.where(sa.or_(key[0] > at_param, sa.and_(key[0] == at_param,
+                                                                        key[1] > cid)))
+        order = [k.desc() for k in key] if descending else list(key)
+        rows = s.exec(query.order_by(*order).limit(limit + 1)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = case_summaries(s, desk, rows)
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = _encode_cursor(
+                last.received_at if queue is Queue.ALL else last.due_at, last.id or 0
+            )
+        return Page(items=items, next_cursor=next_cursor)
+
+
+def _due_soon_limit(desk: Desk) -> datetime:
+    """Exclusive deadline instant of the last day counted as "due within 7 days"."""
+    tz = desk.settings.tz
+    return clock.start_of_day(
+        clock.local_date(desk.now(), tz) + timedelta(days=DUE_SOON_DAYS + 1), tz
+    )
+
+
+def my_counts(desk: Desk) -> QueueCounts:
+    """Counts for the start banner: the acting agent's open, overdue and due-soon cases."""
+    with desk.db.session() as s:
+        actor = desk.actor(s)
+        now = desk.now()
+        mine = select(func.count()).select_from(Case).where(
+            Case.assignee_id == actor.id, col(Case.closed_at).is_(None)
+        )
+        return QueueCounts(
+            mine_open=s.exec(mine).one(),
+            mine_overdue=s.exec(mine.where(col(Case.due_at) <= now)).one(),
+            mine_due_soon=s.exec(
+                mine.where(col(Case.due_at) > now, col(Case.due_at) <= _due_soon_limit(desk))
+            ).one(),
+        )
+
+
+# --- changing ------------------------------------------------------------------------------------
+
+def _event(
+    s: Session, desk: Desk, case: Case, actor: Agent, action: str,
+    from_value: str | None = None, to_value: str | None = None, note: str | None = None,
+) -> None:
+    s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action=action,
+                    from_value=from_value, to_value=to_value, note=note))
+
+
+def load_for_change(s: Session, case_id: int, expected_version: int | None) -> Case:
+    """Load a case for a change, refusing when the caller's copy is stale.
+
+    The message names the latest change so the person can see what happened before reloading.
+    """
+    case = load(s, case_id)
+    if expected_version is not None and case.version != expected_version:
+        last = s.exec(
+            select(CaseEvent, Agent.display_name)
+            .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
+            .where(CaseEvent.case_id == case_id)
+            .order_by(col(CaseEvent.id).desc()).limit(1)
+        ).first()
+        what = ""
+        if last:
+            ev, who = last
+            change = f" ({ev.action}: {ev.from_value or '-'} -> {ev.to_value or '-'})" if (
+                ev.from_value or ev.to_value) else f" ({ev.action})"
+            what = f" by {who or 'someone'}{change}"
+        raise Conflict(
+            f"case #{case_id} was changed{what} since you opened it; reload to see the change"
+        )
+    return case
+
+
+def create(
+    desk: Desk,
+    *,
+    kind: CaseKind | str,
+    customer_id: int | None,
+    subject: str | None = None,
+    note: str | None = None,
+    received_at: datetime | None = None,
+    assign_to_me: bool = False,
+    related_case_id: int | None = None,
+) -> CaseDetail:
+    """Open a case. Its clock starts at ``received_at`` (the customer's message), not now."""
+    kind = parse_kind(kind)
+    subject = clean_text(subject, field="subject")
+    note = clean_text(note, field="note", multiline=True)
+    received = clock.as_utc(received_at) if received_at else desk.now()
+    if received > desk.now() + timedelta(minutes=5):
+        raise Invalid("a case cannot be received in the future", field="received_at")
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = new_case(s, desk, actor, kind=kind, customer_id=customer_id, subject=subject,
+                        received_at=received, assignee_id=actor.id if assign_to_me else None,
+                        related_case_id=related_case_id)
+        if note:
+            s.add(Message(case_id=case.id, direction=MessageDirection.NOTE, at=desk.now(),
+                          body=note, author_id=actor.id))
+        return detail(s, desk, case)
+
+
+def new_case(
+    s: Session,
+    desk: Desk,
+    actor: Agent,
+    *,
+    kind: CaseKind,
+    customer_id: int | None,
+    subject: str | None,
+    received_at: datetime,
+    assignee_id: int | None = None,
+    related_case_id: int | None = None,
+) -> Case:
+    """Insert a case inside the caller's unit of work (intake and disputes reuse this)."""
+    if customer_id is not None:
+        customer = s.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"no customer #{customer_id}")
+        if customer.erased_at is not None and kind is not CaseKind.DISPUTE:
+            raise Conflict(f"customer #{customer_id} has been erased")
+    if related_case_id is not None:
+        load(s, related_case_id)
+    deadline = clock.compute_deadline(kind, received_at, desk.settings)
+    pv = policy_service.in_force(s, received_at, desk)
+    now = desk.now()
+    case = Case(
+        kind=kind,
+        status=CaseStatus.NEW,
+        subject=subject,
+        customer_id=customer_id,
+        assignee_id=assignee_id,
+        received_at=received_at,
+        due_at=deadline.effective,
+        policy_due_at=deadline.policy,
+        due_rule=deadline.rule,
+        policy_version_id=pv.id if pv else None,
+        dispute_stage=DisputeStage.RECEIVED if kind is CaseKind.DISPUTE else None,
+        related_case_id=related_case_id,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(case)
+    s.flush()
+    _event(s, desk, case, actor, "created", to_value=kind.value)
+    audit.record(s, desk, actor, "case.create", "case", case.id, kind=kind.value,
+                 customer_id=customer_id)
+    return case
+
+
+def set_status(
+    desk: Desk,
+    *,
+    case_id: int,
+    status: CaseStatus | str,
+    expected_version: int | None = None,
+    note: str | None = None,
+) -> CaseDetail:
+    status = parse_status(status)
+    note = clean_text(note, field="note", multiline=True)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, expected_version)
+        old = CaseStatus(case.status)
+        if old is status:
+            return detail(s, desk, case)
+        if case.kind == CaseKind.DISPUTE and status.is_closed and case.dispute_stage not in (
+            DisputeStage.RESOLVED, DisputeStage.WITHDRAWN
+        ):
+            raise Invalid(
+                "a dispute closes by reaching the resolved or withdrawn stage", field="status"
+            )
+        case.status = status
+        case.closed_at = desk.now() if status.is_closed else None
+        case.updated_at = desk.now()
+        s.add(case)
+        _event(s, desk, case, actor, "status", old.value, status.value, note)
+        s.flush()
+        audit.record(s, desk, actor, "case.status", "case", case.id, status=status.value)
+        return detail(s, desk, case)
+
+
+def assign(
+    desk: Desk,
+    *,
+    case_id: int,
+    assignee: str | None,
+    expected_version: int | None = None,
+    reason: str | None = None,
+) -> CaseDetail:
+    """Assign a case (``assignee=None`` releases it).
+
+    Anyone may take an unassigned case or release their own. Giving a case to someone else, or
+    taking one that belongs to someone else, is a supervisor's reassignment and needs a reason.
+    """
+    reason = clean_text(reason, field="reason", multiline=True)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, expected_version)
+        reassign_case(s, desk, actor, case, assignee, reason)
+        return detail(s, desk, case)
+
+
+def reassign_case(
+    s: Session, desk: Desk, actor: Agent, case: Case, assignee: str | None, reason: str | None
+) -> None:
+    """Apply one assignment inside the caller's unit of work, with the role rules above."""
+    target: Agent | None = None
+    if assignee is not None:
+        target = s.exec(select(Agent).where(Agent.name == assignee)).first()
+        if target is None:
+            raise NotFound(f"no agent named '{assignee}'")
+        if not target.active:
+            raise Invalid(f"agent '{assignee}' is deactivated", field="assignee")
+    if (target.id if target else None) == case.assignee_id:
+        return
+    own_move = (
+        (target is not None and target.id == actor.id and case.assignee_id is None)
+        or (target is None and case.assignee_id == actor.id)
+    )
+    if not own_move:
+        if actor.role != Role.SUPERVISOR:
+            raise Forbidden(
+                "only a supervisor may reassign a case to someone else or take one that "
+                "belongs to another agent"
+            )
+        if not reason:
+            raise Invalid("a reassignment needs a reason", field="reason")
+    previous = s.get(Agent, case.assignee_id) if case.assignee_id else None
+    case.assignee_id = target.id if target else None
+    case.updated_at = desk.now()
+    s.add(case)
+    _event(s, desk, case, actor, "assigned", previous.name if previous else None,
+           target.name if target else None, reason)
+    s.flush()
+    audit.record(s, desk, actor, "case.assign", "case", case.id,
+                 from_agent_id=previous.id if previous else None,
+                 to_agent_id=target.id if target else None)
+
+
+def add_note(
+    desk: Desk, *, case_id: int, body: str, expected_version: int | None = None
+) -> CaseDetail:
+    """Add an internal note. It bumps the case version, so a note written against a case that
+    was meanwhile reassigned or changed is refused as a conflict rather than lost."""
+    text = clean_text(body, field="note", required=True, multiline=True)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, expected_version)
+        s.add(Message(case_id=case.id, direction=MessageDirection.NOTE, at=desk.now(),
+                      body=text, author_id=actor.id))
+        case.updated_at = desk.now()
+        s.add(case)
+        _event(s, desk, case, actor, "note")
+        s.flush()
+        audit.record(s, desk, actor, "case.note", "case", case.id)
+        return detail(s, desk, case)
+

@@ -1,0 +1,99 @@
+"""The desk a service call runs against: database, settings, acting agent and clock."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlmodel import Session
+from sqlmodel import func, select
+
+from helpdesk.clock import utcnow
+from helpdesk.config import Settings, load_settings
+from helpdesk.db.engine import Database, open_database
+from helpdesk.db.models import Agent
+from helpdesk.db.search import CustomerSearch, for_dialect
+from helpdesk.domain import Role
+from helpdesk.errors import Forbidden
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass
+class Desk:
+    """Everything a service needs. Cheap to copy with another actor (see :meth:`as_agent`)."""
+
+    db: Database
+    settings: Settings
+    actor_name: str = field(default_factory=os_user)
+    clock: Callable[[], datetime] = utcnow
+    search: CustomerSearch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.search = for_dialect(self.db.backend)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def as_agent(self, name: str) -> Desk:
+        return Desk(db=self.db, settings=self.settings, actor_name=name, clock=self.clock)
+
+    def actor(self, session: Session, *, require: Role | None = None) -> Agent:
+        """The acting agent, checked: known, active and (when asked) holding ``require``.
+
+        On an empty database the first person to act is registered as a supervisor, so a new
+        install can be set up without a chicken-and-egg step.
+        """
+        agent = session.exec(select(Agent).where(Agent.name == self.actor_name)).first()
+        if agent is None:
+            if session.exec(select(func.count()).select_from(Agent)).one() == 0:
+                return _bootstrap(session, self)
+            raise Forbidden(
+                f"'{self.actor_name}' is not a desk agent; a supervisor can add you with "
+                f"'helpdesk agent add {self.actor_name}'"
+            )
+        if not agent.active:
+            raise Forbidden(f"agent '{agent.name}' is deactivated and cannot act")
+        if require is Role.SUPERVISOR and agent.role != Role.SUPERVISOR:
+            raise Forbidden(f"only a supervisor may do this; '{agent.name}' is an agent")
+        return agent
+
+
+def _bootstrap(session: Session, desk: Desk) -> Agent:
+    from helpdesk.services import audit
+
+    agent = Agent(name=desk.actor_name, display_name=desk.actor_name, role=Role.SUPERVISOR)
+    session.add(agent)
+    session.flush()
+    audit.record(session, desk, agent, "agent.bootstrap", "agent", agent.id)
+    return agent
+
+
+def resolve_actor_name(explicit: str | None, settings: Settings) -> str:
+    """``--as`` beats ``HELPDESK_AGENT`` beats the OS user, when impersonation is allowed."""
+    chosen = explicit or os.environ.get("HELPDESK_AGENT")
+    if chosen and chosen != os_user() and not settings.allow_impersonation:
+        raise Forbidden("acting as another agent is disabled in this desk's configuration")
+    return chosen or os_user()
+
+
+def open_desk(
+    settings: Settings | None = None,
+    *,
+    db_url: str | None = None,
+    actor: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Desk:
+    settings = settings or load_settings()
+    if db_url:
+        settings = replace(settings, db_url=db_url)
+    db = open_database(settings.db_url)
+    return Desk(db=db, settings=settings, actor_name=resolve_actor_name(actor, settings), clock=clock)

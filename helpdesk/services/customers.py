@@ -1,0 +1,345 @@
+"""Customers: create, look up, view (audited), edit with field-level history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session
+from sqlmodel import col, select
+
+from helpdesk.db.models import (
+    Agent,
+    Case,
+    ConsentEvent,
+    Customer,
+    CustomerEmail,
+    CustomerProduct,
+    Disclosure,
+    FieldChange,
+)
+from helpdesk.domain import ProductRelation
+from helpdesk.errors import Conflict, Invalid, NotFound
+from helpdesk.services import audit
+from helpdesk.services.cases import case_summaries
+from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import (
+    ConsentInfo,
+    CustomerDetail,
+    CustomerSummary,
+    DisclosureInfo,
+    EmailInfo,
+    ProductInfo,
+)
+from helpdesk.services.validation import clean_phone, clean_text, normalize_email
+
+#: Customer fields an agent may edit, with whether they hold several lines.
+EDITABLE_FIELDS: dict[str, bool] = {
+    "name": False,
+    "phone": False,
+    "company": False,
+    "billing_address": True,
+    "shipping_address": True,
+}
+CASES_SHOWN = 200
+
+
+def _clean_field(field: str, value: str | None) -> str | None:
+    if field == "phone":
+        return clean_phone(value)
+    return clean_text(value, field=field, required=field == "name", multiline=EDITABLE_FIELDS[field])
+
+
+def load(session: Session, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer #{customer_id}")
+    return customer
+
+
+def _check_email_free(session: Session, key: str, *, shown: str) -> None:
+    owner = session.exec(
+        select(CustomerEmail.customer_id).where(CustomerEmail.normalized == key)
+    ).first()
+    if owner is not None:
+        raise Conflict(f"{shown} already belongs to customer #{owner}", field="email")
+
+
+def create(
+    desk: Desk,
+    *,
+    name: str,
+    emails: Sequence[str],
+    phone: str | None = None,
+    company: str | None = None,
+    billing_address: str | None = None,
+    shipping_address: str | None = None,
+    under_13: bool = False,
+) -> CustomerDetail:
+    values = {
+        "name": name,
+        "phone": phone,
+        "company": company,
+        "billing_address": billing_address,
+        "shipping_address": shipping_address,
+    }
+    cleaned = {f: _clean_field(f, v) for f, v in values.items()}
+    if not emails:
+        raise Invalid("at least one e-mail address is required", field="email")
+    addresses = [normalize_email(e) for e in emails]
+    keys = [k for _, k in addresses]
+    if len(set(keys)) != len(keys):
+        raise Invalid("the same e-mail address is listed twice", field="email")
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        for shown, key in addresses:
+            _check_email_free(s, key, shown=shown)
+        now = desk.now()
+        customer = Customer(**cleaned, under_13=under_13, created_at=now, updated_at=now)
+        s.add(customer)
+        s.flush()
+        for i, (shown, key) in enumerate(addresses):
+            s.add(
+                CustomerEmail(
+                    customer_id=customer.id, address=shown, normalized=key, is_primary=i == 0
+                )
+            )
+        s.flush()
+        audit.record(s, desk, actor, "customer.create", "customer", customer.id,
+                     emails=len(addresses))
+        return _detail(s, desk, customer)
+
+
+def get(desk: Desk, customer_id: int) -> CustomerDetail:
+    """The full profile. Opening it is a view of personal data, so it is audited."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        customer = load(s, customer_id)
+        audit.record(s, desk, actor, "customer.view", "customer", customer.id)
+        return _detail(s, desk, customer)
+
+
+def find(desk: Desk, text: str, *, limit: int = 50) -> list[CustomerSummary]:
+    """Customers whose name, any e-mail, company or phone contains what was typed."""
+    with desk.db.session() as s:
+        desk.actor(s)
+        hits = desk.search.search(s.connection(), text, limit=limit)
+    return [
+        CustomerSummary(
+            id=h.id, name=h.name, primary_email=h.primary_email, company=h.company, phone=h.phone
+        )
+        for h in hits
+    ]
+
+
+def update(
+    desk: Desk,
+    *,
+    customer_id: int,
+    expected_version: int | None = None,
+    case_id: int | None = None,
+    **changes: str | None,
+) -> CustomerDetail:
+    """Edit contact fields. Each changed field leaves a history row (field, who, when, case),
+    never the old value, so a correction does not keep the data it corrected."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise Invalid(f"'{sorted(unknown)[0]}' is not an editable customer field")
+    cleaned = {f: _clean_field(f, v) for f, v in changes.items()}
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        customer = _editable(s, customer_id, expected_version)
+        if case_id is not None and s.get(Case, case_id) is None:
+            raise NotFound(f"no case #{case_id}")
+        changed = [f for f, v in cleaned.items() if getattr(customer, f) != v]
+        if changed:
+            for f in changed:
+                setattr(customer, f, cleaned[f])
+                s.add(FieldChange(customer_id=customer.id, case_id=case_id, field=f,
+                                  agent_id=actor.id, at=desk.now()))
+            customer.updated_at = desk.now()
+            s.add(customer)
+            s.flush()
+            audit.record(s, desk, actor, "customer.update", "customer", customer.id,
+                         fields=changed, case_id=case_id)
+        return _detail(s, desk, customer)
+
+
+def _editable(s: Session, customer_id: int, expected_version: int | None) -> Customer:
+    customer = load(s, customer_id)
+    if customer.erased_at is not None:
+        raise Conflict(f"customer #{customer_id} has been erased and cannot be edited")
+    if expected_version is not None and customer.version != expected_version:
+        raise Conflict(
+            f"customer #{customer_id} was changed by someone else since you opened it; "
+            "reload to see the change"
+        )
+    return customer
+
+
+def add_email(
+    desk: Desk, *, customer_id: int, address: str, primary: bool = False,
+    expected_version: int | None = None,
+) -> CustomerDetail:
+    shown, key = normalize_email(address)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        customer = _editable(s, customer_id, expected_version)
+        _check_email_free(s, key, shown=shown)
+        if primary:
+            _clear_primary(s, customer_id)
+        s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key,
+                            is_primary=primary))
+        _touch(s, desk, customer)
+        audit.record(s, desk, actor, "customer.email_add", "customer", customer_id,
+                     primary=primary)
+        return _detail(s, desk, customer)
+
+
+def remove_email(
+    desk: Desk, *, customer_id: int, email_id: int, expected_version: int | None = None
+) -> CustomerDetail:
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        customer = _editable(s, customer_id, expected_version)
+        emails = s.exec(select(CustomerEmail).where(CustomerEmail.customer_id == customer_id)).all()
+        target = next((e for e in emails if e.id == email_id), None)
+        if target is None:
+            raise NotFound(f"customer #{customer_id} has no e-mail address #{email_id}")
+        if len(emails) == 1:
+            raise Invalid("a customer keeps at least one e-mail address", field="email")
+        s.delete(target)
+        s.flush()
+        if target.is_primary:
+            successor = next(e for e in emails if e.id != email_id)
+            successor.is_primary = True
+            s.add(successor)
+        _touch(s, desk, customer)
+        audit.record(s, desk, actor, "customer.email_remove", "customer", customer_id)
+        return _detail(s, desk, customer)
+
+
+def set_primary_email(
+    desk: Desk, *, customer_id: int, email_id: int, expected_version: int | None = None
+) -> CustomerDetail:
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        customer = _editable(s, customer_id, expected_version)
+        target = s.get(CustomerEmail, email_id)
+        if target is None or target.customer_id != customer_id:
+            raise NotFound(f"customer #{customer_id} has no e-mail address #{email_id}")
+        _clear_primary(s, customer_id)
+        target.is_primary = True
+        s.add(target)
+        _touch(s, desk, customer)
+        audit.record(s, desk, actor, "customer.email_primary", "customer", customer_id)
+        return _detail(s, desk, customer)
+
+
+def add_product(
+    desk: Desk,
+    *,
+    customer_id: int,
+    relation: ProductRelation | str,
+    product: str,
+    reference: str | None = None,
+    occurred_on: date | None = None,
+) -> CustomerDetail:
+    try:
+        rel = ProductRelation(relation)
+    except ValueError:
+        raise Invalid("relation must be 'purchase' or 'registration'", field="relation") from None
+    name = clean_text(product, field="product", required=True)
+    ref = clean_text(reference, field="reference")
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        customer = _editable(s, customer_id, None)
+        s.add(CustomerProduct(customer_id=customer_id, relation=rel, product=name,
+                              reference=ref, occurred_on=occurred_on))
+        _touch(s, desk, customer)
+        audit.record(s, desk, actor, "customer.product_add", "customer", customer_id,
+                     relation=rel.value)
+        return _detail(s, desk, customer)
+
+
+def _clear_primary(s: Session, customer_id: int) -> None:
+    for e in s.exec(select(CustomerEmail).where(
+        CustomerEmail.customer_id == customer_id, CustomerEmail.is_primary == True  # noqa: E712
+    )):
+        e.is_primary = False
+        s.add(e)
+    s.flush()
+
+
+def _touch(s: Session, desk: Desk, customer: Customer) -> None:
+    """Bump the customer's version: any change to its parts is a change to the customer."""
+    customer.updated_at = desk.now()
+    s.add(customer)
+    s.flush()
+
+
+def _detail(s: Session, desk: Desk, customer: Customer) -> CustomerDetail:
+    cid = customer.id
+    emails = s.exec(
+        select(CustomerEmail)
+        .where(CustomerEmail.customer_id == cid)
+        .order_by(col(CustomerEmail.is_primary).desc(), col(CustomerEmail.id))
+    ).all()
+    products = s.exec(
+        select(CustomerProduct).where(CustomerProduct.customer_id == cid)
+        .order_by(col(CustomerProduct.id))
+    ).all()
+    consent_rows = s.exec(
+        select(ConsentEvent, Agent.name)
+        .join(Agent, col(Agent.id) == col(ConsentEvent.agent_id), isouter=True)
+        .where(ConsentEvent.customer_id == cid)
+        .order_by(col(ConsentEvent.at), col(ConsentEvent.id))
+    ).all()
+    disclosures = s.exec(
+        select(Disclosure).where(Disclosure.customer_id == cid)
+        .order_by(col(Disclosure.disclosed_on), col(Disclosure.id))
+    ).all()
+    cases = s.exec(
+        select(Case).where(Case.customer_id == cid)
+        .order_by(col(Case.received_at).desc(), col(Case.id).desc()).limit(CASES_SHOWN)
+    ).all()
+    return CustomerDetail(
+        id=cid or 0,
+        name=customer.name,
+        phone=customer.phone,
+        company=customer.company,
+        billing_address=customer.billing_address,
+        shipping_address=customer.shipping_address,
+        under_13=customer.under_13,
+        marketing_opted_out=customer.marketing_opted_out,
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+        erased_at=customer.erased_at,
+        version=customer.version,
+        emails=tuple(EmailInfo(id=e.id or 0, address=e.address, is_primary=e.is_primary)
+                     for e in emails),
+        products=tuple(
+            ProductInfo(id=p.id or 0, relation=p.relation, product=p.product,
+                        reference=p.reference, occurred_on=p.occurred_on)
+            for p in products
+        ),
+        consent=tuple(
+            ConsentInfo(id=e.id or 0, purpose=e.purpose, action=e.action, channel=e.channel,
+                        at=e.at, agent_name=agent_name, source_case_id=e.source_case_id,
+                        policy_version_id=e.policy_version_id, note=e.note)
+            for e, agent_name in consent_rows
+        ),
+        disclosures=tuple(
+            DisclosureInfo(id=d.id or 0, recipient=d.recipient, recipient_kind=d.recipient_kind,
+                           purpose=d.purpose, data_categories=tuple(d.data_categories),
+                           disclosed_on=d.disclosed_on, legal_basis=d.legal_basis)
+            for d in disclosures
+        ),
+        cases=case_summaries(s, desk, cases),
+    )
+
+
+def editable_values(detail: CustomerDetail) -> dict[str, Any]:
+    """The current values of the editable fields, e.g. to prefill an edit form."""
+    return {f: getattr(detail, f) for f in EDITABLE_FIELDS}

@@ -1,0 +1,286 @@
+"""Plain, immutable views of the data, safe to hand to another thread or serialise as JSON.
+
+Converters (``*_from``) live beside the classes so every service builds a view the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+from helpdesk import clock
+from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
+
+T = TypeVar("T")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Read models (nested) as JSON-ready data: dates as ISO strings, enums as values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    next_cursor: str | None  # pass back to get the next page; None when this is the last
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    id: int
+    name: str
+    display_name: str
+    role: Role
+    active: bool
+    version: int
+
+
+def agent_from(a: Agent) -> AgentInfo:
+    return AgentInfo(
+        id=a.id or 0,
+        name=a.name,
+        display_name=a.display_name,
+        role=Role(a.role),
+        active=a.active,
+        version=a.version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EmailInfo:
+    id: int
+    address: str
+    is_primary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProductInfo:
+    id: int
+    relation: str
+    product: str
+    reference: str | None
+    occurred_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    id: int
+    name: str | None
+    primary_email: str | None
+    company: str | None
+    phone: str | None
+    erased: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentInfo:
+    id: int
+    purpose: str
+    action: str
+    channel: str
+    at: datetime
+    agent_name: str | None
+    source_case_id: int | None
+    policy_version_id: int | None
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureInfo:
+    id: int
+    recipient: str
+    recipient_kind: str
+    purpose: str
+    data_categories: tuple[str, ...]
+    disclosed_on: date
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseSummary:
+    id: int
+    kind: CaseKind
+    status: CaseStatus
+    subject: str | None
+    customer_id: int | None
+    customer_name: str | None
+    assignee_id: int | None
+    assignee_name: str | None
+    received_at: datetime
+    due_at: datetime
+    due_date: date
+    #: Whole days to the due date in the desk's zone; None once the case is closed.
+    days_left: int | None
+    overdue: bool
+    dispute_stage: DisputeStage | None
+    escalated: bool
+    version: int
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status.is_closed
+
+
+def case_summary_from(
+    c: Case, *, customer_name: str | None, assignee_name: str | None, now: datetime, tz: ZoneInfo
+) -> CaseSummary:
+    status = CaseStatus(c.status)
+    open_ = not status.is_closed
+    return CaseSummary(
+        id=c.id or 0,
+        kind=CaseKind(c.kind),
+        status=status,
+        subject=c.subject,
+        customer_id=c.customer_id,
+        customer_name=customer_name,
+        assignee_id=c.assignee_id,
+        assignee_name=assignee_name,
+        received_at=c.received_at,
+        due_at=c.due_at,
+        due_date=clock.due_date(c.due_at, tz),
+        days_left=clock.days_left(c.due_at, now, tz) if open_ else None,
+        overdue=open_ and clock.is_overdue(c.due_at, now),
+        dispute_stage=DisputeStage(c.dispute_stage) if c.dispute_stage else None,
+        escalated=c.escalated,
+        version=c.version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerDetail:
+    id: int
+    name: str | None
+    phone: str | None
+    company: str | None
+    billing_address: str | None
+    shipping_address: str | None
+    under_13: bool
+    marketing_opted_out: bool
+    created_at: datetime
+    updated_at: datetime
+    erased_at: datetime | None
+    version: int
+    emails: tuple[EmailInfo, ...]
+    products: tuple[ProductInfo, ...]
+    consent: tuple[ConsentInfo, ...]
+    disclosures: tuple[DisclosureInfo, ...]
+    cases: tuple[CaseSummary, ...]
+
+    @property
+    def primary_email(self) -> str | None:
+        return next((e.address for e in self.emails if e.is_primary), None)
+
+
+def customer_summary_from(c: Customer, primary: CustomerEmail | None) -> CustomerSummary:
+    return CustomerSummary(
+        id=c.id or 0,
+        name=c.name,
+        primary_email=primary.address if primary else None,
+        company=c.company,
+        phone=c.phone,
+        erased=c.erased_at is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    id: int
+    filename: str | None
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageInfo:
+    id: int
+    direction: MessageDirection
+    at: datetime
+    from_address: str | None
+    to_address: str | None
+    subject: str | None
+    body: str | None
+    author_name: str | None
+    message_id: str | None
+    attachments: tuple[AttachmentInfo, ...] = ()
+
+
+def message_from(
+    m: Message, author_name: str | None, attachments: tuple[AttachmentInfo, ...] = ()
+) -> MessageInfo:
+    return MessageInfo(
+        id=m.id or 0,
+        direction=MessageDirection(m.direction),
+        at=m.at,
+        from_address=m.from_address,
+        to_address=m.to_address,
+        subject=m.subject,
+        body=m.body,
+        author_name=author_name,
+        message_id=m.message_id,
+        attachments=attachments,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEventInfo:
+    id: int
+    at: datetime
+    actor_name: str | None
+    action: str
+    from_value: str | None
+    to_value: str | None
+    note: str | None
+
+
+def case_event_from(e: CaseEvent, actor_name: str | None) -> CaseEventInfo:
+    return CaseEventInfo(
+        id=e.id or 0,
+        at=e.at,
+        actor_name=actor_name,
+        action=e.action,
+        from_value=e.from_value,
+        to_value=e.to_value,
+        note=e.note,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    case: CaseSummary
+    policy_due_at: datetime | None
+    due_rule: str
+    override_due_at: datetime | None
+    override_reason: str | None
+    policy_version_id: int | None
+    policy_version_label: str | None
+    related_case_id: int | None
+    outcome: str | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    messages: tuple[MessageInfo, ...]
+    events: tuple[CaseEventInfo, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """What the start banner says about the acting agent's own cases."""
+
+    mine_open: int
+    mine_overdue: int
+    mine_due_soon: int  # due within 7 days, not yet overdue

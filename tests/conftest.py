@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh, migrated database per test on SQLite and (when configured) PostgreSQL.
+
+Storage and service tests take the ``desk`` fixture and run once per backend. PostgreSQL runs
+when ``HELPDESK_TEST_PG_URL`` points at a server where the user may create databases (CI sets
+it); otherwise those runs are skipped with the reason. Migrations run once per backend per test
+session into a template; each test gets a copy, so tests stay isolated and fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from helpdesk.config import Settings
+from helpdesk.db.engine import create_db_engine, normalize_url, open_database
+from helpdesk.services.context import Desk
+
+PG_URL = os.environ.get("HELPDESK_TEST_PG_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: runs against PostgreSQL")
+
+
+class FakeClock:
+    """A clock the test moves by hand. Starts at a fixed instant so dates are reproducible."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    open_database(f"sqlite:///{path}").dispose()
+    return path
+
+
+def _pg_admin() -> sa.Engine:
+    assert PG_URL
+    return create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("HELPDESK_TEST_PG_URL is not set: PostgreSQL tests need a server")
+    name = f"helpdesk_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = normalize_url(PG_URL).set(database=name)
+    open_database(url, poolclass=sa.pool.NullPool).dispose()
+    yield name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a fresh database at the newest schema, on each backend in turn."""
+    if request.param == "sqlite":
+        target = tmp_path / "helpdesk.sqlite3"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    template = request.getfixturevalue("_pg_template")
+    name = f"helpdesk_t_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield normalize_url(PG_URL or "").set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(db_url=db_url, timezone="Europe/Berlin", key_file=tmp_path / "key")
+
+
+@pytest.fixture
+def desk(settings: Settings, clock: FakeClock) -> Iterator[Desk]:
+    """A desk acting as 'alice', the first (hence supervisor) agent, on a pinned clock."""
+    db = open_database(settings.db_url)
+    d = Desk(db=db, settings=settings, actor_name="alice", clock=clock)
+    yield d
+    db.dispose()
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
