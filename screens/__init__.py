@@ -1,0 +1,1 @@
+"""The Textual desk. Everything here talks to the database only through ``helpdesk.services``."""
