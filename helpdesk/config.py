@@ -217,5 +217,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     try:
         settings.tz  # noqa: B018 - validate the zone name early
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid(f"config: unknown time zone '{settings.timezone}'", field="timezone") from None
+        raise Invalid(
+            f"config: unknown time zone '{settings.timezone}'", field="timezone"
+        ) from None
     return settings

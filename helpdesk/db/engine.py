@@ -13,9 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.pool import NullPool
+from sqlmodel import Session
 
 from helpdesk.clock import utcnow
 from helpdesk.errors import Busy, Conflict, HelpdeskError, Invalid
@@ -23,6 +22,7 @@ from helpdesk.errors import Busy, Conflict, HelpdeskError, Invalid
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_BUSY_SNAPSHOT = 517  # a read snapshot went stale before its first write
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -107,6 +107,10 @@ class Database:
             raise Conflict(f"the change clashes with existing data ({_constraint(exc)})") from None
         except OperationalError as exc:
             session.rollback()
+            if getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT:
+                raise Conflict(
+                    "someone else changed the data while you were reading it; try again"
+                ) from None
             if "locked" in str(exc.orig) or "busy" in str(exc.orig):
                 raise Busy(
                     "the database is locked by another writer; try again in a moment"

@@ -5,10 +5,11 @@ Rules of the schema:
 * Every instant is a :class:`UTCDateTime` (aware, UTC).
 * Enumerations are stored as short strings (no native database enums), so adding a kind is a code
   change rather than a migration, and both backends see the same values.
-* Every row a person edits carries ``version``; SQLAlchemy's ``version_id_col`` turns a stale write
-  into ``StaleDataError``, which the services report as a Conflict.
+* Every row a person edits carries ``version``; SQLAlchemy's ``version_id_col`` turns a stale
+  write into ``StaleDataError``, which the services report as a Conflict.
 * Identifying data (names, addresses, bodies, notes) and accountability data (ids, kinds, dates,
-  outcomes, keyed hashes) sit in separate columns so erasure can blank the first and keep the second.
+  outcomes, keyed hashes) sit in separate columns so erasure can blank the first and keep the
+  second.
 * Do not add ``from __future__ import annotations`` here: it breaks SQLModel relationships.
 """
 
@@ -39,7 +40,7 @@ class Versioned(SQLModel):
     version: int = Field(default=1, nullable=False)
 
     @declared_attr  # type: ignore[arg-type]
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+    def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 

@@ -17,7 +17,9 @@ def _role(value: Role | str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise Invalid(f"role must be 'agent' or 'supervisor', not '{value}'", field="role") from None
+        raise Invalid(
+            f"role must be 'agent' or 'supervisor', not '{value}'", field="role"
+        ) from None
 
 
 def whoami(desk: Desk) -> AgentInfo:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlmodel import Session
-from sqlmodel import func, select
+from sqlmodel import Session, func, select
 
 from helpdesk.clock import utcnow
 from helpdesk.config import Settings, load_settings
@@ -96,4 +95,5 @@ def open_desk(
     if db_url:
         settings = replace(settings, db_url=db_url)
     db = open_database(settings.db_url)
-    return Desk(db=db, settings=settings, actor_name=resolve_actor_name(actor, settings), clock=clock)
+    name = resolve_actor_name(actor, settings)
+    return Desk(db=db, settings=settings, actor_name=name, clock=clock)

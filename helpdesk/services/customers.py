@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from helpdesk.db.models import (
     Agent,
@@ -48,7 +47,8 @@ CASES_SHOWN = 200
 def _clean_field(field: str, value: str | None) -> str | None:
     if field == "phone":
         return clean_phone(value)
-    return clean_text(value, field=field, required=field == "name", multiline=EDITABLE_FIELDS[field])
+    multiline = EDITABLE_FIELDS[field]
+    return clean_text(value, field=field, required=field == "name", multiline=multiline)
 
 
 def load(session: Session, customer_id: int) -> Customer:

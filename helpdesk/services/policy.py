@@ -6,8 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from helpdesk import clock
 from helpdesk.db.models import PolicyVersion
