@@ -100,3 +100,16 @@ def days_open(received_at: datetime, now: datetime, tz: ZoneInfo) -> int:
 
 def is_overdue(due_at: datetime, now: datetime) -> bool:
     return as_utc(now) >= as_utc(due_at)
+
+
+def warning_level(
+    received_at: datetime, now: datetime, tz: ZoneInfo, thresholds: tuple[int, ...]
+) -> int | None:
+    """The highest warning day (e.g. 60, 75, 85) a case received at ``received_at`` has reached."""
+    age = days_open(received_at, now, tz)
+    return max((t for t in thresholds if age >= t), default=None)
+
+
+def reached_before(day: int, now: datetime, tz: ZoneInfo) -> datetime:
+    """Exclusive receipt instant: cases received before it are at least ``day`` days old today."""
+    return start_of_day(local_date(now, tz) - timedelta(days=day - 1), tz)

@@ -20,6 +20,8 @@ from helpdesk.errors import EXIT_CODES, HelpdeskError
 #: Modules that add sub-commands; each has ``register(subparsers)``.
 COMMAND_MODULES = [
     "helpdesk.cli.core",
+    "helpdesk.cli.disputes",
+    "helpdesk.cli.trust",
 ]
 
 

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from helpdesk import clock
 from helpdesk.db.models import (
@@ -86,6 +85,7 @@ def case_summaries(s: Session, desk: Desk, cases: Sequence[Case]) -> tuple[CaseS
             assignee_name=agents.get(c.assignee_id) if c.assignee_id else None,
             now=now,
             tz=tz,
+            warning_days=desk.settings.dispute_warning_days,
         )
         for c in cases
     )
@@ -237,14 +237,20 @@ def _due_soon_limit(desk: Desk) -> datetime:
 
 
 def my_counts(desk: Desk) -> QueueCounts:
-    """Counts for the start banner: the acting agent's open, overdue and due-soon cases."""
+    """Counts for the start banner: the acting agent's open, overdue and due-soon cases, and
+    their open disputes that have reached the first warning day."""
     with desk.db.session() as s:
         actor = desk.actor(s)
         now = desk.now()
         mine = select(func.count()).select_from(Case).where(
             Case.assignee_id == actor.id, col(Case.closed_at).is_(None)
         )
+        warnings = desk.settings.dispute_warning_days
         return QueueCounts(
+            mine_dispute_warnings=s.exec(mine.where(
+                Case.kind == CaseKind.DISPUTE,
+                col(Case.received_at) < clock.reached_before(min(warnings), now, desk.settings.tz),
+            )).one() if warnings else 0,
             mine_open=s.exec(mine).one(),
             mine_overdue=s.exec(mine.where(col(Case.due_at) <= now)).one(),
             mine_due_soon=s.exec(

@@ -130,6 +130,11 @@ class CaseSummary:
     dispute_stage: DisputeStage | None
     escalated: bool
     version: int
+    #: Open disputes: the highest configured warning day reached (60, 75, 85 ...), else None.
+    warning: int | None = None
+    #: Closed after, or still open past, the policy's own promise (even when a supervisor
+    #: override moved ``due_at`` later).
+    policy_breach: bool = False
 
     @property
     def is_closed(self) -> bool:
@@ -137,10 +142,17 @@ class CaseSummary:
 
 
 def case_summary_from(
-    c: Case, *, customer_name: str | None, assignee_name: str | None, now: datetime, tz: ZoneInfo
+    c: Case,
+    *,
+    customer_name: str | None,
+    assignee_name: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+    warning_days: tuple[int, ...] = (),
 ) -> CaseSummary:
     status = CaseStatus(c.status)
     open_ = not status.is_closed
+    is_dispute = c.kind == CaseKind.DISPUTE
     return CaseSummary(
         id=c.id or 0,
         kind=CaseKind(c.kind),
@@ -158,6 +170,10 @@ def case_summary_from(
         dispute_stage=DisputeStage(c.dispute_stage) if c.dispute_stage else None,
         escalated=c.escalated,
         version=c.version,
+        warning=clock.warning_level(c.received_at, now, tz, warning_days)
+        if open_ and is_dispute else None,
+        policy_breach=c.policy_due_at is not None
+        and clock.is_overdue(c.policy_due_at, c.closed_at or now),
     )
 
 
@@ -284,3 +300,4 @@ class QueueCounts:
     mine_open: int
     mine_overdue: int
     mine_due_soon: int  # due within 7 days, not yet overdue
+    mine_dispute_warnings: int = 0  # open disputes past the first warning day

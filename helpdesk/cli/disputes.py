@@ -1,0 +1,236 @@
+"""Dispute, supervisor and report commands.
+
+``helpdesk dispute open|advance``, ``helpdesk case assign|override|escalate|deescalate`` (added to
+the ``case`` group that :mod:`helpdesk.cli.core` creates), ``helpdesk workload`` and
+``helpdesk report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import date
+from typing import Any
+
+from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.domain import DisputeStage
+from helpdesk.errors import Invalid
+from helpdesk.services import disputes, reports, supervisor
+from helpdesk.services.readmodels import CaseDetail, CaseSummary
+
+
+def _subcommands(sub: Any, name: str) -> Any:
+    """The sub-command set of a group another module registered (``case`` lives in core)."""
+    parser = sub.choices[name]
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
+def _version(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
+                   help="refuse if the case is no longer at this version (someone changed it)")
+
+
+def register(sub: Any) -> None:
+    di = group(sub, "dispute", "disputes (policy Part VI: resolved within 90 days)")
+    p = command(di, "open", dispute_open, "open a dispute about a case (or a customer's message)",
+                json_output=True)
+    p.add_argument("case", type=int, nargs="?", help="the disputed case")
+    p.add_argument("--message", type=int, metavar="ID",
+                   help="the customer's message raising the dispute (the clock starts there)")
+    p.add_argument("--note", help="internal note to start the dispute with")
+    p.add_argument("--mine", action="store_true", help="assign the dispute to yourself")
+    p = command(di, "advance", dispute_advance, "move a dispute to its next stage",
+                json_output=True)
+    p.add_argument("case", type=int)
+    p.add_argument("--to", required=True, choices=[s.value for s in DisputeStage],
+                   metavar="STAGE", help="; ".join(
+                       f"{s.value} -> {', '.join(n.value for n in nxt) or '(final)'}"
+                       for s, nxt in disputes.TRANSITIONS.items()))
+    p.add_argument("--note")
+    p.add_argument("--outcome", help="the outcome (required to resolve)")
+    letter = p.add_mutually_exclusive_group()
+    letter.add_argument("--letter-message", type=int, metavar="ID",
+                        help="the outbound message that told the customer the outcome")
+    letter.add_argument("--letter-ref", metavar="TEXT",
+                        help="reference of a letter sent outside the desk")
+    _version(p)
+
+    ca = _subcommands(sub, "case")
+    p = command(ca, "assign", case_assign, "assign one or more cases to an agent (supervisors "
+                "reassign others' cases; anyone takes unassigned ones)", json_output=True)
+    p.add_argument("items", nargs="+", metavar="CASE... AGENT",
+                   help="case ids, then the agent's login name ('-' to release)")
+    p.add_argument("--reason", help="why (required when moving someone else's case)")
+    p = command(ca, "override", case_override, "override a case's deadline (supervisors only)",
+                json_output=True)
+    p.add_argument("case", type=int)
+    p.add_argument("--due", required=True, metavar="YYYY-MM-DD", help="new last day on time")
+    p.add_argument("--reason", required=True)
+    _version(p)
+    for name, handler, text in (
+        ("escalate", case_escalate, "flag a case for a supervisor"),
+        ("deescalate", case_deescalate, "clear a case's escalation (supervisors only)"),
+    ):
+        p = command(ca, name, handler, text, json_output=True)
+        p.add_argument("case", type=int)
+        p.add_argument("--note")
+        _version(p)
+
+    p = command(sub, "workload", workload, "open work per agent (supervisors only)",
+                json_output=True)
+    p.add_argument("--agent", metavar="NAME",
+                   help="list this agent's open cases instead ('-' for unassigned)")
+
+    p = command(sub, "report", report, "desk figures: volume, on-time rate, breaches, stages")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print JSON instead of text")
+    fmt.add_argument("--csv", action="store_true",
+                     help="print CSV rows (section, key, metric, value)")
+    p.add_argument("--from", dest="start", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
+
+
+def _date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{option} must be a date like 2026-03-31", field=option) from None
+
+
+def _stage_line(d: CaseDetail) -> str:
+    c = d.case
+    nxt = ", ".join(s.value for s in disputes.next_stages(c.dispute_stage or "received"))
+    return (f"dispute #{c.id} is {c.dispute_stage.value if c.dispute_stage else '-'} "
+            f"[{c.status.value}]; next: {nxt or 'none (finished)'}")
+
+
+def dispute_open(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = disputes.open_dispute(ctx.desk(), case_id=args.case, message_id=args.message,
+                              note=args.note, assign_to_me=args.mine)
+    emit(args, d, lambda: [f"opened dispute #{d.case.id} about case #{d.related_case_id}, due "
+                           f"{d.case.due_date}"])
+    return 0
+
+
+def dispute_advance(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = disputes.advance(
+        ctx.desk(), case_id=args.case, to=args.to, note=args.note, outcome=args.outcome,
+        letter_message_id=args.letter_message, letter_reference=args.letter_ref,
+        expected_version=args.expected_version,
+    )
+    emit(args, d, lambda: [_stage_line(d)])
+    return 0
+
+
+def _summary_rows(items: tuple[CaseSummary, ...]) -> list[str]:
+    return table(
+        [(f"#{c.id}", c.kind.value, c.status.value, c.dispute_stage, c.assignee_name,
+          c.due_date, "-" if c.days_left is None else c.days_left, c.warning or "-",
+          "yes" if c.escalated else "")
+         for c in items],
+        ["CASE", "KIND", "STATUS", "STAGE", "ASSIGNEE", "DUE", "DAYS LEFT", "WARNING", "ESC"],
+    )
+
+
+def case_assign(args: argparse.Namespace, ctx: CliContext) -> int:
+    *ids, agent = args.items
+    if not ids:
+        raise Invalid("give one or more case ids and then the agent", field="case")
+    try:
+        case_ids = [int(i.lstrip("#")) for i in ids]
+    except ValueError:
+        raise Invalid("case ids are numbers (the agent comes last)", field="case") from None
+    items = supervisor.reassign(ctx.desk(), case_ids=case_ids,
+                                assignee=None if agent == "-" else agent, reason=args.reason)
+    emit(args, items, lambda: [f"assigned {len(items)} case(s)", *_summary_rows(items)])
+    return 0
+
+
+def case_override(args: argparse.Namespace, ctx: CliContext) -> int:
+    due = _date(args.due, "--due")
+    assert due is not None
+    d = supervisor.override_deadline(ctx.desk(), case_id=args.case, new_due=due,
+                                     reason=args.reason, expected_version=args.expected_version)
+    emit(args, d, lambda: [
+        f"case #{d.case.id} now due {d.case.due_date} (override); policy deadline "
+        f"{safe(d.policy_due_at)}" + (" - past the policy promise" if d.case.policy_breach
+                                      else "")
+    ])
+    return 0
+
+
+def case_escalate(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = supervisor.escalate(ctx.desk(), case_id=args.case, note=args.note,
+                            expected_version=args.expected_version)
+    emit(args, d, lambda: [f"case #{d.case.id} is escalated"])
+    return 0
+
+
+def case_deescalate(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = supervisor.deescalate(ctx.desk(), case_id=args.case, note=args.note,
+                              expected_version=args.expected_version)
+    emit(args, d, lambda: [f"case #{d.case.id} is no longer escalated"])
+    return 0
+
+
+def workload(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.agent is not None:
+        items = supervisor.agent_cases(ctx.desk(), agent=None if args.agent == "-" else args.agent)
+        emit(args, items, lambda: _summary_rows(items) if items else ["no open cases"])
+        return 0
+    rows = supervisor.workload(ctx.desk())
+    emit(args, rows, lambda: table(
+        [(r.agent_name or "(unassigned)", r.role or "", "" if r.active else "inactive",
+          r.open_cases, r.open_disputes, r.due_soon, r.overdue, r.dispute_warnings, r.escalated)
+         for r in rows],
+        ["AGENT", "ROLE", "", "OPEN", "DISPUTES", "DUE <=7D", "OVERDUE", "WARNINGS", "ESCALATED"],
+    ))
+    return 0
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def _report_lines(r: reports.Report) -> list[str]:
+    span = f"{r.start or 'beginning'} to {r.end or 'today'} ({r.timezone})"
+    c = r.closing
+    lines = [
+        f"Report {span}",
+        f"  received {r.received}, closed {c.closed}, on time {_pct(c.on_time_rate)}, "
+        f"median days to close {c.median_days_to_close if c.closed else '-'}, "
+        f"open breaches {r.open_breaches}",
+        "",
+        *table(
+            [(k.kind.value, k.received, *k.by_status.values(), k.closing.closed,
+              _pct(k.closing.on_time_rate), k.closing.median_days_to_close, k.open_breaches)
+             for k in r.kinds if k.received or k.closing.closed],
+            ["KIND", "RECEIVED", *(s.upper() for s in r.kinds[0].by_status),
+             "CLOSED IN RANGE", "ON TIME", "MEDIAN DAYS", "BREACHES"],
+        ),
+        "",
+        "Disputes by stage: " + ", ".join(f"{s} {n}" for s, n in r.disputes_by_stage.items()),
+    ]
+    if r.agents:
+        lines += ["", *table([(a.agent_name, a.open_cases, a.overdue, a.closed)
+                              for a in r.agents], ["AGENT", "OPEN", "OVERDUE", "CLOSED"])]
+    if r.weeks:
+        lines += ["", *table([(w.week_start, w.received, w.closing.closed,
+                               _pct(w.closing.on_time_rate)) for w in r.weeks],
+                             ["WEEK", "RECEIVED", "CLOSED", "ON TIME"])]
+    return lines
+
+
+def report(args: argparse.Namespace, ctx: CliContext) -> int:
+    r = reports.report(ctx.desk(), start=_date(args.start, "--from"),
+                       end=_date(args.end, "--to"))
+    if args.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["section", "key", "metric", "value"])
+        writer.writerows(reports.csv_rows(r))
+        return 0
+    emit(args, r, lambda: _report_lines(r))
+    return 0

@@ -1,0 +1,192 @@
+"""Disputes (policy Part VI): opening one about an earlier case, and walking it through its stages.
+
+A dispute is a case of kind ``dispute`` whose ``dispute_stage`` moves along ``TRANSITIONS``. Every
+move is a case event (who, when, note). The 90-day clock and its warning days are the case's
+ordinary deadline (see :mod:`helpdesk.clock`); reaching ``resolved`` or ``withdrawn`` closes the
+case, which is the only way a dispute closes.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from helpdesk.db.models import Case, Message
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection
+from helpdesk.errors import Invalid, NotFound
+from helpdesk.services import audit, cases
+from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import CaseDetail
+from helpdesk.services.validation import clean_text
+
+#: Legal next stages. A proposal the customer rejects goes back to investigating; a dispute may
+#: be withdrawn at any point before it is resolved.
+TRANSITIONS: dict[DisputeStage, tuple[DisputeStage, ...]] = {
+    DisputeStage.RECEIVED: (DisputeStage.ACKNOWLEDGED, DisputeStage.WITHDRAWN),
+    DisputeStage.ACKNOWLEDGED: (DisputeStage.INVESTIGATING, DisputeStage.WITHDRAWN),
+    DisputeStage.INVESTIGATING: (DisputeStage.RESOLUTION_PROPOSED, DisputeStage.WITHDRAWN),
+    DisputeStage.RESOLUTION_PROPOSED: (
+        DisputeStage.RESOLVED,
+        DisputeStage.INVESTIGATING,
+        DisputeStage.WITHDRAWN,
+    ),
+    DisputeStage.RESOLVED: (),
+    DisputeStage.WITHDRAWN: (),
+}
+
+#: Final stages and the case status each one closes the case with.
+CLOSING_STATUS: dict[DisputeStage, CaseStatus] = {
+    DisputeStage.RESOLVED: CaseStatus.RESOLVED,
+    DisputeStage.WITHDRAWN: CaseStatus.CLOSED,
+}
+
+LETTER_REF_MAX = 200  # fits case_event.to_value
+
+
+def parse_stage(value: DisputeStage | str) -> DisputeStage:
+    try:
+        return DisputeStage(value)
+    except ValueError:
+        stages = ", ".join(s.value for s in DisputeStage)
+        raise Invalid(f"unknown dispute stage '{value}'; stages are: {stages}",
+                      field="stage") from None
+
+
+def next_stages(stage: DisputeStage | str) -> tuple[DisputeStage, ...]:
+    """Where a dispute at ``stage`` may go next (empty once it is resolved or withdrawn)."""
+    return TRANSITIONS[parse_stage(stage)]
+
+
+def open_dispute(
+    desk: Desk,
+    *,
+    case_id: int | None = None,
+    message_id: int | None = None,
+    note: str | None = None,
+    assign_to_me: bool = False,
+) -> CaseDetail:
+    """Open a dispute about an earlier case ("the customer disputes how we handled this").
+
+    Give the case, or the customer's message that raises the dispute: then the 90-day clock runs
+    from that message's receipt instead of from now. The new case links back to the disputed one
+    and belongs to the same customer (even an erased one: the dispute is about our handling).
+    """
+    if (case_id is None) == (message_id is None):
+        raise Invalid("give either the disputed case or the customer's message, not both")
+    note = clean_text(note, field="note", multiline=True)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        received = desk.now()
+        if message_id is not None:
+            message = s.get(Message, message_id)
+            if message is None:
+                raise NotFound(f"no message #{message_id}")
+            if message.case_id is None:
+                raise Invalid(f"message #{message_id} is not on a case yet; file it on one first",
+                              field="message")
+            if message.direction != MessageDirection.INBOUND:
+                raise Invalid(f"message #{message_id} is not from the customer", field="message")
+            case_id = message.case_id
+            received = message.at
+        assert case_id is not None
+        disputed = cases.load(s, case_id)
+        if disputed.kind == CaseKind.DISPUTE:
+            raise Invalid(f"case #{case_id} is itself a dispute; advance it instead",
+                          field="case")
+        dispute = cases.new_case(
+            s, desk, actor, kind=CaseKind.DISPUTE, customer_id=disputed.customer_id,
+            subject=f"Dispute about case #{case_id}", received_at=received,
+            assignee_id=actor.id if assign_to_me else None, related_case_id=case_id,
+        )
+        if note:
+            s.add(Message(case_id=dispute.id, direction=MessageDirection.NOTE, at=desk.now(),
+                          body=note, author_id=actor.id))
+        # The disputed case's history points at the dispute; its version is left alone so
+        # whoever has it open can still save.
+        cases._event(s, desk, disputed, actor, "disputed", to_value=f"case #{dispute.id}")
+        audit.record(s, desk, actor, "dispute.open", "case", dispute.id,
+                     related_case_id=case_id, message_id=message_id)
+        return cases.detail(s, desk, dispute)
+
+
+def advance(
+    desk: Desk,
+    *,
+    case_id: int,
+    to: DisputeStage | str,
+    note: str | None = None,
+    expected_version: int | None = None,
+    outcome: str | None = None,
+    letter_message_id: int | None = None,
+    letter_reference: str | None = None,
+) -> CaseDetail:
+    """Move a dispute to its next stage.
+
+    Resolving needs the outcome and the letter that told the customer: an outbound message on
+    the case or, for a letter sent outside the desk, a short reference. Resolving or withdrawing
+    closes the case.
+    """
+    target = parse_stage(to)
+    note = clean_text(note, field="note", multiline=True)
+    outcome = clean_text(outcome, field="outcome", multiline=True)
+    letter_reference = clean_text(letter_reference, field="letter_reference")
+    if letter_reference and len(letter_reference) > LETTER_REF_MAX:
+        raise Invalid(f"letter reference is too long (at most {LETTER_REF_MAX} characters)",
+                      field="letter_reference")
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = cases.load_for_change(s, case_id, expected_version)
+        if case.kind != CaseKind.DISPUTE or case.dispute_stage is None:
+            raise Invalid(f"case #{case_id} is not a dispute", field="case")
+        current = DisputeStage(case.dispute_stage)
+        allowed = TRANSITIONS[current]
+        if target not in allowed:
+            options = ", ".join(st.value for st in allowed) or "none: the dispute is finished"
+            raise Invalid(
+                f"dispute #{case_id} cannot go from {current.value} to {target.value}; "
+                f"next stages: {options}",
+                field="stage",
+            )
+        letter = None
+        if target is DisputeStage.RESOLVED:
+            if not outcome:
+                raise Invalid("resolving a dispute needs its outcome", field="outcome")
+            letter = _letter(s, case, letter_message_id, letter_reference)
+        now = desk.now()
+        case.dispute_stage = target
+        case.updated_at = now
+        if outcome:
+            case.outcome = outcome
+        cases._event(s, desk, case, actor, "stage", current.value, target.value, note)
+        if letter:
+            cases._event(s, desk, case, actor, "resolution_letter", to_value=letter)
+        old_status = CaseStatus(case.status)
+        new_status = CLOSING_STATUS.get(target) or (
+            CaseStatus.OPEN if old_status is CaseStatus.NEW else old_status
+        )
+        if new_status is not old_status:
+            case.status = new_status
+            case.closed_at = now if new_status.is_closed else None
+            cases._event(s, desk, case, actor, "status", old_status.value, new_status.value)
+        s.add(case)
+        s.flush()
+        audit.record(s, desk, actor, "dispute.stage", "case", case.id, stage=target.value,
+                     status=new_status.value, letter_message_id=letter_message_id)
+        return cases.detail(s, desk, case)
+
+
+def _letter(s: Session, case: Case, message_id: int | None, reference: str | None) -> str:
+    """How the resolution letter is recorded: ``message #N`` or ``ref: ...``."""
+    if (message_id is None) == (reference is None):
+        raise Invalid(
+            "resolving a dispute needs the letter sent: an outbound message on the case or a "
+            "reference to a letter sent another way (one of them)",
+            field="letter",
+        )
+    if reference is not None:
+        return f"ref: {reference}"
+    message = s.get(Message, message_id)
+    if message is None or message.case_id != case.id:
+        raise Invalid(f"message #{message_id} is not on dispute #{case.id}", field="letter")
+    if message.direction != MessageDirection.OUTBOUND:
+        raise Invalid(f"message #{message_id} was not sent to the customer", field="letter")
+    return f"message #{message_id}"
