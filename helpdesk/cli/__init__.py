@@ -21,7 +21,6 @@ from helpdesk.errors import EXIT_CODES, HelpdeskError
 COMMAND_MODULES = [
     "helpdesk.cli.core",
     "helpdesk.cli.disputes",
-    "helpdesk.cli.trust",
 ]
 
 
