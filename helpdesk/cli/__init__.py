@@ -21,6 +21,7 @@ from helpdesk.errors import EXIT_CODES, HelpdeskError
 COMMAND_MODULES = [
     "helpdesk.cli.core",
     "helpdesk.cli.disputes",
+    "helpdesk.cli.trust",
 ]
 
 

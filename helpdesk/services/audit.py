@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from helpdesk.clock import as_utc
 from helpdesk.db.models import Agent, AuditEvent
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def record(
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
     last = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     prev = last or GENESIS
-    at = desk.now()
+    at = as_utc(desk.now())  # hashed as stored: the database hands instants back in UTC
     actor_id = actor.id if actor else None
     details = json.loads(json.dumps(details, default=str))  # store exactly what was hashed
     event = AuditEvent(

@@ -1,0 +1,179 @@
+"""Trust commands: audit trail checks and exports, backups and restores, erasure re-application,
+and the effective configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.clock import start_of_day
+from helpdesk.config import load_settings
+from helpdesk.errors import Invalid
+from helpdesk.services import audit_query, backup
+from helpdesk.services.audit_query import AuditFilter
+from helpdesk.services.readmodels import to_jsonable
+
+
+def register(sub: Any) -> None:
+    au = group(sub, "audit", "the audit trail: who viewed, exported or changed what")
+    p = command(au, "verify", audit_verify, "check the audit hash chain; exit 1 naming the "
+                "first broken link", json_output=True)
+    p.add_argument("--anchor", metavar="HASH",
+                   help="a head hash noted earlier: fail if that event is gone (cut-off tail)")
+    p = command(au, "list", audit_list, "list audit events, newest first (supervisors only)",
+                json_output=True)
+    _filter_args(p)
+    p.add_argument("--limit", type=int, default=audit_query.DEFAULT_PAGE)
+    p.add_argument("--cursor", help="continue after a previous page")
+    p = command(au, "export", audit_export, "export audit events, oldest first (supervisors "
+                "only)")
+    _filter_args(p)
+    p.add_argument("--format", choices=audit_query.EXPORT_FORMATS, default="csv",
+                   help="csv, or json (one event per line)")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+
+    p = command(sub, "backup", backup_create, "copy the SQLite database to PATH while the desk "
+                "stays open (supervisors only)", json_output=True)
+    p.add_argument("path", type=Path)
+    p = command(sub, "restore", backup_restore, "replace the SQLite database by a backup, "
+                "re-applying every erasure made since (supervisors only)", json_output=True)
+    p.add_argument("path", type=Path)
+
+    er = group(sub, "erasures", "the erasure ledger")
+    command(er, "reapply", erasures_reapply, "erase again anyone the ledger says was erased "
+            "(after restoring a backup, e.g. with pg_restore)", json_output=True)
+
+    co = group(sub, "config", "configuration")
+    command(co, "show", config_show, "print the effective configuration (secrets masked)",
+            json_output=True)
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--agent", metavar="NAME", help="events by this agent")
+    p.add_argument("--customer", type=int, metavar="ID",
+                   help="events about this customer or their cases")
+    p.add_argument("--action", help="an action (customer.view) or a prefix ending in '.' (case.)")
+    p.add_argument("--from", dest="since", metavar="DATE",
+                   help="from this day (YYYY-MM-DD, desk time zone) or instant (ISO 8601)")
+    p.add_argument("--to", dest="until", metavar="DATE",
+                   help="up to and including this day, or before this instant")
+
+
+def _when(value: str | None, ctx: CliContext, *, end: bool, option: str) -> datetime | None:
+    """A day in the desk's zone (``--to`` includes the whole day) or an aware ISO instant."""
+    if value is None:
+        return None
+    tz = ctx.desk().settings.tz
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return start_of_day(day + timedelta(days=1) if end else day, tz)
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{option} must be a date like 2026-03-01 or an ISO 8601 instant",
+                      field=option) from None
+    return instant if instant.tzinfo else instant.replace(tzinfo=tz)
+
+
+def _filter(args: argparse.Namespace, ctx: CliContext) -> AuditFilter:
+    return AuditFilter(
+        agent=args.agent, customer_id=args.customer, action=args.action,
+        since=_when(args.since, ctx, end=False, option="--from"),
+        until=_when(args.until, ctx, end=True, option="--to"),
+    )
+
+
+def audit_verify(args: argparse.Namespace, ctx: CliContext) -> int:
+    result = audit_query.verify(ctx.desk(), anchor=args.anchor)
+
+    def lines() -> list[str]:
+        if result.broken_at is not None:
+            return [f"audit chain BROKEN at event #{result.broken_at}: {result.reason} "
+                    f"({result.checked} events before it verified)"]
+        if result.anchor_found is False:
+            return [f"audit chain verified ({result.checked} events) but the anchor event is "
+                    "missing: events were removed from the end"]
+        return [f"audit chain verified: {result.checked} events", f"head: {result.head or '-'}"]
+
+    emit(args, {**to_jsonable(result), "ok": result.ok}, lines)
+    return 0 if result.ok else 1
+
+
+def audit_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    page = audit_query.query(ctx.desk(), filter=_filter(args, ctx), cursor=args.cursor,
+                             limit=args.limit)
+
+    def lines() -> list[str]:
+        if not page.items:
+            return ["no audit event matches"]
+        out = table(
+            [(f"#{e.id}", e.at, e.actor_name, e.action, e.object_type, e.object_id,
+              " ".join(f"{k}={v}" for k, v in sorted(e.details.items()))) for e in page.items],
+            ["EVENT", "AT", "AGENT", "ACTION", "OBJECT", "ID", "DETAILS"],
+        )
+        if page.next_cursor:
+            out.append(f"more: --cursor {page.next_cursor}")
+        return out
+
+    emit(args, page, lines)
+    return 0
+
+
+def audit_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    chunks = audit_query.export(ctx.desk(), filter=_filter(args, ctx), fmt=args.format)
+    if args.out is None:
+        sys.stdout.writelines(chunks)
+        return 0
+    try:
+        with args.out.open("x", encoding="utf-8", newline="") as fh:
+            fh.writelines(chunks)
+    except FileExistsError:
+        raise Invalid(f"{args.out} already exists; choose a new file", field="out") from None
+    except OSError as exc:
+        raise Invalid(f"cannot write {args.out}: {exc.strerror}", field="out") from None
+    print(f"audit events written to {safe(args.out)}", file=sys.stderr)
+    return 0
+
+
+def backup_create(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = backup.backup(ctx.desk(), target=args.path)
+    emit(args, info, lambda: [f"backup written to {safe(info.path)} ({info.size} bytes)"])
+    return 0
+
+
+def backup_restore(args: argparse.Namespace, ctx: CliContext) -> int:
+    report = backup.restore(ctx.desk(), source=args.path)
+
+    def lines() -> list[str]:
+        erased = ", ".join(f"#{i}" for i in report.re_erased) or "nobody"
+        return [
+            f"restored {safe(report.source)}",
+            f"the database as it was before is kept at {safe(report.aside)}",
+            f"erasure ledger rows carried over: {report.ledger_carried}; suppression entries "
+            f"carried over: {report.suppressions_carried}",
+            f"re-erased: {erased}",
+        ]
+
+    emit(args, report, lines)
+    return 0
+
+
+def erasures_reapply(args: argparse.Namespace, ctx: CliContext) -> int:
+    from helpdesk.services import erasure
+
+    ids = erasure.reapply_ledger(ctx.desk())
+    emit(args, {"re_erased": ids}, lambda: [
+        "re-erased: " + ", ".join(f"#{i}" for i in ids) if ids
+        else "nothing to re-erase: every ledger entry is still erased"
+    ])
+    return 0
+
+
+def config_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    view = load_settings(db_url=ctx.db_url).public_view()
+    emit(args, view, lambda: [f"{key} = {safe(value)}" for key, value in view.items()])
+    return 0

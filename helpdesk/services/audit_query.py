@@ -1,0 +1,224 @@
+"""Reading the audit trail: filtered pages for the supervisor screen, exports, chain checks.
+
+Only supervisors read the trail. Reading it is itself recorded (``audit.query``, ``audit.export``)
+so an auditor also sees who looked at who-looked-at-what.
+
+"Events about a customer" means events on the customer record *and* on that customer's cases: an
+agent who opened a case saw the customer's messages, which is a view of their personal data.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from helpdesk.clock import as_utc
+from helpdesk.db.models import Agent, AuditEvent, Case
+from helpdesk.domain import Role
+from helpdesk.errors import Invalid, NotFound
+from helpdesk.services import audit
+from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import Page, to_jsonable
+
+DEFAULT_PAGE = 200
+MAX_PAGE = 1000
+EXPORT_FORMATS = ("csv", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What to show. Every criterion is optional; ``until`` is exclusive."""
+
+    agent: str | None = None  # agent login name
+    customer_id: int | None = None
+    action: str | None = None  # exact ("customer.view") or a prefix ending in "." ("case.")
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+    action: str
+    object_type: str
+    object_id: int | None
+    details: dict[str, Any]
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """Outcome of a chain check.
+
+    A hash chain cannot by itself notice that its newest events were cut off, so ``head`` (the
+    newest hash) is reported for auditors to note down, and a later check given that hash as
+    ``anchor`` fails when the event carrying it has gone.
+    """
+
+    checked: int
+    broken_at: int | None
+    reason: str | None
+    head: str | None
+    anchor_found: bool | None = None  # None: no anchor was given
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None and self.anchor_found is not False
+
+
+def _conditions(s: Session, f: AuditFilter) -> list[Any]:
+    conds: list[Any] = []
+    if f.agent is not None:
+        agent_id = s.exec(select(Agent.id).where(Agent.name == f.agent)).first()
+        if agent_id is None:
+            raise NotFound(f"no agent named '{f.agent}'")
+        conds.append(col(AuditEvent.actor_id) == agent_id)
+    if f.customer_id is not None:
+        case_ids = select(Case.id).where(Case.customer_id == f.customer_id)
+        conds.append(sa.or_(
+            sa.and_(col(AuditEvent.object_type) == "customer",
+                    col(AuditEvent.object_id) == f.customer_id),
+            sa.and_(col(AuditEvent.object_type) == "case",
+                    col(AuditEvent.object_id).in_(case_ids)),
+        ))
+    if f.action:
+        if f.action.endswith("."):
+            conds.append(col(AuditEvent.action).startswith(f.action, autoescape=True))
+        else:
+            conds.append(col(AuditEvent.action) == f.action)
+    try:
+        if f.since is not None:
+            conds.append(col(AuditEvent.at) >= as_utc(f.since))
+        if f.until is not None:
+            conds.append(col(AuditEvent.at) < as_utc(f.until))
+    except ValueError:
+        raise Invalid("audit dates must carry a time zone", field="date") from None
+    return conds
+
+
+def _entries(s: Session, rows: list[AuditEvent]) -> tuple[AuditEntry, ...]:
+    ids = {r.actor_id for r in rows if r.actor_id is not None}
+    names = dict(s.exec(select(Agent.id, Agent.name).where(col(Agent.id).in_(ids))).all()) \
+        if ids else {}
+    return tuple(
+        AuditEntry(id=r.id or 0, at=r.at, actor_id=r.actor_id,
+                   actor_name=names.get(r.actor_id) if r.actor_id else None, action=r.action,
+                   object_type=r.object_type, object_id=r.object_id, details=dict(r.details),
+                   hash=r.hash)
+        for r in rows
+    )
+
+
+def _filter_details(f: AuditFilter) -> dict[str, Any]:
+    """The filter as audit details: ids and criteria names, nothing typed by a customer."""
+    return {
+        "agent": f.agent, "customer_id": f.customer_id, "action_filter": f.action,
+        "since": f.since.isoformat() if f.since else None,
+        "until": f.until.isoformat() if f.until else None,
+    }
+
+
+def query(
+    desk: Desk, *, filter: AuditFilter | None = None, cursor: str | None = None,
+    limit: int = DEFAULT_PAGE,
+) -> Page[AuditEntry]:
+    """One page of events, newest first (keyset paging on the event id)."""
+    f = filter or AuditFilter()
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"page size must be between 1 and {MAX_PAGE}", field="limit")
+    before: int | None = None
+    if cursor:
+        if not cursor.isdigit():
+            raise Invalid("that page cursor is not one the desk produced", field="cursor")
+        before = int(cursor)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=Role.SUPERVISOR)
+        conds = _conditions(s, f)
+        if before is not None:
+            conds.append(col(AuditEvent.id) < before)
+        rows = list(s.exec(
+            select(AuditEvent).where(*conds).order_by(col(AuditEvent.id).desc()).limit(limit + 1)
+        ).all())
+        if cursor is None:  # paging on is the same look; record the query once
+            audit.record(s, desk, actor, "audit.query", "audit", None, **_filter_details(f))
+        more = len(rows) > limit
+        items = _entries(s, rows[:limit])
+        return Page(items=items, next_cursor=str(items[-1].id) if more else None)
+
+
+def export(desk: Desk, *, filter: AuditFilter | None = None, fmt: str = "csv") -> Iterator[str]:
+    """The matching events, oldest first, as CSV or JSON-lines text chunks.
+
+    The export is recorded before the first chunk is produced (an export that is started is an
+    export), then events are streamed in batches so a large trail never sits in memory.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise Invalid(f"export format must be one of: {', '.join(EXPORT_FORMATS)}", field="format")
+    f = filter or AuditFilter()
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=Role.SUPERVISOR)
+        _conditions(s, f)  # validate names before recording
+        audit.record(s, desk, actor, "audit.export", "audit", None, format=fmt,
+                     **_filter_details(f))
+    return _stream(desk, f, fmt)
+
+
+_COLUMNS = ("id", "at", "actor_name", "action", "object_type", "object_id", "details", "hash")
+
+
+def _stream(desk: Desk, f: AuditFilter, fmt: str, batch: int = 2000) -> Iterator[str]:
+    if fmt == "csv":
+        yield _csv_line(_COLUMNS)
+    last = 0
+    while True:
+        with desk.db.session() as s:
+            rows = list(s.exec(
+                select(AuditEvent).where(*_conditions(s, f), col(AuditEvent.id) > last)
+                .order_by(col(AuditEvent.id)).limit(batch)
+            ).all())
+            entries = _entries(s, rows)
+        if not entries:
+            return
+        for e in entries:
+            if fmt == "csv":
+                yield _csv_line([
+                    e.id, e.at.isoformat(), e.actor_name or "", e.action, e.object_type,
+                    "" if e.object_id is None else e.object_id,
+                    json.dumps(e.details, sort_keys=True, ensure_ascii=True), e.hash,
+                ])
+            else:
+                yield json.dumps(to_jsonable(e), sort_keys=True, ensure_ascii=True) + "\n"
+        last = entries[-1].id
+
+
+def _csv_line(values: Any) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def verify(desk: Desk, *, anchor: str | None = None) -> VerifyResult:
+    """Check the whole chain (and, given ``anchor``, that the event with that hash is still there).
+
+    Anyone may run it, agent or not: it shows no personal data, and it is not recorded because
+    recording would append to the chain under check (an auditor may work on a read-only copy).
+    """
+    with desk.db.session() as s:
+        report = audit.verify_chain(s)
+        head = s.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
+        found = None if anchor is None else s.exec(
+            select(AuditEvent.id).where(AuditEvent.hash == anchor.strip().lower())
+        ).first() is not None
+    return VerifyResult(checked=report.checked, broken_at=report.broken_at, reason=report.reason,
+                        head=head, anchor_found=found)

@@ -1,0 +1,233 @@
+"""Backups and restores of the embedded SQLite desk, keeping every erasure made since the backup.
+
+A backup is a copy made with SQLite's online backup API: a consistent snapshot even while other
+desks are writing (WAL readers never block writers).
+
+A restore must never bring back a person erased after the backup was taken. So it:
+
+1. copies the live database aside (the copy keeps everything done since the backup, including
+   the audit events the restored file does not have);
+2. stages the backup in a scratch file next to the live one, upgrades its schema;
+3. carries over the erasure ledger and the suppression list from the copy aside (hashes and ids
+   only) and re-applies the ledger in the staged file;
+4. writes the staged file *into* the live database with the backup API, under SQLite's own
+   locking, so desks that have the file open see the restored data instead of writing into an
+   unlinked file. A writer that holds the lock past the busy timeout makes the restore stop with
+   :class:`~helpdesk.errors.Busy`, leaving the live database as it was.
+
+PostgreSQL desks use ``pg_dump``/``pg_restore`` (see docs/offline-install.md) followed by
+``helpdesk erasures reapply``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from helpdesk.db import engine as db_engine
+from helpdesk.db import migrate
+from helpdesk.db.engine import Database, _stamp, backup_sqlite, create_db_engine
+from helpdesk.db.models import Agent, AuditEvent, Erasure, SuppressionEntry
+from helpdesk.domain import Role
+from helpdesk.errors import Busy, Invalid
+from helpdesk.services import audit
+from helpdesk.services.context import Desk
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreReport:
+    source: str
+    aside: str  # the live database as it was just before the restore
+    ledger_carried: int  # erasure ledger rows added to the restored data from the live one
+    suppressions_carried: int
+    re_erased: tuple[int, ...]  # customer ids the ledger erased again
+
+
+def _live_path(desk: Desk) -> Path:
+    path = desk.db.sqlite_path
+    if path is None:
+        raise Invalid(
+            "backup and restore work on the embedded SQLite database; for PostgreSQL use "
+            "pg_dump / pg_restore and then 'helpdesk erasures reapply' (see the docs)"
+        )
+    return path
+
+
+def backup(desk: Desk, *, target: Path) -> BackupInfo:
+    """Copy the live database to ``target`` (supervisors only: a backup holds everyone's data).
+
+    The event recording the backup is committed first, so the copy contains its own record.
+    """
+    live = _live_path(desk)
+    target = target.expanduser()
+    if target.exists():
+        raise Invalid(f"{target} already exists; choose a new backup file", field="path")
+    if not target.parent.is_dir():
+        raise Invalid(f"folder {target.parent} does not exist", field="path")
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=Role.SUPERVISOR)
+        audit.record(s, desk, actor, "backup.create", "database", None, target=str(target))
+    backup_sqlite(live, target=target)
+    return BackupInfo(path=str(target), size=target.stat().st_size)
+
+
+def integrity_problem(path: Path) -> str | None:
+    """Why the file at ``path`` is not a sound helpdesk database, or None when it is."""
+    try:
+        conn = sqlite3.connect(path)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            if result != "ok":
+                return f"integrity check failed ({result})"
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone():
+                return "it is not a helpdesk database"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return "it is not a SQLite database"
+    return None
+
+
+def _stage(source: Path, staging: Path) -> None:
+    """Copy the backup to the scratch file and check the copy (the backup is only read)."""
+    if not source.is_file():  # sqlite3.connect would create an empty database there
+        raise Invalid(f"{source} is not a file", field="path")
+    try:
+        backup_sqlite(source, target=staging)
+    except sqlite3.DatabaseError:
+        problem: str | None = "it is not a SQLite database"
+    else:
+        problem = integrity_problem(staging)
+    if problem:
+        raise Invalid(f"{source} cannot be restored: {problem}", field="path")
+
+
+def restore(desk: Desk, *, source: Path) -> RestoreReport:
+    """Replace the live database by the backup at ``source``, keeping later erasures."""
+    from helpdesk.services import erasure
+
+    live = _live_path(desk)
+    source = source.expanduser()
+    with desk.db.session(write=True) as s:
+        desk.actor(s, require=Role.SUPERVISOR)
+    stamp = _stamp()
+    staging = live.with_name(f"{live.name}.restoring-{stamp}")
+    try:
+        _stage(source, staging)
+        stage_db = _open_staged(staging)
+        try:
+            aside = backup_sqlite(live, suffix=f"pre-restore-{stamp}")
+            ledger, suppressions = _carry_over(aside, stage_db)
+            staged = replace(desk, db=stage_db)
+            re_erased = tuple(erasure.reapply_ledger(staged))
+            with stage_db.session(write=True) as s:
+                actor = staged.actor(s, require=Role.SUPERVISOR)
+                audit.record(
+                    s, staged, actor, "backup.restore", "database", None, source=str(source),
+                    aside=str(aside), live_head=_head(aside), ledger_carried=ledger,
+                    suppressions_carried=suppressions, re_erased=list(re_erased),
+                )
+        finally:
+            stage_db.dispose()
+        _write_into(staging, live)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            staging.with_name(staging.name + suffix).unlink(missing_ok=True)
+    desk.db.engine.dispose()  # pooled connections may hold pages of the old file in cache
+    return RestoreReport(source=str(source), aside=str(aside), ledger_carried=ledger,
+                         suppressions_carried=suppressions, re_erased=re_erased)
+
+
+def _open_staged(path: Path) -> Database:
+    engine = create_db_engine(f"sqlite:///{path}")
+    state = migrate.state(engine)
+    if state.ahead:
+        engine.dispose()
+        raise Invalid("that backup was written by a newer helpdesk; upgrade helpdesk first")
+    if state.behind:
+        migrate.upgrade(engine)
+    return Database(engine)
+
+
+def _head(path: Path) -> str | None:
+    engine = create_db_engine(f"sqlite:///{path}")
+    try:
+        with Session(engine) as s:
+            return s.exec(
+                select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+            ).first()
+    finally:
+        engine.dispose()
+
+
+def _carry_over(aside: Path, stage_db: Database) -> tuple[int, int]:
+    """Add the ledger and suppression rows the backup lacks; agent links follow agent names."""
+    engine = create_db_engine(f"sqlite:///{aside}")
+    try:
+        with Session(engine) as s:
+            ledger = list(s.exec(select(Erasure).order_by(col(Erasure.id))).all())
+            suppressions = list(s.exec(select(SuppressionEntry)).all())
+            names = dict(s.exec(select(Agent.id, Agent.name)).all())
+    finally:
+        engine.dispose()
+    with stage_db.session(write=True) as s:
+        agent_ids = dict(s.exec(select(Agent.name, Agent.id)).all())
+
+        def agent(old_id: int | None) -> int | None:
+            return agent_ids.get(names.get(old_id)) if old_id is not None else None
+
+        present = {(e.customer_id, e.requested_at) for e in s.exec(select(Erasure))}
+        carried = 0
+        for row in ledger:
+            if (row.customer_id, row.requested_at) in present:
+                continue
+            s.add(Erasure(
+                customer_id=row.customer_id, case_id=row.case_id,
+                email_hashes=list(row.email_hashes), requested_at=row.requested_at,
+                completed_at=row.completed_at, status=row.status, steps=dict(row.steps),
+                agent_id=agent(row.agent_id),
+            ))
+            carried += 1
+        known = {(e.email_hash, e.channel) for e in s.exec(select(SuppressionEntry))}
+        added = 0
+        for entry in suppressions:
+            if (entry.email_hash, entry.channel) in known:
+                continue
+            s.add(SuppressionEntry(
+                email_hash=entry.email_hash, channel=entry.channel, reason=entry.reason,
+                source=entry.source, created_at=entry.created_at,
+                created_by_id=agent(entry.created_by_id),
+            ))
+            added += 1
+    return carried, added
+
+
+def _write_into(staging: Path, live: Path) -> None:
+    """Copy the staged file over the live database's pages, giving up after the busy timeout."""
+    deadline = time.monotonic() + db_engine.BUSY_TIMEOUT_MS / 1000
+
+    def progress(status: int, _remaining: int, _total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and time.monotonic() > deadline:
+            raise Busy("the database is locked by another writer; restore stopped, nothing changed")
+
+    src = sqlite3.connect(staging)
+    try:
+        dst = sqlite3.connect(live, timeout=0)
+        try:
+            src.backup(dst, progress=progress, sleep=0.05)
+        finally:
+            dst.close()
+    finally:
+        src.close()
