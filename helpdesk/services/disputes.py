@@ -156,9 +156,6 @@ def advance(
         case.updated_at = now
         if outcome:
             case.outcome = outcome
-        cases._event(s, desk, case, actor, "stage", current.value, target.value, note)
-        if letter:
-            cases._event(s, desk, case, actor, "resolution_letter", to_value=letter)
         old_status = CaseStatus(case.status)
         new_status = CLOSING_STATUS.get(target) or (
             CaseStatus.OPEN if old_status is CaseStatus.NEW else old_status
@@ -167,6 +164,9 @@ def advance(
             case.status = new_status
             case.closed_at = now if new_status.is_closed else None
             cases._event(s, desk, case, actor, "status", old_status.value, new_status.value)
+        cases._event(s, desk, case, actor, "stage", current.value, target.value, note)
+        if letter:
+            cases._event(s, desk, case, actor, "resolution_letter", to_value=letter)
         s.add(case)
         s.flush()
         audit.record(s, desk, actor, "dispute.stage", "case", case.id, stage=target.value,
