@@ -155,7 +155,10 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
                 raise Invalid(f"config: '{key}' must list days between 1 and 89", field=key)
             out[key] = tuple(sorted(days))
         elif key == "archive_systems":
-            out[key] = tuple(str(s) for s in _list(key, value))
+            systems = _list(key, value)
+            if not all(isinstance(s, str) and s.strip() for s in systems):
+                raise Invalid(f"config: '{key}' must list system names as strings", field=key)
+            out[key] = tuple(s.strip() for s in systems)
         elif key == "keymap":
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -167,7 +170,9 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
                 raise Invalid(f"config: '{key}' must be true or false", field=key)
             out[key] = value
         elif key == "key_file":
-            out[key] = Path(str(value)).expanduser()
+            if not isinstance(value, str) or not value:
+                raise Invalid(f"config: '{key}' must be a file path", field=key)
+            out[key] = Path(value).expanduser()
     return out
 
 
@@ -208,7 +213,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise Invalid(f"config: {path} is not valid TOML: {exc}") from None
-        values.update(_parse(raw))
+        try:
+            values.update(_parse(raw))
+        except Invalid as exc:
+            raise Invalid(f"{exc.message} (in {path})", field=exc.field) from None
     for env, key in _ENV.items():
         if os.environ.get(env):
             values[key] = os.environ[env]
@@ -218,6 +226,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         settings.tz  # noqa: B018 - validate the zone name early
     except (ZoneInfoNotFoundError, ValueError):
         raise Invalid(
-            f"config: unknown time zone '{settings.timezone}'", field="timezone"
+            f"config: 'timezone' names an unknown time zone '{settings.timezone}'",
+            field="timezone",
         ) from None
     return settings
