@@ -1,0 +1,238 @@
+"""The desk application: shell, global keys, command palette, themes and error display.
+
+``run_desk(desk)`` is what ``helpdesk`` (no command) calls. Screens plug in through
+:mod:`screens.registry`; database work follows the worker pattern described there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+from textual.theme import Theme
+
+from helpdesk import uistate
+from helpdesk.domain import Role
+from helpdesk.errors import Conflict, HelpdeskError
+from helpdesk.services import agents
+from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import AgentInfo
+from screens import registry
+from screens.dialogs import ConflictDialog, HelpScreen
+
+log = logging.getLogger(__name__)
+
+
+class DeskCommands(Provider):
+    """The desk's own palette entries: queues, lookup, open case by number, new case, theme,
+    plus every registered :class:`~screens.registry.DeskCommand`."""
+
+    def _entries(self) -> list[tuple[str, str, object]]:
+        app = self.app
+        assert isinstance(app, DeskApp)
+        from screens.main import QUEUES
+
+        entries: list[tuple[str, str, object]] = [
+            (f"Go to queue: {spec.label}", "Show this queue", partial(app.go_to_queue, spec.key))
+            for spec in QUEUES
+        ]
+        entries += [
+            ("Find customer", "Look up a customer as you type (/)", app.action_lookup),
+            ("New customer", "Create a customer record", app.action_new_customer),
+            ("New case", "Open a case without a customer yet", app.action_new_case),
+            ("Switch theme", "Pick one of Textual's built-in themes", app.action_change_theme),
+            ("Help: keys", "Every key on this screen (? / F1)", app.action_help),
+        ]
+        entries += [
+            (c.title, c.help, partial(app.action_run_command, c.id))
+            for c in registry.visible(registry.COMMANDS, app.is_supervisor)
+        ]
+        return entries
+
+    async def discover(self) -> Hits:
+        for title, help_text, command in self._entries():
+            yield DiscoveryHit(title, command, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, DeskApp)
+        number = query.strip().lstrip("#")
+        if number.isdigit():
+            yield Hit(1.0, f"Open case #{number}", partial(app.open_case, int(number)),
+                      help="Open the case with this number")
+        matcher = self.matcher(query)
+        for title, help_text, command in self._entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), command, help=help_text)  # type: ignore[arg-type]
+
+
+class DeskApp(App[None]):
+    """The privacy support desk."""
+
+    TITLE = "helpdesk"
+    CSS_PATH = "desk.tcss"
+    COMMANDS = App.COMMANDS | {DeskCommands}
+    BINDINGS = [
+        Binding("slash", "lookup", "Find", id="desk.lookup"),
+        Binding("question_mark,f1", "help", "Help", id="desk.help"),
+        Binding("ctrl+t", "change_theme", "Theme", show=False, id="desk.theme"),
+        Binding("ctrl+q", "quit", "Quit", id="desk.quit", priority=True),
+    ]
+
+    def __init__(self, desk: Desk, *, state_file: Path | None = None) -> None:
+        super().__init__()
+        self.desk = desk
+        self.state_file = state_file or uistate.state_path()
+        self.me: AgentInfo | None = None
+        #: Bumped after every change made from the desk; lists reload when they see it moved.
+        self.changes = 0
+        registry.discover()
+        for command in registry.COMMANDS:
+            if command.key:
+                # Binding ids make these remappable through Settings.keymap like our own keys.
+                self._bindings._add_binding(Binding(
+                    command.key, f"run_command({command.id!r})", command.title,
+                    show=False, id=command.id,
+                ))
+        state = uistate.load_state(self.state_file)
+        wanted = state.get("theme") or desk.settings.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.me is not None and self.me.role is Role.SUPERVISOR
+
+    def on_mount(self) -> None:
+        if self.desk.settings.keymap:
+            self.set_keymap(self.desk.settings.keymap)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        from screens.main import MainScreen
+
+        self.push_screen(MainScreen())
+
+    def _remember_theme(self, theme: Theme) -> None:
+        try:
+            uistate.save_state({"theme": theme.name}, self.state_file)
+        except OSError as exc:
+            self.notify(f"could not remember the theme: {exc.strerror}", severity="warning",
+                        markup=False)
+
+    def agent_loaded(self, me: AgentInfo) -> None:
+        self.me = me
+        self.sub_title = f"{me.display_name} ({me.role.value})"
+
+    def whoami(self) -> AgentInfo:
+        return agents.whoami(self.desk)
+
+    # --- errors ----------------------------------------------------------------------------
+
+    def show_error(self, exc: Exception, *, reload: object = None) -> None:
+        """A service error as a readable notice; a conflict offers to reload."""
+        if isinstance(exc, Conflict) and callable(reload):
+            def answered(again: bool | None) -> None:
+                if again:
+                    reload()
+
+            self.push_screen(ConflictDialog(exc.message), answered)
+            return
+        if isinstance(exc, HelpdeskError):
+            self.notify(exc.message, title=exc.label.capitalize(), severity="error",
+                        markup=False, timeout=8)
+            return
+        # Not a service error: say what kind, never its text (it may quote personal data).
+        log.error("unexpected %s in a desk worker", type(exc).__name__)
+        self.notify(f"Unexpected error ({type(exc).__name__}); the desk is still usable.",
+                    title="Error", severity="error", markup=False, timeout=8)
+
+    # --- global actions ----------------------------------------------------------------------
+
+    def action_lookup(self) -> None:
+        from screens.lookup import LookupScreen
+
+        if isinstance(self.screen, LookupScreen):
+            self.screen.focus_search()
+        else:
+            self.push_screen(LookupScreen())
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        rows = []
+        for key, active in self.screen.active_bindings.items():
+            b = active.binding
+            if b.action in {"help", "command_palette"} or (not b.description and not b.id):
+                continue
+            rows.append((self.get_key_display(b) or key, b.description or b.action, b.id or ""))
+        rows.append((self.get_key_display(Binding("ctrl+p", "")), "Command palette", ""))
+        rows.append(("?  F1", "This help", "desk.help"))
+        self.push_screen(HelpScreen(sorted(set(rows), key=lambda r: r[1].lower())))
+
+    def action_new_customer(self) -> None:
+        from screens.customer import CustomerForm, CustomerScreen
+
+        def created(detail: object) -> None:
+            if detail is not None:
+                self.changes += 1
+                self.push_screen(CustomerScreen(detail.id))  # type: ignore[attr-defined]
+
+        self.push_screen(CustomerForm(), created)
+
+    def action_new_case(self, customer_id: int | None = None) -> None:
+        from screens.case import CaseScreen, NewCaseForm
+
+        def created(detail: object) -> None:
+            if detail is not None:
+                self.changes += 1
+                self.push_screen(CaseScreen(detail.case.id))  # type: ignore[attr-defined]
+
+        self.push_screen(NewCaseForm(customer_id), created)
+
+    def action_run_command(self, command_id: str) -> None:
+        command = next((c for c in registry.COMMANDS if c.id == command_id), None)
+        if command is None:
+            return
+        if command.supervisor_only and not self.is_supervisor:
+            self.notify("Only a supervisor may do this.", severity="warning", markup=False)
+            return
+        command.open(self)
+
+    def open_case(self, case_id: int) -> None:
+        from screens.case import CaseScreen
+
+        self.push_screen(CaseScreen(case_id))
+
+    def open_customer(self, customer_id: int) -> None:
+        from screens.customer import CustomerScreen
+
+        self.push_screen(CustomerScreen(customer_id))
+
+    def go_to_queue(self, key: str) -> None:
+        from screens.main import MainScreen
+
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, MainScreen):
+            self.pop_screen()
+        if isinstance(self.screen, MainScreen):
+            self.screen.select_queue(key)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # Our provider covers theme and help; keep Textual's others (quit, screenshot, keys...).
+        for command in super().get_system_commands(screen):
+            if command.title not in {"Theme"}:
+                yield command
+
+
+def run_desk(desk: Desk) -> int | None:
+    """Open the desk on ``desk`` until the person quits."""
+    DeskApp(desk).run()
+    return None
+
+
+__all__ = ["DeskApp", "run_desk"]

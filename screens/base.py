@@ -1,0 +1,99 @@
+"""Base screens running service calls in thread workers (pattern: :mod:`screens.registry`)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from textual.screen import ModalScreen, Screen
+from textual.worker import get_current_worker
+
+from helpdesk.services.context import Desk
+
+if TYPE_CHECKING:
+    from screens.app import DeskApp
+
+R = TypeVar("R")
+ResultT = TypeVar("ResultT")
+
+#: Handles an error itself; returns True when it did (else the app shows it).
+ErrorHandler = Callable[[Exception], bool]
+
+
+class Loader:
+    """Mixin for screens: ``load`` runs a call off the UI thread and delivers only fresh results."""
+
+    _generations: dict[str, int]
+
+    @property
+    def desk_app(self) -> DeskApp:
+        return cast("DeskApp", cast(Screen[Any], self).app)
+
+    @property
+    def desk(self) -> Desk:
+        return self.desk_app.desk
+
+    def load(
+        self,
+        name: str,
+        call: Callable[[], R],
+        done: Callable[[R], None],
+        *,
+        reload: Callable[[], None] | None = None,
+        failed: ErrorHandler | None = None,
+    ) -> None:
+        """Run ``call`` in an exclusive thread worker named ``name``; hand its result to ``done``.
+
+        A newer ``load`` under the same name makes older results stale: they are dropped.
+        """
+        screen = cast(Screen[Any], self)
+        generations = self.__dict__.setdefault("_generations", {})
+        generation = generations.get(name, 0) + 1
+        generations[name] = generation
+
+        def job() -> None:
+            try:
+                outcome: tuple[bool, Any] = (True, call())
+            except Exception as exc:  # delivered to the UI thread, shown there
+                outcome = (False, exc)
+            if get_current_worker().is_cancelled or generations.get(name) != generation:
+                return
+            with contextlib.suppress(RuntimeError):  # the app closed while we were working
+                screen.app.call_from_thread(deliver, outcome)
+
+        def deliver(outcome: tuple[bool, Any]) -> None:
+            if generations.get(name) != generation or not screen.is_attached:
+                return
+            ok, value = outcome
+            if ok:
+                done(value)
+            elif failed is None or not failed(value):
+                self.desk_app.show_error(value, reload=reload)
+
+        screen.run_worker(job, name=name, group=name, thread=True, exclusive=True,
+                          exit_on_error=False)
+
+    def forget(self, name: str) -> None:
+        """Make any pending result under ``name`` stale (e.g. the input was cleared)."""
+        generations = self.__dict__.setdefault("_generations", {})
+        generations[name] = generations.get(name, 0) + 1
+
+
+class DeskScreen(Loader, Screen[ResultT]):
+    """A full desk screen. Escape backs out to the previous one."""
+
+    BINDINGS = [("escape", "back", "Back")]
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.dismiss()
+
+
+class DeskModal(Loader, ModalScreen[ResultT]):
+    """A dialog over the current screen; Escape cancels it (answers None)."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
