@@ -1,0 +1,144 @@
+"""Reports screen: the desk's figures and a weekly volume / on-time chart.
+
+Keys: ``f`` focuses the date range (From / To, YYYY-MM-DD, blank for open-ended; Enter applies),
+``u`` reloads, Escape goes back. The figures come from :func:`helpdesk.services.reports.report`
+(the same numbers as ``helpdesk report``), loaded in a thread worker.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Input, Label, Sparkline, Static
+
+from helpdesk.services import reports
+from screens.base import DeskScreen
+from screens.registry import DeskCommand, register
+from screens.text import cell, lit
+
+
+def pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+class ReportsScreen(DeskScreen[None]):
+    DEFAULT_CSS = """
+    ReportsScreen #range { height: 3; }
+    ReportsScreen #range Input { width: 18; }
+    ReportsScreen #range Label { padding: 1 1 0 1; }
+    ReportsScreen Sparkline { height: 3; margin: 0 1; }
+    ReportsScreen .caption { padding: 0 1; color: $text-muted; }
+    ReportsScreen #kinds { height: auto; max-height: 14; }
+    """
+    BINDINGS = [
+        Binding("f", "focus_range", "Date range", id="reports.range"),
+        Binding("u", "reload", "Reload", id="reports.reload"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: reports.Report | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="range"):
+            yield Label("From")
+            yield Input(placeholder="YYYY-MM-DD", id="start")
+            yield Label("To")
+            yield Input(placeholder="YYYY-MM-DD", id="end")
+        with VerticalScroll():
+            yield Static("Loading…", id="summary")
+            yield Label("Cases received per week", classes="caption", id="volume-caption")
+            yield Sparkline([], id="volume")
+            yield Label("On-time rate of cases closed per week", classes="caption",
+                        id="ontime-caption")
+            yield Sparkline([], id="ontime")
+            yield DataTable(id="kinds", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="stages")
+            yield DataTable(id="agents", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#kinds", DataTable).add_columns(
+            "Kind", "Received", "Open", "Closed", "On time", "Median days", "Breaches")
+        self.query_one("#agents", DataTable).add_columns("Agent", "Open", "Overdue", "Closed")
+        self.query_one("#kinds", DataTable).focus()  # not the date field: letters stay keys
+        self.action_reload()
+
+    def action_focus_range(self) -> None:
+        self.query_one("#start", Input).focus()
+
+    def _range(self) -> tuple[date | None, date | None] | None:
+        values = []
+        for name in ("start", "end"):
+            raw = self.query_one(f"#{name}", Input).value.strip()
+            try:
+                values.append(date.fromisoformat(raw) if raw else None)
+            except ValueError:
+                self.notify(f"{'From' if name == 'start' else 'To'} must be a date like "
+                            "2026-03-31", severity="error")
+                return None
+        return values[0], values[1]
+
+    @on(Input.Submitted)
+    def _apply_range(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        span = self._range()
+        if span is None:
+            return
+        start, end = span
+        self.load("report", lambda: reports.report(self.desk, start=start, end=end), self._show)
+
+    def _show(self, r: reports.Report) -> None:
+        self.report = r
+        c = r.closing
+        self.query_one("#summary", Static).update(lit(
+            f"{r.start or 'beginning'} to {r.end or 'today'} ({r.timezone})\n"
+            f"Received {r.received} · closed {c.closed} · on time {pct(c.on_time_rate)} · "
+            f"median days to close "
+            f"{'-' if c.median_days_to_close is None else c.median_days_to_close} · "
+            f"open breaches {r.open_breaches}"
+        ))
+        weeks = r.weeks
+        first = weeks[0].week_start if weeks else "-"
+        last = weeks[-1].week_start if weeks else "-"
+        self.query_one("#volume-caption", Label).update(
+            f"Cases received per week, {first} … {last} "
+            f"(max {max((w.received for w in weeks), default=0)})")
+        self.query_one("#volume", Sparkline).data = [float(w.received) for w in weeks]
+        # Weeks with nothing closed have no rate; they are left out of the on-time line.
+        rates = [w.closing.on_time_rate for w in weeks if w.closing.on_time_rate is not None]
+        self.query_one("#ontime-caption", Label).update(
+            f"On-time rate of cases closed per week ({len(rates)} weeks with closures; "
+            f"latest {pct(rates[-1]) if rates else '-'})")
+        self.query_one("#ontime", Sparkline).data = [100 * rate for rate in rates]
+        kinds = self.query_one("#kinds", DataTable)
+        kinds.clear()
+        for k in r.kinds:
+            if not (k.received or k.closing.closed):
+                continue
+            open_ = k.received - k.by_status["resolved"] - k.by_status["closed"]
+            kinds.add_row(
+                k.kind.label, k.received, open_, k.closing.closed, pct(k.closing.on_time_rate),
+                "-" if k.closing.median_days_to_close is None else k.closing.median_days_to_close,
+                cell(k.open_breaches, "bold red" if k.open_breaches else ""))
+        self.query_one("#stages", Static).update(lit(
+            "Disputes by stage: "
+            + ", ".join(f"{stage.replace('_', ' ')} {n}" for stage, n in
+                        r.disputes_by_stage.items())))
+        agents = self.query_one("#agents", DataTable)
+        agents.clear()
+        agents.display = bool(r.agents)
+        for a in r.agents:
+            agents.add_row(cell(a.display_name), a.open_cases, a.overdue, a.closed)
+
+
+register(DeskCommand(
+    id="reports.open", title="Reports", help="Volume, on-time rate, breaches, weekly chart",
+    key="R", open=lambda app: app.push_screen(ReportsScreen()),
+))

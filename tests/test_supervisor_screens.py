@@ -1,0 +1,176 @@
+"""The supervisor's screens, by keyboard: workload -> reassign five overdue disputes -> report;
+dispute stage dialog; an agent is refused. SQLite only (the screens call the same services)."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, OptionList, Sparkline, Static
+
+from helpdesk.config import Settings
+from helpdesk.db.engine import open_database
+from helpdesk.domain import CaseStatus, DisputeStage
+from helpdesk.services import agents, cases, customers, disputes
+from helpdesk.services.context import Desk
+from screens.app import DeskApp
+from screens.disputes import AdvanceDialog, advance_stage
+from screens.reports import ReportsScreen
+from screens.workload import ReassignDialog, WorkloadScreen
+from tests.hostile import HOSTILE
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ui_desk(tmp_path: Path) -> Iterator[Desk]:
+    now = {"t": START}
+    db = open_database(f"sqlite:///{tmp_path / 'ui.sqlite3'}")
+    desk = Desk(db=db, settings=Settings(db_url="x", timezone="Europe/Berlin",
+                                         key_file=tmp_path / "key"),
+                actor_name="alice", clock=lambda: now["t"])
+    desk.now_box = now  # type: ignore[attr-defined]
+    yield desk
+    db.dispose()
+
+
+@pytest.fixture
+def five(ui_desk: Desk) -> list[int]:
+    """Five disputes assigned to bob, now 95 days old (overdue); bob is away (deactivated)."""
+    for name in ("bob", "carol", "dave"):
+        agents.add(ui_desk, name=name)
+    cust = customers.create(ui_desk, name=HOSTILE[2], emails=["h@example.org"]).id
+    base = cases.create(ui_desk, kind="deletion", customer_id=cust, subject=HOSTILE[0]).case.id
+    ids = []
+    for _ in range(5):
+        d = disputes.open_dispute(ui_desk, case_id=base).case.id
+        cases.assign(ui_desk, case_id=d, assignee="bob", reason="on duty")
+        ids.append(d)
+    ui_desk.now_box["t"] = START + timedelta(days=95)  # type: ignore[attr-defined]
+    agents.update(ui_desk, name="bob", active=False)
+    return ids
+
+
+async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the_report(
+    ui_desk: Desk, five: list[int], tmp_path: Path
+) -> None:
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(110, 36)) as pilot:
+        await _settle(pilot)
+        await pilot.press("W")
+        await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, WorkloadScreen)
+        agents_table = screen.query_one("#agents", DataTable)
+        names = [str(k.value) for k in agents_table.rows]
+        assert names[0] == "(unassigned)" and "bob" in names
+        for _ in range(names.index("bob")):
+            await pilot.press("j")
+        await pilot.press("enter")
+        await _settle(pilot)
+        assert [c.id for c in screen.cases] == five
+        await pilot.press("space", "space", "space")
+        assert screen.marked == set(five[:3])
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ReassignDialog)
+        await pilot.press(*"carol", "enter", *"bob is away", "ctrl+s")
+        await _settle(pilot)
+        assert isinstance(app.screen, WorkloadScreen)
+        assert [c.id for c in screen.cases] == five[3:]  # reloaded: two left with bob
+        await pilot.press("a", "r")
+        await pilot.pause()
+        await pilot.press(*"dave", "enter", *"bob is away", "ctrl+s")
+        await _settle(pilot)
+        assert screen.cases == ()
+        assignees = [cases.get(ui_desk, i).case.assignee_name for i in five]
+        assert assignees == ["carol"] * 3 + ["dave"] * 2
+        detail = cases.get(ui_desk, five[0])
+        assert detail.events[-1].note == "bob is away"
+
+        await pilot.press("escape")
+        await pilot.pause()
+        ui_desk.now_box["t"] += timedelta(days=1)  # type: ignore[attr-defined]
+        for cid in five:  # carol and dave close them, late
+            for stage in ("acknowledged", "investigating", "resolution_proposed"):
+                disputes.advance(ui_desk, case_id=cid, to=stage)
+            disputes.advance(ui_desk, case_id=cid, to="resolved", outcome="upheld",
+                             letter_reference="post")
+        await pilot.press("R")
+        await _settle(pilot)
+        report = app.screen
+        assert isinstance(report, ReportsScreen)
+        assert report.report is not None
+        assert report.report.closing.closed == 5 and report.report.closing.on_time_rate == 0
+        summary = str(report.query_one("#summary", Static).render())
+        assert "on time 0%" in summary and "closed 5" in summary
+        assert report.query_one("#volume", Sparkline).data
+        await pilot.press("f", *"2026-04-01", "enter")
+        await _settle(pilot)
+        assert report.report.start is not None and report.report.received == 0
+
+
+async def test_agent_cannot_open_the_workload(ui_desk: Desk, five: list[int],
+                                              tmp_path: Path) -> None:
+    app = DeskApp(ui_desk.as_agent("carol"), state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot)
+        await pilot.press("W")
+        await _settle(pilot)
+        assert not isinstance(app.screen, WorkloadScreen)
+        # and if a screen were pushed anyway, the service refuses and nothing is shown
+        app.push_screen(WorkloadScreen())
+        await _settle(pilot)
+        assert app.screen.query_one("#agents", DataTable).row_count == 0
+        assert any("only a supervisor" in n.message for n in app._notifications)
+
+
+async def test_dispute_stage_dialog_offers_only_legal_stages(
+    ui_desk: Desk, five: list[int], tmp_path: Path
+) -> None:
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot)
+        advance_stage(app, cases.get(ui_desk, five[0]))
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, AdvanceDialog)
+        stages = dialog.query_one("#stage", OptionList)
+        assert [stages.get_option_at_index(i).id for i in range(stages.option_count)] == [
+            "acknowledged", "withdrawn"]
+        await pilot.press("down", "enter")  # withdrawn; focus moves to the note
+        await pilot.press(*"[/b] customer withdrew", "ctrl+s")
+        await _settle(pilot)
+        after = cases.get(ui_desk, five[0])
+        assert after.case.dispute_stage is DisputeStage.WITHDRAWN
+        assert after.case.status is CaseStatus.CLOSED
+        assert any(e.note == "[/b] customer withdrew" for e in after.events)
+
+        advance_stage(app, cases.get(ui_desk, five[1]))
+        await pilot.pause()
+        await pilot.press("enter")  # acknowledged
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        assert cases.get(ui_desk, five[1]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
+
+        # resolving without an outcome is refused inside the dialog, which stays open
+        for stage in ("acknowledged", "investigating", "resolution_proposed"):
+            disputes.advance(ui_desk, case_id=five[2], to=stage)
+        advance_stage(app, cases.get(ui_desk, five[2]))
+        await pilot.pause()
+        await pilot.press("enter", "ctrl+s")
+        await _settle(pilot)
+        assert isinstance(app.screen, AdvanceDialog)
+        assert "outcome" in str(app.screen.query_one("#error", Static).render())
+        app.screen.query_one("#outcome", Input).value = "apology sent"
+        app.screen.query_one("#letter", Input).value = "letter 2026/4"
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        assert not isinstance(app.screen, AdvanceDialog)
+        assert cases.get(ui_desk, five[2]).case.status is CaseStatus.RESOLVED
