@@ -1,0 +1,158 @@
+"""The suppression list: addresses the desk must never market to, known only by a keyed hash.
+
+An entry is an HMAC-SHA256 of the normalised (case-folded) address. The key lives in a file
+outside the database (``settings.key_file``, created on first use, readable by its owner only),
+so a copy of the database alone cannot be used to test whether a given person ever wrote to us.
+Entries survive erasure and restores: they are how "never contact me again" outlives the data.
+
+``is_suppressed`` is the check every path that creates a customer or adds an address runs: a
+suppressed address may be stored for a new request, but it never switches marketing back on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, col, select
+
+from helpdesk.db.models import Agent, CustomerEmail, SuppressionEntry
+from helpdesk.domain import Channel, Role, SuppressionReason
+from helpdesk.errors import Invalid
+from helpdesk.services import audit
+
+if TYPE_CHECKING:
+    from helpdesk.services.context import Desk
+
+_KEY_BYTES = 32
+_keys: dict[Path, bytes] = {}
+
+
+def _load_key(path: Path) -> bytes:
+    """Read the key, creating it (mode 0600, exclusively) when it does not exist yet."""
+    path = path.expanduser().resolve()
+    cached = _keys.get(path)
+    if cached is not None:
+        return cached
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made earlier, or by another desk a moment ago: read it below
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(_KEY_BYTES))
+    text = path.read_text(encoding="ascii").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise Invalid(f"suppression key file {path} is damaged (expected hex digits)",
+                      field="key_file")
+    _keys[path] = key
+    return key
+
+
+def email_hash(desk: Desk, normalized: str) -> str:
+    """Keyed hash of an already normalised address (see validation.normalize_email)."""
+    key = _load_key(desk.settings.key_file)
+    return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def is_suppressed(session: Session, desk: Desk, normalized: str) -> bool:
+    """Whether marketing to this address is barred (by an e-mail or an all-channel entry)."""
+    return hash_suppressed(session, email_hash(desk, normalized))
+
+
+def hash_suppressed(session: Session, digest: str) -> bool:
+    row = session.exec(
+        select(SuppressionEntry.id).where(
+            SuppressionEntry.email_hash == digest,
+            col(SuppressionEntry.channel).in_([Channel.EMAIL.value, Channel.ALL.value]),
+        )
+    ).first()
+    return row is not None
+
+
+def add(
+    session: Session,
+    actor: Agent | None,
+    *,
+    digest: str,
+    reason: SuppressionReason,
+    source: str,
+    now: datetime,
+    channel: Channel = Channel.EMAIL,
+) -> bool:
+    """Put a hash on the list inside the caller's unit of work; False when already there."""
+    existing = session.exec(
+        select(SuppressionEntry.id).where(
+            SuppressionEntry.email_hash == digest, SuppressionEntry.channel == channel.value
+        )
+    ).first()
+    if existing is not None:
+        return False
+    session.add(SuppressionEntry(
+        email_hash=digest, channel=channel.value, reason=reason.value, source=source[:200],
+        created_at=now, created_by_id=actor.id if actor else None,
+    ))
+    session.flush()
+    return True
+
+
+def suppress_customer_emails(
+    session: Session, desk: Desk, actor: Agent | None, customer_id: int, *,
+    reason: SuppressionReason, source: str,
+) -> list[str]:
+    """Suppress every address the customer has; returns their hashes (new or already listed)."""
+    addresses = session.exec(
+        select(CustomerEmail.normalized).where(CustomerEmail.customer_id == customer_id)
+    ).all()
+    digests = [email_hash(desk, a) for a in addresses]
+    for digest in digests:
+        add(session, actor, digest=digest, reason=reason, source=source, now=desk.now())
+    return digests
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionRow:
+    email_hash: str
+    address: str | None  # only in a plain export, and only while a customer still holds it
+    channel: str
+    reason: str
+    source: str
+    created_at: datetime
+
+
+def export(desk: Desk, *, hashed: bool = True) -> list[SuppressionRow]:
+    """The whole list, for a mailing system to filter on.
+
+    A hashed export holds no personal data and any agent may take it. A plain export adds the
+    addresses still on file (an erased or never-known person stays a hash) and is
+    supervisor-only, because it is a bulk extract of personal data.
+    """
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=None if hashed else Role.SUPERVISOR)
+        entries = s.exec(select(SuppressionEntry).order_by(col(SuppressionEntry.id))).all()
+        known: dict[str, str] = {}
+        if not hashed:
+            for normalized in s.exec(select(CustomerEmail.normalized)).all():
+                known[email_hash(desk, normalized)] = normalized
+        rows = [
+            SuppressionRow(
+                email_hash=e.email_hash, address=known.get(e.email_hash), channel=e.channel,
+                reason=e.reason, source=e.source, created_at=e.created_at,
+            )
+            for e in entries
+        ]
+        audit.record(s, desk, actor, "suppression.export", "suppression_entry", None,
+                     hashed=hashed, rows=len(rows),
+                     with_address=sum(1 for r in rows if r.address))
+    return rows
