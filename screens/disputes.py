@@ -158,10 +158,11 @@ def _after(app: DeskApp, what: str) -> Callable[[CaseDetail | None], None]:
     def done(detail: CaseDetail | None) -> None:
         if detail is None:
             return
+        app.changes += 1  # lists reload when they see this move
         app.notify(f"{what} (case #{detail.case.id}).", markup=False)
-        refresh = getattr(app.screen, "refresh_data", None)
-        if callable(refresh):
-            refresh()
+        reload = getattr(app.screen, "action_reload", None)  # the case view beneath
+        if callable(reload):
+            reload()
 
     return done
 
@@ -190,7 +191,7 @@ def open_dispute(app: DeskApp, detail: CaseDetail) -> None:
     )
 
 
-def _flag(app: DeskApp, detail: CaseDetail) -> None:
+def escalate_or_clear(app: DeskApp, detail: CaseDetail) -> None:
     desk, case = app.desk, detail.case
     call = supervisor.deescalate if case.escalated else supervisor.escalate
     verb = "De-escalate" if case.escalated else "Escalate"
@@ -203,7 +204,7 @@ def _flag(app: DeskApp, detail: CaseDetail) -> None:
                                submit), _after(app, f"{verb}d"))
 
 
-def _override(app: DeskApp, detail: CaseDetail) -> None:
+def override_deadline(app: DeskApp, detail: CaseDetail) -> None:
     desk, case = app.desk, detail.case
 
     def submit(values: dict[str, str]) -> CaseDetail:
@@ -230,8 +231,8 @@ register(
     CaseAction(id="disputes.open", title="Customer disputes this", key="y",
                help="Open a dispute about this case", run=open_dispute),
     CaseAction(id="cases.escalate", title="Escalate / de-escalate", key="E",
-               help="Flag for a supervisor (supervisors clear it)", run=_flag),
+               help="Flag for a supervisor (supervisors clear it)", run=escalate_or_clear),
     CaseAction(id="cases.override", title="Override deadline", key="O",
-               help="Record a justified deadline override", run=_override,
+               help="Record a justified deadline override", run=override_deadline,
                supervisor_only=True),
 )

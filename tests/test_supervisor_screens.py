@@ -174,3 +174,42 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         await _settle(pilot)
         assert not isinstance(app.screen, AdvanceDialog)
         assert cases.get(ui_desk, five[2]).case.status is CaseStatus.RESOLVED
+
+
+async def test_open_dispute_escalate_and_override_dialogs(
+    ui_desk: Desk, five: list[int], tmp_path: Path
+) -> None:
+    from screens.disputes import CaseDialog, escalate_or_clear, open_dispute, override_deadline
+
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    base = cases.get(ui_desk, five[0]).related_case_id
+    assert base is not None
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot)
+        open_dispute(app, cases.get(ui_desk, base))
+        await pilot.pause()
+        await pilot.press(*"says we kept their data", "ctrl+s")
+        await _settle(pilot)
+        page = cases.list_queue(ui_desk, "disputes").items
+        assert len(page) == 6 and page[-1].assignee_name == "alice"
+
+        escalate_or_clear(app, cases.get(ui_desk, base))
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        assert cases.get(ui_desk, base).case.escalated
+
+        override_deadline(app, cases.get(ui_desk, base))
+        await pilot.pause()
+        await pilot.press(*"next week", "enter", *"regulator asked", "ctrl+s")
+        await _settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, CaseDialog)
+        assert "2026-03-31" in str(dialog.query_one("#error", Static).render())
+        assert dialog.focused is dialog.query_one("#due", Input)
+        dialog.query_one("#due", Input).value = "2026-06-30"
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        d = cases.get(ui_desk, base)
+        assert str(d.case.due_date) == "2026-06-30" and d.override_reason == "regulator asked"
+        assert d.case.policy_breach  # the 30-day promise was missed long ago
