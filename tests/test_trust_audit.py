@@ -137,12 +137,17 @@ def test_query_filters_and_pages(desk: Desk, clock: FakeClock) -> None:
     cid = _busy(desk, clock)
     other = customers.create(desk, name="Other Person", emails=["other@example.com"])
     customers.get(desk, other.id)
+    with desk.db.session(write=True) as s:  # as the importer records linking mail to someone
+        audit.record(s, desk, None, "intake.link", "intake_item", 7, customer_id=cid)
+        audit.record(s, desk, None, "intake.link", "intake_item", 8, customer_id=other.id)
 
     about = audit_query.query(desk, filter=AuditFilter(customer_id=cid))
     actions = [e.action for e in about.items]
-    # the customer's own record and their case, newest first; nothing about the other customer
-    assert actions == ["case.view", "case.create", "customer.view", "customer.create"]
-    assert about.items[0].actor_name == "bob"
+    # the customer's record, their case and what names them, newest first; nobody else's
+    assert actions == ["intake.link", "case.view", "case.create", "customer.view",
+                       "customer.create"]
+    assert about.items[0].object_id == 7
+    assert about.items[1].actor_name == "bob"
 
     by_bob = audit_query.query(desk, filter=AuditFilter(agent="bob"))
     assert [e.action for e in by_bob.items] == ["case.view"]
@@ -184,7 +189,7 @@ def test_reading_the_trail_is_itself_recorded(desk: Desk, clock: FakeClock) -> N
     mine = audit_query.query(desk, filter=AuditFilter(action="audit."))
     # newest first; the query being run is recorded after it has read the trail
     assert [e.action for e in mine.items] == ["audit.export", "audit.query"]
-    assert mine.items[1].details["agent"] == "bob"
+    assert mine.items[1].details["agent_filter"] == "bob"
     assert mine.items[0].details["format"] == "json"
 
 

@@ -3,8 +3,9 @@
 Only supervisors read the trail. Reading it is itself recorded (``audit.query``, ``audit.export``)
 so an auditor also sees who looked at who-looked-at-what.
 
-"Events about a customer" means events on the customer record *and* on that customer's cases: an
-agent who opened a case saw the customer's messages, which is a view of their personal data.
+"Events about a customer" means events on the customer record, on that customer's cases (an agent
+who opened a case saw the customer's messages, a view of their personal data) and any event
+whose details name the customer id (an intake item linked to them, for example).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def _conditions(s: Session, f: AuditFilter) -> list[Any]:
                     col(AuditEvent.object_id) == f.customer_id),
             sa.and_(col(AuditEvent.object_type) == "case",
                     col(AuditEvent.object_id).in_(case_ids)),
+            # events on other objects that name the customer (intake items linked, erasures...)
+            AuditEvent.__table__.c.details["customer_id"].as_integer() == f.customer_id,
         ))
     if f.action:
         if f.action.endswith("."):
@@ -123,7 +126,7 @@ def _entries(s: Session, rows: list[AuditEvent]) -> tuple[AuditEntry, ...]:
 def _filter_details(f: AuditFilter) -> dict[str, Any]:
     """The filter as audit details: ids and criteria names, nothing typed by a customer."""
     return {
-        "agent": f.agent, "customer_id": f.customer_id, "action_filter": f.action,
+        "agent_filter": f.agent, "customer_filter": f.customer_id, "action_filter": f.action,
         "since": f.since.isoformat() if f.since else None,
         "until": f.until.isoformat() if f.until else None,
     }
