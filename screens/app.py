@@ -22,7 +22,7 @@ from helpdesk.domain import Role
 from helpdesk.errors import Conflict, HelpdeskError
 from helpdesk.services import agents
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import AgentInfo
+from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail
 from screens import registry
 from screens.dialogs import ConflictDialog, HelpScreen
 
@@ -175,23 +175,23 @@ class DeskApp(App[None]):
         rows.append(("?  F1", "This help", "desk.help"))
         self.push_screen(HelpScreen(sorted(set(rows), key=lambda r: r[1].lower())))
 
-    def action_new_customer(self) -> None:
-        from screens.customer import CustomerForm, CustomerScreen
+    def action_new_customer(self, prefill: dict[str, str] | None = None) -> None:
+        from screens.customer import CustomerForm
 
-        def created(detail: object) -> None:
+        def created(detail: CustomerDetail | None) -> None:
             if detail is not None:
                 self.changes += 1
-                self.push_screen(CustomerScreen(detail.id))  # type: ignore[attr-defined]
+                self.open_customer(detail.id)
 
-        self.push_screen(CustomerForm(), created)
+        self.push_screen(CustomerForm(prefill=prefill), created)
 
     def action_new_case(self, customer_id: int | None = None) -> None:
         from screens.case import CaseScreen, NewCaseForm
 
-        def created(detail: object) -> None:
+        def created(detail: CaseDetail | None) -> None:
             if detail is not None:
                 self.changes += 1
-                self.push_screen(CaseScreen(detail.case.id))  # type: ignore[attr-defined]
+                self.push_screen(CaseScreen(detail.case.id))
 
         self.push_screen(NewCaseForm(customer_id), created)
 

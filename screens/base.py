@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from helpdesk.errors import HelpdeskError, NotFound
 from helpdesk.services.context import Desk
+from screens.text import lit
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -86,8 +89,16 @@ class DeskScreen(Loader, Screen[ResultT]):
     BINDINGS = [("escape", "back", "Back")]
 
     def action_back(self) -> None:
-        if len(self.app.screen_stack) > 2:
+        self.dismiss()
+
+    def gone(self, exc: Exception) -> bool:
+        """``failed=`` handler for a screen showing one record: if it does not exist (any
+        more), say so and back out instead of leaving an empty screen."""
+        if isinstance(exc, NotFound):
+            self.notify(exc.message, title="Not found", severity="error", markup=False)
             self.dismiss()
+            return True
+        return False
 
 
 class DeskModal(Loader, ModalScreen[ResultT]):
@@ -97,3 +108,24 @@ class DeskModal(Loader, ModalScreen[ResultT]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class FormModal(DeskModal[ResultT]):
+    """A form dialog: each field ``#f-<name>`` has an error line ``#err-<name>`` beneath it,
+    plus ``#err-form`` for errors that name no field. ``show_error`` is a ``failed=`` handler."""
+
+    def clear_errors(self) -> None:
+        for error in self.query(".field-error"):
+            error.display = False
+
+    def show_error(self, exc: Exception) -> bool:
+        if not isinstance(exc, HelpdeskError):
+            return False
+        place = self.query(f"#err-{exc.field}") if exc.field else None
+        error = place.first(Static) if place else self.query_one("#err-form", Static)
+        error.update(lit(exc.message))
+        error.display = True
+        field = self.query(f"#f-{exc.field}") if exc.field else None
+        if field:
+            field.first().focus()
+        return True

@@ -68,6 +68,8 @@ class CaseTable(DataTable[Text]):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False, id="list.down"),
         Binding("k", "cursor_up", "Up", show=False, id="list.up"),
+        Binding("g", "scroll_top", "First", show=False, id="list.first"),
+        Binding("G", "scroll_bottom", "Last loaded", show=False, id="list.last"),
     ]
 
     def on_mount(self) -> None:
