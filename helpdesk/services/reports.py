@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -83,31 +82,26 @@ class Report:
     weeks: tuple[WeekFigures, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    kind: str
-    status: str
-    assignee_id: int | None
-    stage: str | None
-    received_at: datetime
-    due_at: datetime
-    promise: datetime  # the policy's deadline, or the effective one when the policy has none
-    closed_at: datetime | None
+@dataclass
+class _Tally:
+    """Closed cases of one group (a kind, a week, all): how many on time, days to close."""
 
+    on_time: int = 0
+    days: list[int] = field(default_factory=list)
 
-def _closing(rows: Iterable[_Row], desk: Desk) -> Closing:
-    rows = list(rows)
-    if not rows:
-        return Closing(0, 0, None, None)
-    on_time = sum(1 for r in rows if r.closed_at and r.closed_at < r.promise)
-    days = [clock.days_open(r.received_at, r.closed_at, desk.settings.tz)
-            for r in rows if r.closed_at]
-    return Closing(
-        closed=len(rows),
-        on_time=on_time,
-        on_time_rate=on_time / len(rows),
-        median_days_to_close=float(statistics.median(days)),
-    )
+    def add(self, on_time: bool, days: int) -> None:
+        self.on_time += on_time
+        self.days.append(days)
+
+    def figures(self) -> Closing:
+        if not self.days:
+            return Closing(0, 0, None, None)
+        return Closing(
+            closed=len(self.days),
+            on_time=self.on_time,
+            on_time_rate=self.on_time / len(self.days),
+            median_days_to_close=float(statistics.median(self.days)),
+        )
 
 
 def _week(day: date) -> date:
@@ -115,22 +109,38 @@ def _week(day: date) -> date:
 
 
 def report(desk: Desk, *, start: date | None = None, end: date | None = None) -> Report:
-    """The desk's figures for cases received (and closed) between ``start`` and ``end``."""
+    """The desk's figures for cases received (and closed) between ``start`` and ``end``.
+
+    One pass over the cases' dates and kinds (no personal data is read), so the cost is one
+    indexed scan plus a few hundred nanoseconds per case.
+    """
     if start and end and start > end:
         raise Invalid("the report's start date is after its end date", field="start")
     tz = desk.settings.tz
     lo = clock.start_of_day(start, tz) if start else None
     hi = clock.start_of_day(end + timedelta(days=1), tz) if end else None
 
-    def within(at: datetime | None) -> bool:
-        return at is not None and (lo is None or at >= lo) and (hi is None or at < hi)
+    def within(at: datetime) -> bool:
+        return (lo is None or at >= lo) and (hi is None or at < hi)
+
+    received: Counter[tuple[str, str]] = Counter()  # (kind, status)
+    breaches: Counter[str] = Counter()
+    stages: Counter[str | None] = Counter()
+    weekly_received: Counter[date] = Counter()
+    total = _Tally()
+    by_kind: dict[str, _Tally] = defaultdict(_Tally)
+    weekly: dict[date, _Tally] = defaultdict(_Tally)
+    open_by_agent: Counter[int | None] = Counter()
+    overdue_by_agent: Counter[int | None] = Counter()
+    closed_by_agent: Counter[int | None] = Counter()
 
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         now = desk.now()
-        query = select(
-            Case.kind, Case.status, Case.assignee_id, Case.dispute_stage,  # type: ignore[call-overload]
-            Case.received_at, Case.due_at, Case.policy_due_at, Case.closed_at,
+        query = sa.select(
+            col(Case.kind), col(Case.status), col(Case.assignee_id), col(Case.dispute_stage),
+            col(Case.received_at), col(Case.due_at), col(Case.policy_due_at),
+            col(Case.closed_at),
         )
         if lo is not None or hi is not None:
             def in_range(column: sa.ColumnElement[datetime]) -> sa.ColumnElement[bool]:
@@ -142,88 +152,80 @@ def report(desk: Desk, *, start: date | None = None, end: date | None = None) ->
                 in_range(col(Case.received_at)), in_range(col(Case.closed_at)),
                 col(Case.closed_at).is_(None),
             ))
-        rows = [
-            _Row(k, st, a, stage, rec, due, pol or due, closed)
-            for k, st, a, stage, rec, due, pol, closed in s.exec(query)
-        ]
+        for kind, status, assignee, stage, rec, due, policy_due, closed in s.execute(query):
+            # On time is judged against the policy's promise, not an override.
+            promise = policy_due or due
+            if closed is None:
+                open_by_agent[assignee] += 1
+                overdue_by_agent[assignee] += now >= due
+            if within(rec):
+                received[kind, status] += 1
+                weekly_received[_week(rec.astimezone(tz).date())] += 1
+                if kind == CaseKind.DISPUTE:
+                    stages[stage] += 1
+                if closed is None and now >= promise:
+                    breaches[kind] += 1
+            if closed is not None and within(closed):
+                closed_day = closed.astimezone(tz).date()
+                days = (closed_day - rec.astimezone(tz).date()).days
+                for tally in (total, by_kind[kind], weekly[_week(closed_day)]):
+                    tally.add(closed < promise, days)
+                closed_by_agent[assignee] += 1
         supervisor = actor.role == Role.SUPERVISOR
-        agents = s.exec(select(Agent).order_by(Agent.name)).all() if supervisor else []
+        agents = s.exec(select(Agent).order_by(col(Agent.name))).all() if supervisor else []
         audit.record(s, desk, actor, "report.run", "report", None,
                      start=start.isoformat() if start else None,
                      end=end.isoformat() if end else None)
 
-    received = [r for r in rows if within(r.received_at)]
-    closed = [r for r in rows if within(r.closed_at)]
-    open_now = [r for r in rows if r.closed_at is None]
-
-    def breaches(items: Iterable[_Row]) -> int:
-        return sum(1 for r in items if r.closed_at is None and clock.is_overdue(r.promise, now))
-
     kinds = tuple(
         KindFigures(
             kind=kind,
-            received=sum(1 for r in received if r.kind == kind),
-            by_status={st.value: sum(1 for r in received if r.kind == kind and r.status == st)
-                       for st in CaseStatus},
-            closing=_closing((r for r in closed if r.kind == kind), desk),
-            open_breaches=breaches(r for r in received if r.kind == kind),
+            received=sum(received[kind, st] for st in CaseStatus),
+            by_status={st.value: received[kind, st] for st in CaseStatus},
+            closing=by_kind[kind].figures(),
+            open_breaches=breaches[kind],
         )
         for kind in CaseKind
     )
-    stages = Counter(r.stage for r in received if r.kind == CaseKind.DISPUTE)
-
-    open_by_agent: dict[int | None, list[_Row]] = defaultdict(list)
-    for r in open_now:
-        open_by_agent[r.assignee_id].append(r)
-    closed_by_agent = Counter(r.assignee_id for r in closed)
     agent_rows = tuple(
         AgentFigures(
             agent_name=a.name,
             display_name=a.display_name,
-            open_cases=len(open_by_agent[a.id]),
-            overdue=sum(1 for r in open_by_agent[a.id] if clock.is_overdue(r.due_at, now)),
+            open_cases=open_by_agent[a.id],
+            overdue=overdue_by_agent[a.id],
             closed=closed_by_agent[a.id],
         )
         for a in agents
         if a.active or open_by_agent[a.id] or closed_by_agent[a.id]
     )
-
     return Report(
         start=start,
         end=end,
         timezone=desk.settings.timezone,
         generated_at=now,
-        received=len(received),
-        closing=_closing(closed, desk),
-        open_breaches=breaches(received),
+        received=sum(received.values()),
+        closing=total.figures(),
+        open_breaches=sum(breaches.values()),
         kinds=kinds,
         disputes_by_stage={st.value: stages[st.value] for st in DisputeStage},
         agents=agent_rows,
-        weeks=_weeks(received, closed, start, end, now, desk),
+        weeks=_weeks(weekly_received, weekly, start, end or clock.local_date(now, tz)),
     )
 
 
 def _weeks(
-    received: list[_Row], closed: list[_Row], start: date | None, end: date | None,
-    now: datetime, desk: Desk,
+    received: Counter[date], closed: dict[date, _Tally], start: date | None, end: date
 ) -> tuple[WeekFigures, ...]:
-    tz = desk.settings.tz
-    rec_by_week = Counter(_week(clock.local_date(r.received_at, tz)) for r in received)
-    closed_by_week: dict[date, list[_Row]] = defaultdict(list)
-    for r in closed:
-        assert r.closed_at is not None
-        closed_by_week[_week(clock.local_date(r.closed_at, tz))].append(r)
-    seen = set(rec_by_week) | set(closed_by_week)
+    """Every week from the first (``start``, else the first with data) to the last, empty
+    weeks included so a chart's x axis is even."""
+    seen = set(received) | set(closed)
     if not seen and not start:
         return ()
-    first = _week(start) if start else min(seen)
-    last = _week(end or clock.local_date(now, tz))
-    if seen:
-        last = max(last, max(seen))
+    week = _week(start) if start else min(seen)
+    last = max(_week(end), *seen) if seen else _week(end)
     weeks = []
-    week = first
     while week <= last:
-        weeks.append(WeekFigures(week, rec_by_week[week], _closing(closed_by_week[week], desk)))
+        weeks.append(WeekFigures(week, received[week], (closed.get(week) or _Tally()).figures()))
         week += timedelta(days=7)
     return tuple(weeks)
 
