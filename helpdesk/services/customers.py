@@ -20,7 +20,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.domain import ProductRelation
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import audit
+from helpdesk.services import audit, suppression
 from helpdesk.services.cases import case_summaries
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
@@ -106,8 +106,9 @@ def create(
                 )
             )
         s.flush()
+        suppressed = suppression.guard_customer(s, desk, actor, customer, keys)
         audit.record(s, desk, actor, "customer.create", "customer", customer.id,
-                     emails=len(addresses))
+                     emails=len(addresses), suppressed=suppressed)
         return _detail(s, desk, customer)
 
 
@@ -191,9 +192,10 @@ def add_email(
             _clear_primary(s, customer_id)
         s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key,
                             is_primary=primary))
+        suppressed = suppression.guard_customer(s, desk, actor, customer, [key])
         _touch(s, desk, customer)
         audit.record(s, desk, actor, "customer.email_add", "customer", customer_id,
-                     primary=primary)
+                     primary=primary, suppressed=suppressed)
         return _detail(s, desk, customer)
 
 

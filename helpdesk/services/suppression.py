@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
-from helpdesk.db.models import Agent, CustomerEmail, SuppressionEntry
-from helpdesk.domain import Channel, Role, SuppressionReason
+from helpdesk.db.models import Agent, ConsentEvent, Customer, CustomerEmail, SuppressionEntry
+from helpdesk.domain import Channel, ConsentAction, ConsentPurpose, Role, SuppressionReason
 from helpdesk.errors import Invalid
-from helpdesk.services import audit
+from helpdesk.services import audit, policy
 
 if TYPE_CHECKING:
     from helpdesk.services.context import Desk
@@ -156,3 +156,35 @@ def export(desk: Desk, *, hashed: bool = True) -> list[SuppressionRow]:
                      hashed=hashed, rows=len(rows),
                      with_address=sum(1 for r in rows if r.address))
     return rows
+
+
+def guard_customer(
+    session: Session, desk: Desk, actor: Agent | None, customer: Customer, keys: list[str],
+) -> bool:
+    """Keep marketing off for a customer who gains a suppressed address (or is under 13).
+
+    Called by every path that creates a customer or adds an address. The address itself may be
+    stored (the person may have a new request), but marketing never switches back on: the
+    customer is marked opted out and, when that is news, a consent event says why.
+    """
+    suppressed = any(is_suppressed(session, desk, k) for k in keys)
+    if customer.under_13:
+        for k in keys:
+            add(session, actor, digest=email_hash(desk, k), reason=SuppressionReason.UNDER_13,
+                source=f"customer {customer.id}", now=desk.now())
+    if not (suppressed or customer.under_13) or customer.marketing_opted_out:
+        return suppressed
+    customer.marketing_opted_out = True
+    session.add(customer)
+    session.flush()
+    now = desk.now()
+    version = policy.in_force(session, now, desk)
+    session.add(ConsentEvent(
+        customer_id=customer.id or 0, purpose=ConsentPurpose.MARKETING.value,
+        action=ConsentAction.OPT_OUT.value, channel=Channel.ALL.value, at=now,
+        agent_id=actor.id if actor else None,
+        policy_version_id=version.id if version else None,
+        note="address on the suppression list" if suppressed else "customer is under 13",
+    ))
+    session.flush()
+    return suppressed
