@@ -82,6 +82,8 @@ class Settings:
     #: Days after receipt at which a dispute is flagged (policy limit is 90).
     dispute_warning_days: tuple[int, ...] = (60, 75, 85)
     archive_systems: tuple[str, ...] = ()
+    #: The desk's own address: From of outgoing replies; its domain ends their Message-IDs.
+    mail_from: str = "info@example.com"
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = "textual-dark"
     #: Whether ``--as NAME`` / HELPDESK_AGENT may override the OS user.
@@ -140,7 +142,7 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
         raise Invalid(f"config: unknown key '{sorted(unknown)[0]}'", field=sorted(unknown)[0])
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in {"db_url", "timezone", "theme"}:
+        if key in {"db_url", "timezone", "theme", "mail_from"}:
             if not isinstance(value, str) or not value:
                 raise Invalid(f"config: '{key}' must be a non-empty string", field=key)
             out[key] = value

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "helpdesk.cli.core",
     "helpdesk.cli.disputes",
     "helpdesk.cli.trust",
+    "helpdesk.cli.replies",
 ]
 
 

@@ -53,6 +53,12 @@ def group(sub: Any, name: str, help: str) -> Any:
     return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
 
 
+def subcommands(sub: Any, name: str) -> Any:
+    """The sub-command set of a group another module registered (e.g. ``customer`` from core)."""
+    parser = sub.choices[name]
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+
+
 def safe(value: Any) -> str:
     """Text for a terminal: control characters (ANSI escapes included) shown, not executed."""
     if value is None:

@@ -1,0 +1,245 @@
+"""Replies: a template rendered for a case, written as a standard .eml and recorded on the case.
+
+Agents send from their own mail client, so the desk's job ends at a file any client opens:
+UTF-8, a Message-ID under the desk's own domain, In-Reply-To and References pointing at the
+customer's latest letter, and the ``[Case #N]`` tag in the subject. The reply is stored on the case
+as an outbound message carrying that Message-ID, so when the customer answers, intake threads the
+answer back onto the same case by its headers (or, failing those, by the tag).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message, Template
+from helpdesk.domain import MessageDirection
+from helpdesk.errors import Conflict, Invalid
+from helpdesk.services import audit
+from helpdesk.services import templates as template_service
+from helpdesk.services.cases import load_for_change
+from helpdesk.services.context import Desk
+
+#: How many earlier ids References keeps (the root and the newest, as RFC 5322 suggests).
+MAX_REFERENCES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDraft:
+    """A rendered reply, before or after it is written."""
+
+    case_id: int
+    template: str
+    language: str
+    transactional: bool
+    from_address: str
+    to_address: str
+    to_name: str | None
+    subject: str
+    body: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenReply:
+    draft: ReplyDraft
+    message_id: str  # "<...@domain>", as in the header
+    message_row_id: int  # the outbound message recorded on the case
+    path: str | None  # where the .eml was written, if anywhere
+    case_version: int
+    eml: bytes
+
+
+def _recipient(s: Session, case: Case) -> tuple[Customer, CustomerEmail]:
+    customer = s.get(Customer, case.customer_id) if case.customer_id else None
+    if customer is None:
+        raise Invalid(f"case #{case.id} has no customer to reply to; link one first",
+                      field="case")
+    if customer.erased_at is not None:
+        raise Conflict(f"customer #{customer.id} has been erased; there is no address to "
+                       "reply to")
+    email = s.exec(
+        select(CustomerEmail).where(CustomerEmail.customer_id == customer.id)
+        .order_by(col(CustomerEmail.is_primary).desc(), col(CustomerEmail.id)).limit(1)
+    ).first()
+    if email is None:
+        raise Invalid(f"customer #{customer.id} has no e-mail address", field="case")
+    return customer, email
+
+
+def _marketing_blocked(customer: Customer) -> str | None:
+    """Why marketing to this customer is not allowed, or None when it is."""
+    if customer.under_13:
+        return "the customer is a child under 13"
+    if customer.marketing_opted_out:
+        return "the customer opted out of marketing"
+    return None
+
+
+def _thread(s: Session, case: Case) -> tuple[str | None, tuple[str, ...]]:
+    """In-Reply-To and References for a reply to the customer's latest letter on the case."""
+    last = s.exec(
+        select(Message.message_id, Message.references)
+        .where(Message.case_id == case.id, Message.direction == MessageDirection.INBOUND,
+               col(Message.message_id).is_not(None))
+        .order_by(col(Message.at).desc(), col(Message.id).desc()).limit(1)
+    ).first()
+    if last is None:
+        return None, ()
+    message_id, earlier = last
+    refs = [r for r in (earlier or "").split() if r.startswith("<") and r != message_id]
+    if len(refs) >= MAX_REFERENCES:
+        refs = [refs[0], *refs[-(MAX_REFERENCES - 2):]]
+    return message_id, (*refs, message_id)
+
+
+def _draft(
+    s: Session, desk: Desk, actor: Agent, case: Case, template_name: str, language: str | None
+) -> tuple[ReplyDraft, Template]:
+    customer, email = _recipient(s, case)
+    template_service.ensure_defaults(s, desk, actor)
+    wanted = language or template_service.case_language(s, case)
+    template = template_service.find(s, template_name, wanted)
+    if not template.transactional:
+        blocked = _marketing_blocked(customer)
+        if blocked:
+            raise Invalid(
+                f"template '{template.name}' is marketing and {blocked}; only transactional "
+                "replies (crucial product or service information) may go to this address",
+                field="template",
+            )
+    rendered = template_service.render_for_case(s, desk, template, case, actor)
+    in_reply_to, references = _thread(s, case)
+    draft = ReplyDraft(
+        case_id=case.id or 0, template=template.name, language=template.language,
+        transactional=template.transactional, from_address=desk_address(desk),
+        to_address=email.address, to_name=customer.name, subject=rendered.subject,
+        body=rendered.body, in_reply_to=in_reply_to, references=references,
+    )
+    return draft, template
+
+
+def desk_address(desk: Desk) -> str:
+    """The configured ``mail_from``, checked as one bare address (no DNS, test domains fine)."""
+    raw = desk.settings.mail_from
+    try:
+        address = Address(addr_spec=raw)
+    except (ValueError, IndexError):
+        address = None
+    if address is None or not address.username or "." not in address.domain:
+        raise Invalid(f"config: mail_from '{raw}' is not an e-mail address like "
+                      "info@example.com", field="mail_from")
+    return address.addr_spec
+
+
+def preview(
+    desk: Desk, *, case_id: int, template: str, language: str | None = None
+) -> ReplyDraft:
+    """The reply as it would be written, for the agent to check. Audited as a view."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, None)
+        draft, row = _draft(s, desk, actor, case, template, language)
+        audit.record(s, desk, actor, "reply.preview", "case", case.id, template_id=row.id,
+                     language=row.language)
+        return draft
+
+
+def to_eml(draft: ReplyDraft, *, message_id: str, at: datetime) -> bytes:
+    """The reply as a standard RFC 5322 message (CRLF line ends, UTF-8 body)."""
+    msg = EmailMessage(policy=email_policy.default)
+    msg["Message-ID"] = message_id
+    msg["Date"] = format_datetime(at)
+    msg["From"] = Address(addr_spec=draft.from_address)
+    local, _, domain = draft.to_address.rpartition("@")
+    msg["To"] = Address(display_name=" ".join((draft.to_name or "").split()),
+                        username=local, domain=domain)
+    msg["Subject"] = draft.subject
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+        msg["References"] = " ".join(draft.references)
+    msg.set_content(draft.body, charset="utf-8")
+    msg["Content-Language"] = draft.language  # after set_content, which resets Content-*
+    smtputf8 = not (draft.to_address.isascii() and draft.from_address.isascii())
+    return msg.as_bytes(policy=email_policy.SMTPUTF8 if smtputf8 else email_policy.SMTP)
+
+
+def _write_file(path: Path, data: bytes, *, overwrite: bool) -> None:
+    """Write atomically (temporary file, then rename) so a half-written .eml never exists."""
+    if path.exists() and not overwrite:
+        raise Conflict(f"{path} already exists; choose another file or allow overwriting",
+                       field="out")
+    if not path.parent.is_dir():
+        raise Invalid(f"folder {path.parent} does not exist", field="out")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".reply-", suffix=".eml")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise Invalid(f"cannot write {path}: {exc.strerror}", field="out") from None
+
+
+def write(
+    desk: Desk,
+    *,
+    case_id: int,
+    template: str,
+    out: Path | None = None,
+    language: str | None = None,
+    overwrite: bool = False,
+    expected_version: int | None = None,
+) -> WrittenReply:
+    """Render, write the .eml to ``out`` (when given) and record the reply on the case.
+
+    The file is written inside the unit of work: if recording fails the file is removed again,
+    and if writing fails nothing is recorded, so the case never claims a reply nobody has.
+    """
+    written: Path | None = None
+    try:
+        with desk.db.session(write=True) as s:
+            actor = desk.actor(s)
+            case = load_for_change(s, case_id, expected_version)
+            draft, row = _draft(s, desk, actor, case, template, language)
+            now = desk.now()
+            message_id = make_msgid(domain=draft.from_address.rpartition("@")[2])
+            eml = to_eml(draft, message_id=message_id, at=now)
+            message = Message(
+                case_id=case.id, direction=MessageDirection.OUTBOUND, at=now,
+                message_id=message_id, in_reply_to=draft.in_reply_to,
+                references=" ".join(draft.references) or None,
+                from_address=draft.from_address, to_address=draft.to_address,
+                subject=draft.subject, body=draft.body, author_id=actor.id,
+                language=draft.language, created_at=now,
+            )
+            s.add(message)
+            case.updated_at = now
+            s.add(case)
+            s.add(CaseEvent(case_id=case.id, at=now, actor_id=actor.id, action="reply",
+                            to_value=draft.template))
+            s.flush()
+            audit.record(s, desk, actor, "reply.write", "case", case.id, template_id=row.id,
+                         language=row.language, transactional=row.transactional,
+                         message_row_id=message.id, to_file=out is not None)
+            if out is not None:
+                _write_file(out, eml, overwrite=overwrite)
+                written = out
+            result = WrittenReply(draft=draft, message_id=message_id,
+                                  message_row_id=message.id or 0,
+                                  path=str(out) if out else None, case_version=case.version,
+                                  eml=eml)
+    except BaseException:
+        if written is not None:
+            written.unlink(missing_ok=True)
+        raise
+    return result
