@@ -213,3 +213,36 @@ async def test_open_dispute_escalate_and_override_dialogs(
         d = cases.get(ui_desk, base)
         assert str(d.case.due_date) == "2026-06-30" and d.override_reason == "regulator asked"
         assert d.case.policy_breach  # the 30-day promise was missed long ago
+
+
+async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
+                                               tmp_path: Path) -> None:
+    from screens.disputes import CaseDialog
+
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot)
+        app.open_case(five[0])
+        await _settle(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, AdvanceDialog)
+        await pilot.press("enter", "ctrl+s")  # acknowledged
+        await _settle(pilot)
+        assert cases.get(ui_desk, five[0]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
+        shown = app.screen.detail  # the case view reloaded after the save
+        assert shown is not None and shown.case.dispute_stage is DisputeStage.ACKNOWLEDGED
+        await pilot.press("O")
+        await pilot.pause()
+        assert isinstance(app.screen, CaseDialog)
+        await pilot.press("escape")
+
+    agent_app = DeskApp(ui_desk.as_agent("carol"), state_file=tmp_path / "ui.json")
+    async with agent_app.run_test(size=(100, 30)) as pilot:
+        await _settle(pilot)
+        agent_app.open_case(five[1])
+        await _settle(pilot)
+        await pilot.press("O")
+        await pilot.pause()
+        assert not isinstance(agent_app.screen, CaseDialog)
+        assert any("Only a supervisor" in n.message for n in agent_app._notifications)
