@@ -75,6 +75,8 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
         await pilot.press("enter")
         await _settle(pilot)
         assert [c.id for c in screen.cases] == five
+        customer_cell = screen.query_one("#cases", DataTable).get_row(str(five[0]))[3]
+        assert customer_cell.plain == HOSTILE[2]  # shown literally, not run as markup
         await pilot.press("space", "space", "space")
         assert screen.marked == set(five[:3])
         await pilot.press("r")
