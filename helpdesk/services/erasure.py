@@ -24,7 +24,6 @@ promise); marking archive copies "beyond use" or "purged" is supervisor-only.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -50,7 +49,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.domain import Role, SuppressionReason
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import audit, cases, customers, policy, suppression
+from helpdesk.services import answers, audit, cases, customers, policy, suppression
 from helpdesk.services.context import Desk
 
 
@@ -347,19 +346,6 @@ def mark_archive(
         return _info(s, row, already=False)
 
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def policy_sentences(text: str, *words: str) -> list[str]:
-    """The sentences of a policy text that mention any of ``words`` (case-insensitive)."""
-    found = []
-    for line in text.splitlines():
-        for sentence in _SENTENCE.split(line.strip()):
-            if sentence and any(w in sentence.casefold() for w in words):
-                found.append(sentence)
-    return found
-
-
 def completion_letter(desk: Desk, *, erasure_id: int) -> str:
     """The letter telling the customer their data is erased and, plainly, what remains.
 
@@ -373,7 +359,8 @@ def completion_letter(desk: Desk, *, erasure_id: int) -> str:
             raise NotFound(f"no erasure #{erasure_id}")
         info = _info(s, row, already=False)
         version: PolicyVersion | None = policy.in_force(s, row.requested_at, desk)
-        quoted = policy_sentences(version.text, "archiv") if version else []
+        words = answers.TOPIC_WORDS[answers.Topic.ARCHIVES]
+        quoted = answers.sentences(version.text, *words) if version else []
     day = info.requested_at.astimezone(desk.settings.tz).date().isoformat()
     lines = [
         "Dear customer,",
