@@ -1,0 +1,439 @@
+"""Turning parsed mail into desk records, a batch per unit of work.
+
+Every message ends as exactly one of: a new case, a message on an existing case (reply or
+reminder), an unmatched intake item (unknown sender, message kept), machine mail kept without a
+case, or a quarantined intake item (raw bytes and a reason). Duplicates are recognised by
+Message-ID, else by content hash, against the database and within the batch; the unique
+constraints on both are the last guard, so a batch interrupted before its commit is simply done
+again by the next run.
+
+Speed: an import writes thousands of rows, so this module looks things up once per batch and
+writes with Core statements instead of ORM objects (building a SQLModel object costs more than
+inserting its row). Cases are opened with the same deadline and policy-version rules as
+:func:`helpdesk.services.cases.new_case`; the batch's single ``intake.import`` audit event lists
+the cases it opened.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from helpdesk import clock
+from helpdesk.db.models import (
+    Agent,
+    Attachment,
+    Case,
+    CaseEvent,
+    Customer,
+    CustomerEmail,
+    IntakeItem,
+    Message,
+)
+from helpdesk.domain import OPEN_STATUSES, CaseKind, CaseStatus, DisputeStage, MessageDirection
+from helpdesk.intake.classify import classify
+from helpdesk.intake.parse import ParsedMail, Unreadable, content_hash, parse
+from helpdesk.intake.sources import RawMessage
+from helpdesk.services import audit, suppression
+from helpdesk.services import policy as policy_service
+from helpdesk.services.context import Desk
+
+UNMATCHED = "unmatched"
+QUARANTINED = "quarantined"
+DONE = "done"
+ITEM_STATES = (UNMATCHED, QUARANTINED, DONE)
+
+#: Dates before this are clock errors (1970 epoch, two-digit years), not real receipt times.
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(minutes=5)
+_CASE_TAG = re.compile(r"\[\s*case\s*#\s*(\d{1,12})\s*\]", re.IGNORECASE)
+_RAW_MSG_ID = re.compile(rb"^message-id:\s*(<[^<>\s]{1,990}>)", re.IGNORECASE | re.MULTILINE)
+_OPEN = [s.value for s in OPEN_STATUSES]
+
+_CASES = Case.__table__
+_MESSAGES = Message.__table__
+_EVENTS = CaseEvent.__table__
+_ITEMS = IntakeItem.__table__
+_ATTACHMENTS = Attachment.__table__
+
+
+@dataclass
+class Counts:
+    """What an import did, message by message."""
+
+    new_cases: int = 0
+    threaded: int = 0  # replies and reminders joined to an existing case
+    unmatched: int = 0
+    machine: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    case_ids: list[int] = field(default_factory=list)  # cases opened
+    item_ids: list[int] = field(default_factory=list)  # intake items created or changed
+
+    def add(self, other: Counts) -> None:
+        for name in ("new_cases", "threaded", "unmatched", "machine", "duplicates",
+                     "quarantined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.case_ids += other.case_ids
+        self.item_ids += other.item_ids
+
+    @property
+    def imported(self) -> int:
+        return self.new_cases + self.threaded + self.unmatched + self.machine
+
+    @property
+    def seen(self) -> int:
+        return self.imported + self.duplicates + self.quarantined
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One message read outside the database transaction (parsing is the slow part)."""
+
+    raw: RawMessage
+    content_hash: str
+    mail: ParsedMail | None
+    problem: str | None  # quarantine reason when ``mail`` is None
+
+
+def prepare(raw: RawMessage, *, lenient: bool = False) -> Prepared:
+    try:
+        mail = parse(raw.raw, lenient=lenient)
+    except Unreadable as exc:
+        return Prepared(raw, content_hash(raw.raw), None, exc.reason)
+    return Prepared(raw, mail.content_hash, mail, None)
+
+
+def received_time(mail: ParsedMail, now: datetime, notes: list[str]) -> datetime:
+    """The message's own Date, unless missing or absurd; then the import time, noted."""
+    when = mail.date
+    if when is None:
+        notes.append("received time set to the import time (no usable Date header)")
+        return now
+    if when > now + FUTURE_SLACK:
+        notes.append(f"Date header {when:%Y-%m-%d %H:%M} UTC is in the future; "
+                     "received time set to the import time")
+        return now
+    if when < EARLIEST_PLAUSIBLE:
+        notes.append(f"Date header {when:%Y-%m-%d} is implausible; "
+                     "received time set to the import time")
+        return now
+    return when
+
+
+def _id_forms(ids: Sequence[str]) -> list[str]:
+    """Message ids with and without angle brackets, whichever way a row stored them."""
+    return [form for i in ids for form in (i, i.strip("<>"))]
+
+
+def _bracketed(mid: str) -> str:
+    return mid if mid.startswith("<") else f"<{mid}>"
+
+
+@dataclass
+class _OpenCase:
+    id: int
+    customer_id: int | None
+    received_at: datetime
+
+
+class BatchImporter:
+    """Files messages inside the caller's unit of work, with batched look-ups and writes."""
+
+    def __init__(self, s: Session, desk: Desk, actor: Agent) -> None:
+        self.s, self.desk, self.actor = s, desk, actor
+        self.db = s.connection()  # Core statements skip the ORM's per-statement overhead
+        self.counts = Counts()
+        self.now = desk.now()
+        self._thread_ids: dict[str, int | None] = {}  # message id -> case id
+        self._owners: dict[str, int] = {}  # sender key -> customer id
+        self._tagged: dict[int, int | None] = {}  # tagged case id -> its customer id
+        self._open: dict[int, _OpenCase] = {}  # customer id -> latest open case
+        self._policy: dict[date, int | None] = {}  # local day -> policy version in force
+        self._events: list[dict[str, Any]] = []
+        self._attachments: list[dict[str, Any]] = []
+        self._touched: set[int] = set()  # existing cases that received mail
+        self._woken: set[int] = set()  # ... of which a customer replied to a waiting case
+
+    # --- look-ups, once per batch ----------------------------------------------------------
+
+    def load(self, batch: Sequence[Prepared]) -> None:
+        """Look up, for the whole batch at once, threads, senders, tagged and open cases."""
+        mails = [p.mail for p in batch if p.mail]
+        refs = {r for m in mails for r in m.references}
+        if refs:
+            for mid, case_id in self.s.exec(
+                select(Message.message_id, Message.case_id)
+                .where(col(Message.message_id).in_(_id_forms(sorted(refs))))
+            ):
+                if mid:
+                    self._thread_ids[_bracketed(mid)] = case_id
+        keys = {m.sender_key for m in mails if m.sender_key}
+        if keys:
+            self._owners.update(self.s.exec(
+                select(CustomerEmail.normalized, CustomerEmail.customer_id)
+                .join(Customer, col(Customer.id) == col(CustomerEmail.customer_id))
+                .where(col(CustomerEmail.normalized).in_(keys), col(Customer.erased_at).is_(None))
+            ).all())
+        tags = {int(t) for m in mails if m.subject for t in _CASE_TAG.findall(m.subject)}
+        if tags:
+            self._tagged.update(self.s.exec(
+                select(Case.id, Case.customer_id).where(col(Case.id).in_(tags))
+            ).all())
+        self.load_open_cases({self._owners[k] for k in keys if k in self._owners})
+
+    def load_open_cases(self, customer_ids: set[int]) -> None:
+        """The latest open case of each customer: where a reminder belongs."""
+        if not customer_ids:
+            return
+        for case_id, customer_id, received in self.s.exec(
+            select(Case.id, Case.customer_id, Case.received_at)
+            .where(col(Case.customer_id).in_(customer_ids), col(Case.status).in_(_OPEN))
+            .order_by(col(Case.received_at), col(Case.id))
+        ):
+            self._open[customer_id or 0] = _OpenCase(case_id or 0, customer_id, received)
+
+    def known(
+        self, ids: Sequence[str], hashes: Sequence[str], *, items: bool = True
+    ) -> tuple[set[str], set[str]]:
+        """Which of these message ids and content hashes the desk already holds (in messages,
+        and with ``items`` also in quarantined intake items)."""
+        known_ids: set[str] = set()
+        known_hashes: set[str] = set()
+        if ids:
+            known_ids = {_bracketed(m) for m in self.s.exec(
+                select(Message.message_id).where(col(Message.message_id).in_(_id_forms(ids)))
+            ) if m}
+            if items:
+                known_ids |= {m for m in self.s.exec(select(IntakeItem.message_id_header).where(
+                    col(IntakeItem.message_id_header).in_(ids))) if m}
+        if hashes:
+            known_hashes = {h for h in self.s.exec(
+                select(Message.content_hash).where(col(Message.content_hash).in_(hashes))) if h}
+            if items:
+                known_hashes |= {h for h in self.s.exec(select(IntakeItem.content_hash).where(
+                    col(IntakeItem.content_hash).in_(hashes))) if h}
+        return known_ids, known_hashes
+
+    def duplicate(self, mail: ParsedMail) -> bool:
+        """Whether this message was already imported as a message (quarantine not counted)."""
+        ids, hashes = self.known([mail.message_id] if mail.message_id else [],
+                                 [mail.content_hash], items=False)
+        return bool(ids or hashes)
+
+    # --- the batch ---------------------------------------------------------------------------
+
+    def run(self, batch: Sequence[Prepared]) -> None:
+        """Import a batch and audit it (counts and ids only)."""
+        known_ids, known_hashes = self.known(
+            sorted({p.mail.message_id for p in batch if p.mail and p.mail.message_id}),
+            sorted({p.content_hash for p in batch}),
+        )
+        self.load(batch)
+        for p in batch:
+            mid = p.mail.message_id if p.mail else None
+            if (mid and mid in known_ids) or p.content_hash in known_hashes:
+                self.counts.duplicates += 1
+                continue
+            known_hashes.add(p.content_hash)
+            if mid:
+                known_ids.add(mid)
+            if p.mail is None:
+                self.quarantine(p, p.problem or "unreadable message")
+                continue
+            try:
+                self.take(p.mail, p.raw.source)
+            except sa.exc.SQLAlchemyError:
+                raise  # the database's problem, not the message's: the batch is retried
+            except Exception as exc:  # one odd message must not stop the import
+                self.quarantine(p, f"could not be filed ({type(exc).__name__}); "
+                                   "re-process it after an upgrade")
+        self.write()
+        c = self.counts
+        audit.record(self.s, self.desk, self.actor, "intake.import", "intake", None,
+                     new_cases=c.new_cases, threaded=c.threaded, unmatched=c.unmatched,
+                     machine=c.machine, duplicates=c.duplicates, quarantined=c.quarantined,
+                     case_ids=c.case_ids, item_ids=c.item_ids)
+
+    def quarantine(self, p: Prepared, reason: str, item: IntakeItem | None = None) -> None:
+        header = _RAW_MSG_ID.search(p.raw.raw[:65536])
+        self._item(item, state=QUARANTINED, reason=reason, raw=p.raw.raw,
+                   content_hash=p.content_hash, source=p.raw.source,
+                   message_id_header=header.group(1).decode("ascii", "replace")
+                   if header else None)
+        self.counts.quarantined += 1
+
+    # --- one message ------------------------------------------------------------------------
+
+    def take(self, mail: ParsedMail, source: str, item: IntakeItem | None = None) -> int:
+        """File one readable message and return its id; ``item`` is the intake item being
+        re-processed, if any."""
+        notes = list(mail.notes)
+        at = received_time(mail, self.now, notes)
+        owner = self._owners.get(mail.sender_key) if mail.sender_key else None
+        case_id = self._thread(mail, owner)
+        if case_id is not None:
+            self._joined(case_id, "reply", machine=mail.machine)
+            self.counts.threaded += 1
+        elif not mail.machine and owner is not None:
+            case_id = self.file_for_customer(owner, mail.subject, mail.body, at, notes)
+        message_id = self._message(mail, at, case_id)
+        if case_id is not None:
+            if item is not None:
+                self._resolve(item, case_id)
+        elif mail.machine:
+            self.counts.machine += 1
+            self._item(item, state=DONE, reason=f"machine mail ({mail.machine}): no case opened",
+                       message_id=message_id, source=source, resolved_at=self.now)
+        else:
+            self.counts.unmatched += 1
+            self._item(item, state=UNMATCHED, reason=self._unmatched_reason(mail),
+                       message_id=message_id, source=source)
+        if mail.message_id:
+            self._thread_ids[mail.message_id] = case_id
+        return message_id
+
+    def _thread(self, mail: ParsedMail, owner: int | None) -> int | None:
+        """The case a reply belongs to: In-Reply-To/References first, then a [Case #N] tag
+        when that case is the sender's own (a tag alone is easy to copy into a new letter)."""
+        for ref in reversed(mail.references):
+            case_id = self._thread_ids.get(ref)
+            if case_id is not None:
+                return case_id
+        if mail.subject and owner is not None:
+            for tag in _CASE_TAG.findall(mail.subject):
+                if int(tag) in self._tagged and self._tagged[int(tag)] == owner:
+                    return int(tag)
+        return None
+
+    def _unmatched_reason(self, mail: ParsedMail) -> str:
+        if mail.sender_key is None:
+            return "no usable sender address: " + "; ".join(mail.notes[:3])
+        if suppression.is_suppressed(self.s, self.desk, mail.sender_key):
+            return ("sender is on the suppression list (opted out or erased): link or create a "
+                    "customer only for what this request needs")
+        return "unknown sender: link to a customer or create one"
+
+    def file_for_customer(
+        self, customer_id: int, subject: str | None, body: str | None, at: datetime,
+        notes: list[str],
+    ) -> int:
+        """Open a case for the customer's letter, or join the open request it reminds us of;
+        returns the case id."""
+        result = classify(subject, body)
+        earlier = self._open.get(customer_id)
+        if result.reminder and earlier is not None and earlier.received_at <= at:
+            self._joined(earlier.id, "reminder")
+            self.counts.threaded += 1
+            return earlier.id
+        kind = result.primary or CaseKind.QUESTION
+        deadline = clock.compute_deadline(kind, at, self.desk.settings)
+        case_id = self.db.execute(sa.insert(_CASES).returning(_CASES.c.id), {
+            "kind": kind.value, "status": CaseStatus.NEW.value, "subject": subject,
+            "customer_id": customer_id, "received_at": at, "due_at": deadline.effective,
+            "policy_due_at": deadline.policy, "due_rule": deadline.rule,
+            "policy_version_id": self._policy_version(at),
+            "dispute_stage": DisputeStage.RECEIVED.value if kind is CaseKind.DISPUTE else None,
+            "suggested_kind": result.primary.value if result.primary else None,
+            "classification": {**result.as_json(), "reminder_of": None, "confirmed": False,
+                               "notes": notes},
+            "created_by_id": self.actor.id, "created_at": self.now, "updated_at": self.now,
+        }).scalar_one()
+        self._events.append(self._event(case_id, "created", to_value=kind.value))
+        self._open[customer_id] = _OpenCase(case_id, customer_id, at)
+        self.counts.new_cases += 1
+        self.counts.case_ids.append(case_id)
+        return case_id
+
+    def _policy_version(self, at: datetime) -> int | None:
+        day = clock.local_date(at, self.desk.settings.tz)
+        if day not in self._policy:
+            pv = policy_service.in_force(self.s, at, self.desk)
+            self._policy[day] = pv.id if pv else None
+        return self._policy[day]
+
+    def _message(self, mail: ParsedMail, at: datetime, case_id: int | None) -> int:
+        message_id = self.db.execute(sa.insert(_MESSAGES).returning(_MESSAGES.c.id), {
+            "case_id": case_id, "direction": MessageDirection.INBOUND.value, "at": at,
+            "message_id": mail.message_id, "in_reply_to": mail.in_reply_to,
+            "references": " ".join(mail.references) if mail.references else None,
+            "content_hash": mail.content_hash, "from_address": mail.sender,
+            "to_address": mail.to, "subject": mail.subject, "body": mail.body,
+            "is_machine": mail.machine is not None, "created_at": self.now,
+        }).scalar_one()
+        self._attachments += [
+            {"message_id": message_id, "filename": a.filename, "content_type": a.content_type,
+             "size": a.size, "sha256": a.sha256, "content": a.content, "truncated": a.truncated}
+            for a in mail.attachments
+        ]
+        return message_id
+
+    def _event(self, case_id: int, action: str, *, from_value: str | None = None,
+               to_value: str | None = None, note: str | None = None) -> dict[str, Any]:
+        return {"case_id": case_id, "at": self.now, "actor_id": self.actor.id, "action": action,
+                "from_value": from_value, "to_value": to_value, "note": note}
+
+    def _joined(self, case_id: int, how: str, machine: str | None = None) -> None:
+        """Record that mail arrived on a case; a customer's reply wakes a waiting case."""
+        self._events.append(self._event(
+            case_id, "inbound", to_value=how, note=f"machine mail: {machine}" if machine else None
+        ))
+        self._touched.add(case_id)
+        if not machine:
+            self._woken.add(case_id)
+
+    def _item(self, item: IntakeItem | None, **values: Any) -> None:
+        values.setdefault("raw", None)
+        if item is None:
+            values["created_at"] = self.now
+            item_id = self.db.execute(sa.insert(_ITEMS).returning(_ITEMS.c.id),
+                                     values).scalar_one()
+        else:
+            values.pop("source", None)
+            for name, value in values.items():
+                setattr(item, name, value)
+            self.s.add(item)
+            self.s.flush()
+            item_id = item.id or 0
+        self.counts.item_ids.append(item_id)
+
+    def _resolve(self, item: IntakeItem, case_id: int) -> None:
+        item.state = DONE
+        item.raw = None
+        item.resolved_at = self.now
+        item.resolved_case_id = case_id
+        self.s.add(item)
+        self.counts.item_ids.append(item.id or 0)
+
+    def write(self) -> None:
+        """Write what was collected and give the cases that got mail a new version."""
+        if self._attachments:
+            self.db.execute(sa.insert(_ATTACHMENTS), self._attachments)
+        if self._woken:
+            waiting = self.db.execute(
+                sa.update(_CASES)
+                .where(_CASES.c.id.in_(sorted(self._woken)),
+                       _CASES.c.status == CaseStatus.WAITING.value)
+                .values(status=CaseStatus.OPEN.value)
+                .returning(_CASES.c.id)
+            ).scalars().all()
+            self._events += [self._event(i, "status", from_value=CaseStatus.WAITING.value,
+                                         to_value=CaseStatus.OPEN.value, note="customer replied")
+                             for i in waiting]
+        if self._touched:  # a new version: anyone editing the case sees that mail arrived
+            self.db.execute(sa.update(_CASES).where(_CASES.c.id.in_(sorted(self._touched)))
+                           .values(version=_CASES.c.version + 1, updated_at=self.now))
+            # ORM copies of these cases in this session are now stale
+            for obj in list(self.s.identity_map.values()):
+                if isinstance(obj, Case) and obj.id in self._touched:
+                    self.s.expire(obj)
+        if self._events:
+            self.db.execute(sa.insert(_EVENTS), self._events)
+        self._attachments, self._events = [], []
+        self._touched, self._woken = set(), set()

@@ -1,0 +1,255 @@
+"""Parsing messy mail, machine-mail detection, classification and mail sources (no database)."""
+
+from __future__ import annotations
+
+import email
+import mailbox
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from helpdesk.domain import CaseKind
+from helpdesk.intake import parse as parse_mod
+from helpdesk.intake.classify import UNKNOWN, classify
+from helpdesk.intake.parse import Unreadable, content_hash, parse
+from helpdesk.intake.sources import discover, read
+from tests.intake_mail import mail, write_maildir, write_mbox
+
+
+def test_plain_message_fields() -> None:
+    m = parse(mail(extra="In-Reply-To: <a@x>\nReferences: <r0@x> <a@x>"))
+    assert m.message_id == "<m1@example.com>"
+    assert m.sender == "ann@example.com" and m.sender_key == "ann@example.com"
+    assert m.sender_name == "Ann Example"
+    assert m.subject == "Hello"
+    assert m.references == ("<r0@x>", "<a@x>") and m.in_reply_to == "<a@x>"
+    assert m.date is not None and m.date.isoformat() == "2026-03-09T10:00:00+00:00"
+    assert "delete my data" in m.body
+    assert m.machine is None
+
+
+def test_encoded_word_headers_are_decoded() -> None:
+    m = parse(mail(frm="=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <JUERGEN@Example.COM>",
+                   subject="=?iso-8859-1?q?L=F6schung_meiner_Daten?="))
+    assert m.sender_name == "Jürgen Müller"
+    assert m.subject == "Löschung meiner Daten"
+    assert m.sender_key == "juergen@example.com"
+
+
+def test_unknown_charset_is_decoded_with_replacement() -> None:
+    raw = mail(content_type="text/plain; charset=x-klingon", body="").replace(
+        b"\n\n\n", b"\n\nabc \xff\xfe def\n")
+    m = parse(raw)
+    assert "abc" in m.body and "def" in m.body and "\ufffd" in m.body
+    assert any("unknown charset" in n for n in m.notes)
+
+
+def test_unknown_charset_in_encoded_word() -> None:
+    m = parse(mail(subject="=?x-unknown-cs?q?Hallo_Welt?="))
+    assert m.subject is not None and "Hallo" in m.subject
+
+
+def test_html_only_message_gives_readable_text() -> None:
+    html = ("<html><head><style>p {color: red}</style><script>alert(1)</script></head><body>"
+            "<p>Please <b>delete</b> my data</p><div>Thanks &amp; regards</div></body></html>")
+    m = parse(mail(content_type="text/html; charset=utf-8", body=html))
+    assert "Please delete my data" in m.body
+    assert "Thanks & regards" in m.body
+    assert "alert" not in m.body and "color" not in m.body and "<" not in m.body
+    assert any("HTML-only" in n for n in m.notes)
+
+
+def test_attachments_keep_metadata_and_capped_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_mod, "ATTACHMENT_CAP", 10)
+    raw = (
+        b"From: ann@example.com\nSubject: scan\nMessage-ID: <att@x>\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="B"\n\n'
+        b"--B\nContent-Type: text/plain; charset=utf-8\n\nSee the attached ID.\n"
+        b"--B\nContent-Type: application/pdf\n"
+        b'Content-Disposition: attachment; filename="=?utf-8?q?ausweis_k=C3=B6ln.pdf?="\n'
+        b"Content-Transfer-Encoding: base64\n\n"
+        b"JVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoK\n"
+        b"--B--\n"
+    )
+    m = parse(raw)
+    assert m.body == "See the attached ID."
+    (a,) = m.attachments
+    assert a.filename == "ausweis köln.pdf" and a.content_type == "application/pdf"
+    assert a.size == 48 and len(a.content) == 10 and a.truncated
+
+
+def test_missing_headers_are_survivable() -> None:
+    m = parse(mail(frm=None, subject=None, msgid=None, date=None))
+    assert m.sender is None and m.subject is None and m.message_id is None and m.date is None
+    assert {"no From header", "no Date header"} <= set(m.notes)
+
+
+def test_duplicate_headers_use_the_first_and_say_so() -> None:
+    m = parse(mail(extra="From: other@example.com\nSubject: second"))
+    assert m.sender == "ann@example.com" and m.subject == "Hello"
+    assert "2 From headers; the first was used" in m.notes
+
+
+def test_broken_mime_reads_what_it_can() -> None:
+    no_boundary = mail(content_type="multipart/mixed", body="I want a copy of my data")
+    m = parse(no_boundary)
+    assert "copy of my data" in m.body
+    unclosed = (
+        b"From: ann@example.com\nMessage-ID: <u@x>\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="XYZ"\n\n'
+        b"--XYZ\nContent-Type: text/plain\n\nPlease correct my address\n"
+    )
+    m = parse(unclosed)
+    assert "correct my address" in m.body
+    assert any("MIME defect" in n for n in m.notes)
+
+
+def test_headers_that_make_the_stdlib_raise() -> None:
+    raw = mail(extra='Cc: "\\"" <').replace(b"Message-ID: <m1@example.com>",
+                                            b"Message-ID: <[>")
+    stdlib = email.message_from_bytes(raw, policy=policy.default)
+    with pytest.raises(IndexError):
+        str(stdlib["Cc"])
+    with pytest.raises(IndexError):
+        str(stdlib["Message-ID"])
+    m = parse(raw)
+    assert m.message_id == "<[>"
+    assert m.sender_key == "ann@example.com"
+
+
+def test_bad_date_and_bad_sender_are_notes_not_crashes() -> None:
+    m = parse(mail(frm="not an address", date="Mon, 99 Foo 20245 99:99:99 +9999"))
+    assert m.date is None and m.sender_key is None
+    assert "unreadable Date header" in m.notes
+
+
+def test_control_characters_never_survive() -> None:
+    m = parse(mail(subject="hi\x1b[31mred\x07", body="a\x00b\x1b[2Jc\r\nd"))
+    assert m.subject == "hi [31mred"
+    assert "\x1b" not in m.body and "\x00" not in m.body and m.body == "ab [2Jc\nd"
+
+
+def test_huge_message_is_unreadable_unless_lenient(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_mod, "MAX_MESSAGE_BYTES", 1000)
+    monkeypatch.setattr(parse_mod, "MAX_BODY_CHARS", 500)
+    raw = mail(body="x" * 5000)
+    with pytest.raises(Unreadable, match="over the"):
+        parse(raw)
+    m = parse(raw, lenient=True)
+    assert len(m.body) == 500
+    assert any("truncated" in n for n in m.notes)
+
+
+def test_garbage_is_unreadable() -> None:
+    with pytest.raises(Unreadable, match="does not look like an e-mail"):
+        parse(b"\x89PNG\r\n\x1a\n\x00\x00binary")
+
+
+def test_content_hash_ignores_line_endings() -> None:
+    raw = mail()
+    assert content_hash(raw) == content_hash(raw.replace(b"\n", b"\r\n"))
+    assert content_hash(raw) != content_hash(raw + b"x")
+
+
+@pytest.mark.parametrize(("extra", "frm", "content_type", "why"), [
+    ("Auto-Submitted: auto-replied", None, None, "Auto-Submitted"),
+    ("X-Autoreply: yes", None, None, "X-Autoreply"),
+    ("Precedence: bulk", None, None, "Precedence: bulk"),
+    ("Precedence: auto_reply", None, None, "Precedence: auto_reply"),
+    ("", "MAILER-DAEMON@mx.example.com", None, "mailer-daemon"),
+    ("", None, 'multipart/report; report-type=delivery-status; boundary="b"', "report"),
+])
+def test_machine_mail_is_recognised(extra: str, frm: str | None, content_type: str | None,
+                                    why: str) -> None:
+    kw: dict[str, str] = {"extra": extra}
+    if frm:
+        kw["frm"] = frm
+    if content_type:
+        kw["content_type"] = content_type
+    m = parse(mail(**kw))
+    assert m.machine is not None and why.lower() in m.machine.lower()
+
+
+def test_person_mail_is_not_machine_mail() -> None:
+    assert parse(mail(extra="Auto-Submitted: no\nPrecedence: normal")).machine is None
+
+
+@pytest.mark.parametrize(("subject", "body", "kind", "language"), [
+    ("Delete", "Please delete my data, thank you for your help.", CaseKind.DELETION, "en"),
+    ("Löschung", "Bitte löschen Sie mein Konto und meine Daten. Ich danke Ihnen.",
+     CaseKind.DELETION, "de"),
+    ("Newsletter", "Je ne veux plus recevoir vos mails, merci de me désabonner.",
+     CaseKind.MARKETING_OPT_OUT, "fr"),
+    ("Datos", "Quiero una copia de mis datos, por favor. Gracias por su ayuda.",
+     CaseKind.ACCESS, "es"),
+    ("Indirizzo", "Il mio indirizzo è errato, vi chiedo di correggere i dati. Grazie",
+     CaseKind.CORRECTION, "it"),
+    ("Bezwaar", "Ik maak bezwaar tegen het gebruik van mijn gegevens voor reclame.",
+     CaseKind.OBJECTION, "nl"),
+    ("Complaint", "You sold my data to another company and I want this stopped.",
+     CaseKind.DISPUTE, "en"),
+    ("Account", "My son is 11 and has an account with you, please help me with this.",
+     CaseKind.UNDER_13, "en"),
+    ("Hours", "What are your opening hours on Sunday? Thank you for the help.",
+     CaseKind.QUESTION, "en"),
+])
+def test_classification_per_language(subject: str, body: str, kind: CaseKind,
+                                     language: str) -> None:
+    c = classify(subject, body)
+    assert (c.primary, c.language) == (kind, language)
+    assert kind is CaseKind.QUESTION or c.phrase
+
+
+def test_several_requests_name_primary_and_others() -> None:
+    c = classify("Requests", "Erase my data, and I withdraw consent, and I object to "
+                             "marketing. Thank you.")
+    assert c.primary is CaseKind.DELETION
+    assert c.phrase == "erase my data"
+    assert set(c.others) == {CaseKind.OBJECTION, CaseKind.MARKETING_OPT_OUT}
+
+
+def test_uncovered_language_is_left_for_the_agent() -> None:
+    c = classify("Pytanie", "Dzień dobry, proszę o usunięcie moich danych osobowych z bazy.")
+    assert c.language == UNKNOWN and c.primary is None and c.phrase is None
+
+
+def test_reminders_are_recognised_in_each_language() -> None:
+    for body in ("I am still waiting for a reply to my request to delete my data.",
+                 "Ich habe noch keine Antwort auf meine Anfrage erhalten, bitte.",
+                 "Toujours pas de réponse à ma demande, je vous ai déjà écrit.",
+                 "Sigo sin respuesta a mi solicitud de mis datos, gracias.",
+                 "Sollecito: nessuna risposta alla mia richiesta sui miei dati.",
+                 "Herinnering: ik heb nog geen antwoord op mijn verzoek gekregen."):
+        assert classify("Re", body).reminder, body
+    assert not classify("Hi", "Please delete my data, thank you for your help.").reminder
+
+
+def test_quoted_text_does_not_classify_a_reply() -> None:
+    body = ("Thanks, that is fine with me.\n\nOn Mon, 9 Mar 2026, Desk wrote:\n"
+            "> We can delete your data or send you a copy of your data.")
+    assert classify("Re: your request", body).primary is CaseKind.QUESTION
+
+
+def test_sources_eml_mbox_maildir(tmp_path: Path) -> None:
+    (tmp_path / "one.eml").write_bytes(mail(msgid="<e@x>"))
+    box = write_mbox(tmp_path / "box", [mail(msgid="<b1@x>"), mail(msgid="<b2@x>",
+                                                                 body="From here on\nok")])
+    write_maildir(tmp_path / "Maildir", [mail(msgid="<d1@x>")])
+    (tmp_path / "notes.txt").write_text("not mail")
+    found = discover([tmp_path])
+    assert sorted(s.kind for s in found) == ["eml", "maildir", "mbox"]
+    raws = [r for s in found for r in read(s)]
+    assert len(raws) == 4
+    stdlib = [m.as_bytes() for m in mailbox.mbox(box)]
+    ours = list(read(next(s for s in found if s.kind == "mbox")))
+    assert len(stdlib) == len(ours) == 2
+    assert [r.source for r in ours] == [f"{box}#1", f"{box}#2"]
+    assert b">From here on" in ours[1].raw
+
+
+def test_missing_path_is_invalid(tmp_path: Path) -> None:
+    from helpdesk.errors import Invalid
+
+    with pytest.raises(Invalid, match="does not exist"):
+        discover([tmp_path / "nope"])
