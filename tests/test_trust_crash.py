@@ -186,3 +186,45 @@ def _writer(desk: Desk) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.6, 1.5])
+def test_kill_during_erasures(sqlite_desk: Desk, delay: float) -> None:
+    """Each customer is either untouched or erased with its ledger row, never half-way; erasing
+    again afterwards finishes every one."""
+    requests = {}
+    for i in range(40):
+        c = customers.create(sqlite_desk, name=f"Gone {i}", emails=[f"gone{i}@example.com"],
+                             company="Acme")
+        kase = cases.create(sqlite_desk, kind="deletion", customer_id=c.id,
+                            subject=f"erase Gone {i}", note=f"Gone {i} asked by mail")
+        requests[c.id] = kase.case.id
+    proc = _run_script(sqlite_desk, f"""
+        from helpdesk.services import erasure
+        print("ready", flush=True)
+        for cid, case_id in {requests!r}.items():
+            erasure.erase(desk, customer_id=cid, case_id=case_id)
+            print(cid, flush=True)
+    """)
+    _kill_after(proc, delay)
+    _assert_sound(sqlite_desk)
+    with sqlite_desk.db.session() as s:
+        rows = s.execute(sa.text(
+            "SELECT c.id, c.name, c.erased_at, "
+            "(SELECT count(*) FROM customer_email e WHERE e.customer_id = c.id), "
+            "(SELECT count(*) FROM erasure l WHERE l.customer_id = c.id), "
+            "(SELECT count(*) FROM support_case k WHERE k.customer_id = c.id "
+            " AND k.subject IS NOT NULL) FROM customer c")).all()
+    for cid, name, erased_at, emails, ledger, subjects in rows:
+        untouched = (name, emails, ledger, subjects) == (f"Gone {cid - 1}", 1, 0, 1)
+        erased = name is None and erased_at is not None and (emails, ledger, subjects) == (0, 1, 0)
+        assert untouched or erased, (cid, name, emails, ledger, subjects)
+    from helpdesk.services import erasure
+
+    for cid, case_id in requests.items():
+        erasure.erase(sqlite_desk, customer_id=cid, case_id=case_id)
+    with sqlite_desk.db.session() as s:
+        statuses = s.execute(sa.text("SELECT status, count(*) FROM erasure GROUP BY status")).all()
+    assert statuses == [("complete", len(requests))]
+    assert customers.find(sqlite_desk, "Gone") == []
+    _assert_sound(sqlite_desk)

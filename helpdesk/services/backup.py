@@ -194,6 +194,8 @@ def _carry_over(aside: Path, stage_db: Database) -> tuple[int, int]:
             if (row.customer_id, row.requested_at) in present:
                 continue
             s.add(Erasure(
+                # keep the ledger id when it is free, so the trail's erasure events still match
+                id=row.id if s.get(Erasure, row.id) is None else None,
                 customer_id=row.customer_id, case_id=row.case_id,
                 email_hashes=list(row.email_hashes), requested_at=row.requested_at,
                 completed_at=row.completed_at, status=row.status, steps=dict(row.steps),
