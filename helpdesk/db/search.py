@@ -1,4 +1,4 @@
-"""Customer lookup: one interface, an FTS5 implementation for SQLite and a pg_trgm one for PostgreSQL.
+"""Customer lookup: one interface; FTS5 on SQLite, pg_trgm on PostgreSQL.
 
 Input is whatever an agent (or a pasted e-mail) puts in the lookup field, so it is treated as
 data, never as query syntax: control characters are dropped, every token is quoted, and length is
@@ -9,12 +9,16 @@ phone); shorter tokens match the start of a word, which is what someone typing "
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
 
 MAX_QUERY_CHARS = 256
+#: Tokens at least this long match any substring; shorter ones match the start of a word.
+SUBSTRING_MIN_CHARS = 3
 MAX_TOKENS = 8
 DEFAULT_LIMIT = 50
 
@@ -49,9 +53,19 @@ class CustomerSearch(Protocol):
         """Rebuild the whole index from the customer tables (after a bulk load)."""
         ...
 
+    def bulk_load(self, conn: sa.Connection) -> AbstractContextManager[None]:
+        """Suspend per-row index maintenance while the block loads customers, then rebuild the
+        index once. Runs inside the caller's transaction: if the load fails, the rollback
+        restores the triggers too."""
+        ...
+
 
 def _fts_phrase(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
+
+
+#: The SQLite triggers that keep the index in step (created by migration 0002).
+SQLITE_TRIGGER_TABLES = ("customer", "customer_email")
 
 
 class SqliteSearch:
@@ -61,8 +75,8 @@ class SqliteSearch:
         toks = tokens(text)
         if not toks:
             return []
-        long = [t for t in toks if len(t) >= 3]
-        short = [t for t in toks if len(t) < 3]
+        long = [t for t in toks if len(t) >= SUBSTRING_MIN_CHARS]
+        short = [t for t in toks if len(t) < SUBSTRING_MIN_CHARS]
         params: dict[str, object] = {"limit": limit}
         if long:
             params["long"] = " ".join(_fts_phrase(t) for t in long)
@@ -82,7 +96,14 @@ class SqliteSearch:
                 "SELECT rowid, name, emails, company, phone FROM customer_prefix "
                 "WHERE customer_prefix MATCH :short"
             )
-        rows = conn.execute(sa.text(sql + " LIMIT :limit"), params)
+        # Straight to the driver, in the caller's transaction with the same bound parameters:
+        # this runs on every keystroke and SQLAlchemy's result machinery would cost more than
+        # the FTS5 query itself.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            rows = cursor.execute(sql + " LIMIT :limit", params).fetchall()
+        finally:
+            cursor.close()
         return [SearchHit(*row) for row in rows]
 
     def rebuild(self, conn: sa.Connection) -> None:
@@ -93,9 +114,32 @@ class SqliteSearch:
                 "SELECT id, name, emails, company, phone FROM customer_search_source"
             )
 
+    @contextmanager
+    def bulk_load(self, conn: sa.Connection) -> Iterator[None]:
+        # The triggers are recreated from the DDL SQLite stored for them, so their definition
+        # stays in one place (the migration) and cannot drift from what the database runs.
+        marks = ", ".join("?" for _ in SQLITE_TRIGGER_TABLES)
+        triggers = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            f"AND tbl_name IN ({marks})", SQLITE_TRIGGER_TABLES,
+        ).all()
+        for name, _ in triggers:
+            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        yield
+        for _, ddl in triggers:
+            conn.exec_driver_sql(ddl)
+        self.rebuild(conn)
+
 
 def _like_escape(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+#: The PostgreSQL triggers that keep the index in step (created by migration 0002).
+PG_TRIGGERS = (
+    ("customer", "customer_search_aiu"),
+    ("customer_email", "customer_email_search_aiud"),
+)
 
 
 class PostgresSearch:
@@ -110,7 +154,7 @@ class PostgresSearch:
         params: dict[str, object] = {"limit": limit}
         for i, tok in enumerate(toks):
             params[f"t{i}"] = _like_escape(tok)
-            if len(tok) >= 3:
+            if len(tok) >= SUBSTRING_MIN_CHARS:
                 clauses.append(f"doc LIKE '%' || :t{i} || '%' ESCAPE '\\'")
             else:  # word start: beginning of the document or after a non-alphanumeric
                 clauses.append(
@@ -128,6 +172,16 @@ class PostgresSearch:
     def rebuild(self, conn: sa.Connection) -> None:
         conn.exec_driver_sql("TRUNCATE customer_search")
         conn.exec_driver_sql("SELECT customer_search_refresh(id) FROM customer")
+
+    @contextmanager
+    def bulk_load(self, conn: sa.Connection) -> Iterator[None]:
+        # DISABLE TRIGGER is transactional in PostgreSQL; only the index triggers are touched.
+        for table, trigger in PG_TRIGGERS:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+        yield
+        for table, trigger in PG_TRIGGERS:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+        self.rebuild(conn)
 
 
 def for_dialect(name: str) -> CustomerSearch:

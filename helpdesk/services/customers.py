@@ -124,7 +124,7 @@ def get(desk: Desk, customer_id: int) -> CustomerDetail:
 def find(desk: Desk, text: str, *, limit: int = 50) -> list[CustomerSummary]:
     """Customers whose name, any e-mail, company or phone contains what was typed."""
     with desk.db.session() as s:
-        desk.actor(s)
+        desk.check_actor(s)
         hits = desk.search.search(s.connection(), text, limit=limit)
     return [
         CustomerSummary(

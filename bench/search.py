@@ -1,0 +1,108 @@
+"""``python -m bench search``: customer lookup as you type, service against raw FTS5.
+
+On a demo database (generated once, then reused from ``--workdir``), fragments of 1 to 8
+characters are cut from real customers' names, e-mail addresses, companies and phone numbers.
+Each fragment is looked up with the service call ``customers.find(desk, fragment)`` (unit of
+work, actor check, query, read models) and with the bare FTS5 query the service runs for it,
+through the stdlib ``sqlite3`` module on the same file. Figures: p50 and p95 per fragment length.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+from bench.common import Figure, Options, desk_home, percentile, workdir
+from helpdesk import demo
+from helpdesk.config import load_settings
+from helpdesk.db.engine import open_database
+from helpdesk.db.search import DEFAULT_LIMIT, SUBSTRING_MIN_CHARS
+from helpdesk.services import customers
+from helpdesk.services.context import Desk
+
+ACTOR = "bench"
+LENGTHS = range(1, 9)
+
+
+def _database(root: Path, opts: Options) -> Path:
+    """The demo database for this size and seed, generated unless --workdir already has it."""
+    path = root / f"bench-search-{opts.customers}-{opts.seed}.sqlite3"
+    done = path.with_name(path.name + ".done")
+    if not done.exists():
+        path.unlink(missing_ok=True)
+        db = open_database(f"sqlite:///{path}")
+        try:
+            demo.generate(Desk(db=db, settings=load_settings(), actor_name=ACTOR),
+                          customers=opts.customers, seed=opts.seed)
+        finally:
+            db.dispose()
+        done.touch()
+    return path
+
+
+def _fragments(conn: sqlite3.Connection, rng: random.Random, length: int, count: int,
+               customers: int) -> list[str]:
+    """``count`` fragments of ``length`` characters from real rows.
+
+    Short fragments (answered from the word-prefix index) are the start of a word, as typed;
+    longer ones are any substring without spaces (one search token).
+    """
+    found: list[str] = []
+    while len(found) < count:
+        row = conn.execute(
+            "SELECT name, emails, company, phone FROM customer_fts WHERE rowid = ?",
+            (rng.randrange(1, customers + 1),),
+        ).fetchone()
+        if row is None:
+            continue
+        words = [w for field in row if field for w in field.split() if len(w) >= length]
+        if not words:
+            continue
+        word = rng.choice(words)
+        start = 0 if length < SUBSTRING_MIN_CHARS else rng.randrange(len(word) - length + 1)
+        found.append(word[start:start + length])
+    return found
+
+
+def _raw_query(fragment: str) -> tuple[str, str]:
+    """The statement and MATCH argument the service runs for a one-token fragment."""
+    phrase = '"' + fragment.casefold().replace('"', '""') + '"'
+    if len(fragment) >= SUBSTRING_MIN_CHARS:
+        table, match = "customer_fts", phrase
+    else:
+        table, match = "customer_prefix", phrase + "*"
+    return (f"SELECT rowid, name, emails, company, phone FROM {table} "
+            f"WHERE {table} MATCH ? LIMIT {DEFAULT_LIMIT}", match)
+
+
+def run(opts: Options) -> list[Figure]:
+    samples = max(50, opts.repeat * 20)
+    figures: list[Figure] = []
+    with workdir(opts) as root, desk_home(root):
+        path = _database(root, opts)
+        db = open_database(f"sqlite:///{path}")
+        desk = Desk(db=db, settings=load_settings(), actor_name=ACTOR)
+        rng = random.Random(opts.seed)
+        with closing(sqlite3.connect(path)) as raw:
+            for length in LENGTHS:
+                frags = _fragments(raw, rng, length, samples, opts.customers)
+                service, bare = [], []
+                for frag in frags:
+                    sql, match = _raw_query(frag)
+                    start = time.perf_counter()
+                    hits = customers.find(desk, frag)
+                    service.append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    rows = raw.execute(sql, (match,)).fetchall()
+                    bare.append(time.perf_counter() - start)
+                    if len(rows) != len(hits):
+                        raise RuntimeError(f"service and raw query disagree on {frag!r}")
+                for pct in (50, 95):
+                    figures.append(Figure(
+                        f"find {length} chars p{pct} (ms)",
+                        percentile(service, pct) * 1000, percentile(bare, pct) * 1000, "ms"))
+        db.dispose()
+    return figures
