@@ -18,7 +18,7 @@ from sqlmodel import Session
 from helpdesk.db.models import PolicyVersion
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.services import audit, cases, policy
+from helpdesk.services import cases, policy
 from helpdesk.services.context import Desk
 
 _HEADING = re.compile(r"^\s*Part\s+([IVXLC]+)\s*[.:\-]\s*(.+?)\s*$", re.IGNORECASE)
@@ -177,10 +177,3 @@ def answer(desk: Desk, *, topic: Topic | str, at: datetime | None = None) -> Ans
         quoted = sentences(version.text, *TOPIC_WORDS[chosen])
         return Answer(chosen, tuple(quoted), compose(chosen, quoted), version.id)
 
-
-def record_use(desk: Desk, *, case_id: int, topic: Topic) -> None:
-    """Audit that an answer was drafted for a case (the text itself is policy, not personal)."""
-    with desk.db.session(write=True) as s:
-        actor = desk.actor(s)
-        cases.load(s, case_id)
-        audit.record(s, desk, actor, "answer.draft", "case", case_id, topic=topic.value)
