@@ -1,0 +1,441 @@
+"""Mail intake use cases: import exported mail, and work the items it could not file alone.
+
+``import_paths`` reads .eml files, mbox files and Maildir folders and commits every
+:data:`BATCH_SIZE` messages, so an import killed at any point loses at most one uncommitted
+batch, which the next run imports again (duplicates are skipped by Message-ID or content hash).
+Unknown senders become *unmatched* items an agent links to a customer or turns into a new one;
+unreadable mail becomes a *quarantined* item, kept raw, re-processable later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from helpdesk import clock
+from helpdesk.db.models import (
+    Agent,
+    Attachment,
+    CaseEvent,
+    Customer,
+    CustomerEmail,
+    IntakeItem,
+    Message,
+)
+from helpdesk.domain import CaseKind, DisputeStage
+from helpdesk.errors import Conflict, Invalid, NotFound
+from helpdesk.intake.classify import classify
+from helpdesk.intake.importer import (
+    DONE,
+    ITEM_STATES,
+    QUARANTINED,
+    UNMATCHED,
+    BatchImporter,
+    Counts,
+    Prepared,
+    prepare,
+)
+from helpdesk.intake.sources import RawMessage, discover, read
+from helpdesk.services import audit, cases, suppression
+from helpdesk.services import customers as customer_service
+from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import AttachmentInfo, CaseDetail, Page
+from helpdesk.services.validation import clean_text, normalize_email
+
+BATCH_SIZE = 100
+COMMIT_ATTEMPTS = 3  # a batch clashing with a concurrent import is retried; duplicates then skip
+RAW_PREVIEW = 4000  # characters of a quarantined message shown to the agent
+OPEN_STATES = (UNMATCHED, QUARANTINED)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    sources: int
+    seen: int
+    imported: int  # messages taken in: new cases + threaded + unmatched + machine
+    new_cases: int
+    threaded: int  # replies and reminders joined to existing cases
+    unmatched: int
+    machine: int
+    duplicates: int
+    quarantined: int
+    case_ids: tuple[int, ...]
+    item_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done_bytes: int
+    total_bytes: int
+    messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeItemInfo:
+    id: int
+    state: str
+    reason: str | None
+    source: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+    resolved_case_id: int | None
+    version: int
+    message_id: int | None
+    from_address: str | None
+    subject: str | None
+    received_at: datetime | None
+    raw_size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeItemDetail:
+    item: IntakeItemInfo
+    to_address: str | None
+    body: str | None
+    attachments: tuple[AttachmentInfo, ...]
+    #: For an unmatched letter: what the rules would suggest once it has a customer.
+    suggestion: dict[str, Any] | None
+    #: For a quarantined message: its first characters, undecodable bytes replaced.
+    raw_preview: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReprocessResult:
+    filed: int
+    still_quarantined: int
+    item_ids: tuple[int, ...]
+
+
+# --- import --------------------------------------------------------------------------------------
+
+def import_paths(
+    desk: Desk,
+    *,
+    paths: Iterable[str | os.PathLike[str]],
+    progress: Callable[[Progress], None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ImportResult:
+    """Import every message under ``paths``; ``progress`` is called after each batch."""
+    found = discover(paths)
+    with desk.db.session() as s:
+        desk.actor(s)  # refuse before reading anything
+    total = sum(src.size for src in found)
+    counts = Counts()
+    batch: list[Prepared] = []
+    done = 0
+    for src in found:
+        position = 0
+        for raw in read(src):
+            batch.append(prepare(raw))
+            position = raw.consumed
+            if len(batch) >= batch_size:
+                _commit(desk, batch, counts)
+                batch = []
+                if progress:
+                    progress(Progress(done + position, total, counts.seen))
+        done += src.size
+    if batch:
+        _commit(desk, batch, counts)
+    if progress:
+        progress(Progress(total, total, counts.seen))
+    return ImportResult(
+        sources=len(found), seen=counts.seen, imported=counts.imported,
+        new_cases=counts.new_cases, threaded=counts.threaded, unmatched=counts.unmatched,
+        machine=counts.machine, duplicates=counts.duplicates, quarantined=counts.quarantined,
+        case_ids=tuple(counts.case_ids), item_ids=tuple(counts.item_ids),
+    )
+
+
+def _commit(desk: Desk, batch: list[Prepared], counts: Counts) -> None:
+    for attempt in range(COMMIT_ATTEMPTS):
+        try:
+            with desk.db.session(write=True) as s:
+                importer = BatchImporter(s, desk, desk.actor(s))
+                importer.run(batch)
+        except Conflict:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            continue
+        counts.add(importer.counts)
+        return
+
+
+# --- reading items -------------------------------------------------------------------------------
+
+def _info(item: IntakeItem, message: Message | None) -> IntakeItemInfo:
+    return IntakeItemInfo(
+        id=item.id or 0, state=item.state, reason=item.reason, source=item.source,
+        created_at=item.created_at, resolved_at=item.resolved_at,
+        resolved_case_id=item.resolved_case_id, version=item.version,
+        message_id=item.message_id,
+        from_address=message.from_address if message else None,
+        subject=message.subject if message else None,
+        received_at=message.at if message else None,
+        raw_size=len(item.raw) if item.raw is not None else None,
+    )
+
+
+def _parse_state(state: str | None) -> tuple[str, ...]:
+    if state in (None, "open"):
+        return OPEN_STATES
+    if state == "all":
+        return ITEM_STATES
+    if state not in ITEM_STATES:
+        raise Invalid(f"unknown state '{state}'; states are: open, all, {', '.join(ITEM_STATES)}",
+                      field="state")
+    return (state,)
+
+
+def list_items(
+    desk: Desk, *, state: str | None = "open", cursor: str | None = None,
+    limit: int = cases.DEFAULT_PAGE,
+) -> Page[IntakeItemInfo]:
+    """Items in ``state`` ("open" = unmatched and quarantined), oldest first, keyset-paged."""
+    states = _parse_state(state)
+    limit = max(1, min(limit, cases.MAX_PAGE))
+    after = 0
+    if cursor:
+        try:
+            after = int(cursor)
+        except ValueError:
+            raise Invalid("that page cursor is not one the desk produced", field="cursor") from None
+    with desk.db.session() as s:
+        desk.actor(s)
+        rows = s.exec(
+            select(IntakeItem, Message)
+            .join(Message, col(Message.id) == col(IntakeItem.message_id), isouter=True)
+            .where(col(IntakeItem.state).in_(states), col(IntakeItem.id) > after)
+            .order_by(col(IntakeItem.id)).limit(limit + 1)
+        ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(items=tuple(_info(i, m) for i, m in rows),
+                    next_cursor=str(rows[-1][0].id) if more and rows else None)
+
+
+def _load_item(s: Session, item_id: int, expected_version: int | None = None) -> IntakeItem:
+    item = s.get(IntakeItem, item_id)
+    if item is None:
+        raise NotFound(f"no intake item #{item_id}")
+    if expected_version is not None and item.version != expected_version:
+        raise Conflict(f"intake item #{item_id} was changed by someone else since you opened it "
+                       f"(it is now {item.state}); reload to see the change")
+    return item
+
+
+def _detail(s: Session, item: IntakeItem) -> IntakeItemDetail:
+    message = s.get(Message, item.message_id) if item.message_id else None
+    attachments: tuple[AttachmentInfo, ...] = ()
+    suggestion = None
+    if message is not None:
+        attachments = tuple(
+            AttachmentInfo(id=a.id or 0, filename=a.filename, content_type=a.content_type,
+                           size=a.size)
+            for a in s.exec(select(Attachment).where(Attachment.message_id == message.id)
+                            .order_by(col(Attachment.id)))
+        )
+        if item.state == UNMATCHED and not message.is_machine:
+            suggestion = classify(message.subject, message.body).as_json()
+    return IntakeItemDetail(
+        item=_info(item, message),
+        to_address=message.to_address if message else None,
+        body=message.body if message else None,
+        attachments=attachments,
+        suggestion=suggestion,
+        raw_preview=item.raw[:RAW_PREVIEW].decode("utf-8", "replace") if item.raw else None,
+    )
+
+
+def get_item(desk: Desk, item_id: int) -> IntakeItemDetail:
+    """One item with its letter. Reading it is a view of personal data, so it is audited."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        item = _load_item(s, item_id)
+        audit.record(s, desk, actor, "intake.view", "intake_item", item.id)
+        return _detail(s, item)
+
+
+# --- working items -------------------------------------------------------------------------------
+
+def _unmatched(s: Session, item_id: int, expected_version: int | None) -> tuple[IntakeItem,
+                                                                               Message]:
+    item = _load_item(s, item_id, expected_version)
+    if item.state != UNMATCHED or item.message_id is None:
+        raise Invalid(f"intake item #{item_id} is {item.state}; only unmatched mail can be "
+                      "linked to a customer", field="item")
+    message = s.get(Message, item.message_id)
+    if message is None:  # the message was erased meanwhile
+        raise Conflict(f"the message of intake item #{item_id} no longer exists")
+    return item, message
+
+
+def _file(s: Session, desk: Desk, actor: Agent, item: IntakeItem, message: Message,
+          customer_id: int) -> None:
+    """File an unmatched letter for a customer, exactly as the importer would have."""
+    importer = BatchImporter(s, desk, actor)
+    importer.load_open_cases({customer_id})
+    case_id = importer.file_for_customer(customer_id, message.subject, message.body, message.at,
+                                         [])
+    importer.write()
+    message.case_id = case_id
+    item.state = DONE
+    item.resolved_at = desk.now()
+    item.resolved_case_id = case_id
+    s.add(message)
+    s.add(item)
+    s.flush()
+
+
+def link(
+    desk: Desk, *, item_id: int, customer_id: int, expected_version: int | None = None,
+    add_email: bool = False,
+) -> IntakeItemDetail:
+    """File an unmatched letter under an existing customer (a new case, or the open request
+    it reminds us of). ``add_email`` also records the sender's address on the customer."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        item, message = _unmatched(s, item_id, expected_version)
+        customer = customer_service.load(s, customer_id)
+        if customer.erased_at is not None:
+            raise Conflict(f"customer #{customer_id} has been erased")
+        if add_email:
+            if not message.from_address:
+                raise Invalid("this letter has no sender address to add", field="add_email")
+            shown, key = normalize_email(message.from_address)
+            owner = s.exec(select(CustomerEmail.customer_id)
+                           .where(CustomerEmail.normalized == key)).first()
+            if owner is None:
+                s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key))
+                suppression.guard_customer(s, desk, actor, customer, [key])
+                customer.updated_at = desk.now()
+                s.add(customer)
+                audit.record(s, desk, actor, "customer.email_add", "customer", customer_id,
+                             source="intake")
+            elif owner != customer_id:
+                raise Conflict(f"{shown} already belongs to customer #{owner}", field="email")
+        _file(s, desk, actor, item, message, customer_id)
+        audit.record(s, desk, actor, "intake.link", "intake_item", item.id,
+                     customer_id=customer_id, case_id=item.resolved_case_id)
+        return _detail(s, item)
+
+
+def new_customer(
+    desk: Desk, *, item_id: int, name: str | None = None, expected_version: int | None = None,
+) -> IntakeItemDetail:
+    """Create a customer from an unmatched letter's sender and file the letter for them.
+
+    Only what the request needs is recorded: the sender's address and the name the agent
+    gives (never the display name from the mail). A suppressed address (opted out or erased
+    before) comes back opted out of marketing, so writing to us again never re-subscribes
+    anyone.
+    """
+    cleaned = clean_text(name, field="name")
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        item, message = _unmatched(s, item_id, expected_version)
+        if not message.from_address:
+            raise Invalid("this letter has no usable sender address; link it to an existing "
+                          "customer instead", field="item")
+        shown, key = normalize_email(message.from_address)
+        owner = s.exec(select(CustomerEmail.customer_id)
+                       .where(CustomerEmail.normalized == key)).first()
+        if owner is not None:
+            raise Conflict(f"{shown} already belongs to customer #{owner}; link the item to "
+                           "that customer instead", field="email")
+        now = desk.now()
+        customer = Customer(name=cleaned, created_at=now, updated_at=now)
+        s.add(customer)
+        s.flush()
+        s.add(CustomerEmail(customer_id=customer.id, address=shown, normalized=key,
+                            is_primary=True))
+        suppressed = suppression.guard_customer(s, desk, actor, customer, [key])
+        audit.record(s, desk, actor, "customer.create", "customer", customer.id, emails=1,
+                     source="intake", suppressed=suppressed)
+        _file(s, desk, actor, item, message, customer.id or 0)
+        audit.record(s, desk, actor, "intake.new_customer", "intake_item", item.id,
+                     customer_id=customer.id, case_id=item.resolved_case_id)
+        return _detail(s, item)
+
+
+def reprocess(
+    desk: Desk, *, item_id: int, expected_version: int | None = None, lenient: bool = False,
+) -> IntakeItemDetail:
+    """Read a quarantined message again (after an upgrade, or ``lenient``: over-size mail
+    imported truncated). It is filed like a freshly imported one, or stays quarantined with
+    the current reason."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        item = _load_item(s, item_id, expected_version)
+        if item.state != QUARANTINED or item.raw is None:
+            raise Invalid(f"intake item #{item_id} is {item.state}; only quarantined mail is "
+                          "re-processed", field="item")
+        prepared = prepare(RawMessage(item.raw, item.source or "", len(item.raw)),
+                           lenient=lenient)
+        importer = BatchImporter(s, desk, actor)
+        if prepared.mail is None:
+            item.reason = prepared.problem
+            s.add(item)
+        elif importer.duplicate(prepared.mail):
+            item.state = DONE
+            item.reason = "already imported from another copy of the same message"
+            item.resolved_at = desk.now()
+            item.raw = None
+            s.add(item)
+        else:
+            importer.load([prepared])
+            importer.take(prepared.mail, item.source or "", item=item)
+            importer.write()
+        s.flush()
+        audit.record(s, desk, actor, "intake.reprocess", "intake_item", item.id,
+                     state=item.state, lenient=lenient)
+        return _detail(s, item)
+
+
+def reprocess_all(desk: Desk, *, lenient: bool = False) -> ReprocessResult:
+    """Re-process every quarantined item, each in its own unit of work."""
+    with desk.db.session() as s:
+        desk.actor(s)
+        ids = s.exec(select(IntakeItem.id).where(IntakeItem.state == QUARANTINED)
+                     .order_by(col(IntakeItem.id))).all()
+    filed = 0
+    for item_id in ids:
+        if reprocess(desk, item_id=item_id or 0, lenient=lenient).item.state != QUARANTINED:
+            filed += 1
+    return ReprocessResult(filed=filed, still_quarantined=len(ids) - filed,
+                           item_ids=tuple(i or 0 for i in ids))
+
+
+def confirm_kind(
+    desk: Desk, *, case_id: int, kind: CaseKind | str | None = None,
+    expected_version: int | None = None,
+) -> CaseDetail:
+    """The agent confirms the suggested kind, or changes it; a new kind gets its own clock
+    from the same receipt time (a supervisor's override, if any, stays in force)."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = cases.load_for_change(s, case_id, expected_version)
+        chosen = cases.parse_kind(kind or case.suggested_kind or case.kind)
+        old = CaseKind(case.kind)
+        if chosen is not old:
+            deadline = clock.compute_deadline(chosen, case.received_at, desk.settings)
+            case.kind = chosen
+            case.policy_due_at = deadline.policy
+            case.due_rule = deadline.rule
+            if case.override_due_at is None:
+                case.due_at = deadline.effective
+            case.dispute_stage = DisputeStage.RECEIVED if chosen is CaseKind.DISPUTE else None
+        case.classification = {**(case.classification or {}), "confirmed": True,
+                               "confirmed_kind": chosen.value}
+        case.updated_at = desk.now()
+        s.add(case)
+        s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action="kind",
+                        from_value=old.value, to_value=chosen.value))
+        s.flush()
+        audit.record(s, desk, actor, "case.kind", "case", case.id, kind=chosen.value,
+                     suggested=case.suggested_kind, changed=chosen is not old)
+        return cases.detail(s, desk, case)
