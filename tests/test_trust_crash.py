@@ -3,6 +3,7 @@ operation; a locked database waits, then reports Busy (exit code 7)."""
 
 from __future__ import annotations
 
+import mailbox
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -227,4 +229,57 @@ def test_kill_during_erasures(sqlite_desk: Desk, delay: float) -> None:
         statuses = s.execute(sa.text("SELECT status, count(*) FROM erasure GROUP BY status")).all()
     assert statuses == [("complete", len(requests))]
     assert customers.find(sqlite_desk, "Gone") == []
+    _assert_sound(sqlite_desk)
+
+
+def _mbox(path: Path, count: int, senders: list[str]) -> None:
+    box = mailbox.mbox(path)
+    for i in range(count):
+        msg = EmailMessage()
+        msg["From"] = senders[i % len(senders)] if i % 4 else f"stranger{i}@example.net"
+        msg["To"] = "info@example.com"
+        msg["Subject"] = f"Please delete my data ({i})"
+        msg["Message-ID"] = f"<crash-{i}@example.com>"
+        msg["Date"] = "Tue, 10 Mar 2026 09:00:00 +0000"
+        msg.set_content(f"Hello,\n\nplease delete everything you hold about me. Ref {i}.\n")
+        box.add(msg)
+    box.flush()
+    box.close()
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.4, 0.9])
+def test_kill_during_import(sqlite_desk: Desk, tmp_path: Path, delay: float) -> None:
+    """Batches commit whole: after a kill every imported letter is filed (case or intake item),
+    and importing the same mail again completes it without duplicates."""
+    senders = [customers.create(sqlite_desk, name=f"Sender {i}",
+                                emails=[f"sender{i}@example.com"]).emails[0].address
+               for i in range(10)]
+    source = tmp_path / "inbox.mbox"
+    total = 600
+    _mbox(source, total, senders)
+    proc = _run_script(sqlite_desk, f"""
+        from helpdesk.services import intake
+        print("ready", flush=True)
+        intake.import_paths(desk, paths=[{str(source)!r}], batch_size=20,
+                            progress=lambda p: print(p.messages, flush=True))
+    """)
+    _kill_after(proc, delay)
+    _assert_sound(sqlite_desk)
+
+    def state() -> tuple[int, int]:
+        with sqlite_desk.db.session() as s:
+            letters = s.execute(sa.text(
+                "SELECT count(*) FROM message WHERE direction = 'inbound'")).scalar_one()
+            unfiled = s.execute(sa.text(
+                "SELECT count(*) FROM message m WHERE m.direction = 'inbound' "
+                "AND m.case_id IS NULL AND NOT EXISTS "
+                "(SELECT 1 FROM intake_item i WHERE i.message_id = m.id)")).scalar_one()
+        return letters, unfiled
+
+    letters, unfiled = state()
+    assert unfiled == 0 and letters % 20 == 0  # whole batches only
+    from helpdesk.services import intake
+
+    intake.import_paths(sqlite_desk, paths=[source])
+    assert state() == (total, 0)
     _assert_sound(sqlite_desk)
