@@ -20,8 +20,10 @@ from helpdesk.errors import EXIT_CODES, HelpdeskError
 #: Modules that add sub-commands; each has ``register(subparsers)``.
 COMMAND_MODULES = [
     "helpdesk.cli.core",
+    "helpdesk.cli.intake",
     "helpdesk.cli.disputes",
     "helpdesk.cli.trust",
+    "helpdesk.cli.privacy",
     "helpdesk.cli.replies",
 ]
 
