@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -185,16 +184,6 @@ def consent_under13(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write personal data to a file only its owner can read."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise Invalid(f"cannot write {path}: {exc.strerror}", field="out") from None
-
-
 def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
     rows = suppression.export(ctx.desk(), hashed=args.hashed)
     buf = io.StringIO()
@@ -205,7 +194,7 @@ def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
         values = [r.email_hash, r.channel, r.reason, r.source, r.created_at.isoformat()]
         writer.writerow(values if args.hashed else [r.address or "", *values])
     if args.out:
-        _write_private(args.out, buf.getvalue())
+        access_export.write_private(args.out, buf.getvalue())
         print(f"wrote {len(rows)} entries to {safe(args.out)}")
     else:
         sys.stdout.write(safe(buf.getvalue()))
@@ -217,7 +206,7 @@ def export_customer(args: argparse.Namespace, ctx: CliContext) -> int:
     text = (access_export.to_json(data) + "\n" if args.format == "json"
             else access_export.to_text(data))
     if args.out:
-        _write_private(args.out, text)
+        access_export.write_private(args.out, text)
         print(f"wrote the export of customer #{data.customer_id} to {safe(args.out)}")
     else:
         sys.stdout.write(text if args.format == "json" else safe(text))
