@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,18 @@ import sqlalchemy as sa
 from helpdesk.cli import main
 from helpdesk.db.models import AuditEvent
 from helpdesk.errors import Forbidden, Invalid, NotFound
-from helpdesk.services import agents, audit, audit_query, cases, customers
+from helpdesk.services import (
+    access_export,
+    agents,
+    audit,
+    audit_query,
+    cases,
+    consent,
+    customers,
+    disclosures,
+    erasure,
+    intake,
+)
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
@@ -220,7 +231,8 @@ PII = ["Zelda Quixote", "zelda.quixote@example.org", "+44 20 7946 0999", "Quixot
        "17 Windmill Lane", "secret subject Zelda", "note about Zelda's bank"]
 
 
-def test_busy_session_leaves_no_personal_data_in_the_trail(desk: Desk, clock: FakeClock) -> None:
+def test_busy_session_leaves_no_personal_data_in_the_trail(desk: Desk, clock: FakeClock,
+                                                           tmp_path: Path) -> None:
     agents.add(desk, name="bob")
     bob = desk.as_agent("bob")
     c = customers.create(desk, name=PII[0], emails=[PII[1]], phone=PII[2], company=PII[3],
@@ -235,10 +247,25 @@ def test_busy_session_leaves_no_personal_data_in_the_trail(desk: Desk, clock: Fa
     cases.add_note(bob, case_id=d.case.id, body=PII[6])
     cases.get(bob, d.case.id)
     cases.set_status(desk, case_id=d.case.id, status="open", note=PII[6])
+    mail = tmp_path / "letter.eml"
+    mail.write_text(f"From: {PII[0]} <{PII[1]}>\nTo: info@example.com\nSubject: {PII[5]}\n"
+                    "Message-ID: <pii-1@example.org>\nDate: Tue, 10 Mar 2026 09:00:00 +0000\n"
+                    f"\n{PII[6]}\n")
+    intake.import_paths(desk, paths=[mail])
+    consent.opt_out(desk, customer_id=c.id)
+    disclosures.add(desk, customer_id=c.id, recipient=PII[3], recipient_kind="contractor",
+                    purpose=f"shipping to {PII[4]}", data_categories=["address"],
+                    disclosed_on=date(2026, 3, 1), legal_basis="contract")
+    access_export.export(desk, customer_id=c.id)
+    erasure.erase(desk, customer_id=c.id, case_id=d.case.id)
     audit_query.query(desk, filter=AuditFilter(customer_id=c.id))
     with desk.db.engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT * FROM audit_event")).all()
-    assert len(rows) >= 10
+    actions = {r.action for r in rows}
+    assert {"customer.view", "customer.update", "case.view", "case.note", "erasure.execute",
+            "customer.export", "intake.import"} <= actions, sorted(actions)
+    assert any(a.startswith("consent.") for a in actions)
+    assert any(a.startswith("disclosure.") for a in actions)
     text = "\n".join(repr(tuple(r)) for r in rows).casefold()
     for needle in [*PII, "Zelda Q. Quixote", "zq2@example.org", "zelda", "quixote", "windmill"]:
         assert needle.casefold() not in text, needle

@@ -3,6 +3,7 @@ name lookup refused, proving nothing even tried."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,22 +59,37 @@ def test_full_session_offline(no_network: NetworkGuard, tmp_path: Path,
     monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
     monkeypatch.delenv("HELPDESK_AGENT", raising=False)
 
-    def run(*argv: str) -> None:
-        assert main(["--as", "alice", *argv]) == 0, capsys.readouterr()
+    def run(*argv: str) -> str:
+        code = main(["--as", "alice", *argv])
+        out = capsys.readouterr()
+        assert code == 0, (argv, out)
+        return out.out
 
     run("agent", "whoami")
+    run("demo", "--customers", "30")
     run("agent", "add", "bob")
     # addresses at domains that do not exist: validation must not look them up
-    run("customer", "add", "--name", "Ann Offline", "--email", "ann@no-such-domain-4f1c9.com",
-        "--phone", "+44 20 7946 0000")
+    ann = str(json.loads(run(
+        "customer", "add", "--name", "Ann Offline", "--email", "ann@no-such-domain-4f1c9.com",
+        "--phone", "+44 20 7946 0000", "--json"))["id"])
     run("customer", "add", "--name", "Ben Offline", "--email", "ben@example.com")
-    run("customer", "find", "Offline")
-    run("customer", "show", "1")
-    run("case", "new", "--kind", "deletion", "--customer", "1", "--subject", "please delete")
-    run("case", "note", "1", "checked the archives")
-    run("case", "status", "1", "open")
-    run("case", "assign", "1", "bob", "--reason", "holiday cover")
-    run("dispute", "open", "1")
+    assert "Ann Offline" in run("customer", "find", "Offline")
+    run("customer", "show", ann)
+    case = str(json.loads(run("case", "new", "--kind", "deletion", "--customer", ann,
+                              "--subject", "please delete", "--json"))["case"]["id"])
+    run("case", "note", case, "checked the archives")
+    run("case", "status", case, "open")
+    run("case", "assign", case, "bob", "--reason", "holiday cover")
+    run("dispute", "open", case)
+    mail = tmp_path / "letter.eml"
+    mail.write_text("From: Ben Offline <ben@example.com>\nTo: info@example.com\n"
+                    "Subject: stop the newsletter\nMessage-ID: <offline-1@example.com>\n"
+                    "Date: Tue, 10 Mar 2026 09:00:00 +0000\n\nPlease unsubscribe me.\n")
+    run("import", str(mail))
+    run("optout", "ben@example.com", "unknown@example.org")
+    run("export", ann, "--format", "json", "--out", str(tmp_path / "export.json"))
+    run("erase", ann, "--case", case)
+    run("erasures", "reapply")
     run("case", "list")
     run("report")
     run("audit", "verify")
