@@ -1,0 +1,95 @@
+"""The intake screen by keyboard: import with progress (worker thread), unmatched and
+quarantined items with reasons, new customer from a letter, re-processing, hostile text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, ProgressBar, Static
+
+from helpdesk.config import Settings
+from helpdesk.db.engine import open_database
+from helpdesk.services import cases, customers, intake
+from helpdesk.services.context import Desk
+from screens.app import DeskApp
+from screens.intake import IntakeScreen, ItemDialog
+from tests.hostile import HOSTILE
+from tests.intake_mail import mail, write_mbox
+
+
+@pytest.fixture
+def ui_desk(tmp_path: Path) -> Iterator[Desk]:
+    db = open_database(f"sqlite:///{tmp_path / 'ui.sqlite3'}")
+    desk = Desk(db=db, settings=Settings(db_url="x", timezone="Europe/Berlin",
+                                         key_file=tmp_path / "key"),
+                actor_name="alice", clock=lambda: datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    customers.create(desk, name="Ann", emails=["ann@example.com"])
+    yield desk
+    db.dispose()
+
+
+async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(4):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Path) -> None:
+    hostile = HOSTILE[2] + HOSTILE[6]  # markup action + ANSI escape
+    box = write_mbox(tmp_path / "box", [
+        mail(),
+        mail(msgid="<s@x>", frm="stranger@else.example", subject=hostile,
+             body="Please send me a copy of my data. " + hostile),
+        b"\x00\x01 junk\n",
+    ])
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(pilot)
+        await pilot.press("I")
+        await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IntakeScreen)
+        assert screen.query_one("#path", Input).has_focus
+        await pilot.press(*str(box), "enter")
+        await _settle(pilot)
+        assert screen.result is not None
+        assert (screen.result.new_cases, screen.result.unmatched,
+                screen.result.quarantined) == (1, 1, 1)
+        bar = screen.query_one("#progress", ProgressBar)
+        assert bar.total and bar.progress == bar.total
+        assert "1 new cases" in str(screen.query_one("#status", Static).render())
+
+        table = screen.query_one("#items", DataTable)
+        assert table.row_count == 2
+        states = [table.get_row_at(r)[1].plain for r in range(2)]
+        assert states == ["unmatched", "quarantined"]
+        subject = table.get_row_at(0)[4]
+        assert "[@click=app.quit]" in subject.plain and "\x1b" not in subject.plain
+        assert "does not look like an e-mail" in table.get_row_at(1)[5].plain
+
+        table.focus()
+        await pilot.press("enter")
+        await _settle(pilot)
+        letter = str(screen.query_one("#letter", Static).render())
+        assert "Suggested: access" in letter and "[@click=app.quit]" in letter
+
+        await pilot.press("j", "p")  # the quarantined junk stays quarantined, with its reason
+        await _settle(pilot)
+        assert table.row_count == 2
+
+        await pilot.press("k", "c")
+        await pilot.pause()
+        assert isinstance(app.screen, ItemDialog)
+        await pilot.press(*"Stan Ger", "ctrl+s")
+        await _settle(pilot)
+        assert app.screen is screen and table.row_count == 1
+        resolved = intake.list_items(ui_desk, state="done").items[0].resolved_case_id
+        assert cases.get(ui_desk, resolved or 0).case.customer_name == "Stan Ger"
+
+        await pilot.press("f")
+        await _settle(pilot)
+        assert table.row_count == 2  # all items, the filed one included
+        assert app.is_running  # the hostile [@click=app.quit] never ran
