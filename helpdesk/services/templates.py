@@ -19,12 +19,13 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from helpdesk import clock
-from helpdesk.db.models import Agent, Case, Customer, Message, PolicyVersion, Template
+from helpdesk.db.models import Agent, Case, CaseEvent, Customer, Message, PolicyVersion, Template
 from helpdesk.domain import CaseKind, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import audit
@@ -46,7 +47,7 @@ PLACEHOLDERS: dict[str, str] = {
     "received_date": "the day the request was received (desk time zone)",
     "due_date": "the day the request is due (the effective deadline)",
     "days_left": "whole days until the due date (open cases only)",
-    "original_due_date": "the policy's own due date, before any override",
+    "original_due_date": "the due date promised before any override",
     "override_due_date": "the due date a supervisor's override set (overridden cases only)",
     "override_reason": "the reason recorded with the override (overridden cases only)",
     "outcome": "the outcome recorded on the case (once there is one)",
@@ -190,7 +191,7 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
         "received_date": clock.local_date(case.received_at, tz).isoformat(),
         "due_date": day(case.due_at),
         "days_left": str(max(0, clock.days_left(case.due_at, desk.now(), tz))) if open_ else None,
-        "original_due_date": day(case.policy_due_at),
+        "original_due_date": day(case.policy_due_at) or _promised_before_override(s, case, tz),
         "override_due_date": day(case.override_due_at),
         "override_reason": case.override_reason if case.override_due_at else None,
         "outcome": case.outcome,
@@ -200,6 +201,17 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
         "policy_text": part[1] if part else None,
         "desk_address": desk.settings.mail_from,
     }
+
+
+def _promised_before_override(s: Session, case: Case, tz: ZoneInfo) -> str | None:
+    """The due day promised before any override, for kinds the policy sets no clock for."""
+    if case.override_due_at is None:
+        return clock.due_date(case.due_at, tz).isoformat()
+    return s.exec(
+        select(CaseEvent.from_value).where(CaseEvent.case_id == case.id,
+                                           CaseEvent.action == "deadline_override")
+        .order_by(col(CaseEvent.id)).limit(1)
+    ).first()
 
 
 def case_tag(case_id: int) -> str:
