@@ -283,3 +283,28 @@ def test_kill_during_import(sqlite_desk: Desk, tmp_path: Path, delay: float) -> 
     intake.import_paths(sqlite_desk, paths=[source])
     assert state() == (total, 0)
     _assert_sound(sqlite_desk)
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.5])
+def test_kill_during_demo_generation(sqlite_desk: Desk, delay: float) -> None:
+    """The demo fills the desk in one unit of work: after a kill it is empty or complete, and
+    an empty desk can be filled again."""
+    size = 20_000
+    proc = _run_script(sqlite_desk, f"""
+        from helpdesk import demo
+        print("ready", flush=True)
+        demo.generate(desk, customers={size}, seed=7)
+        print("done", flush=True)
+    """)
+    _kill_after(proc, delay)
+    _assert_sound(sqlite_desk)
+    with sqlite_desk.db.session() as s:
+        filled = s.execute(sa.text("SELECT count(*) FROM customer")).scalar_one()
+        emails = s.execute(sa.text("SELECT count(DISTINCT customer_id) FROM customer_email")
+                           ).scalar_one()
+    assert filled in (0, size) and emails == filled
+    if filled == 0:
+        from helpdesk import demo
+
+        assert demo.generate(sqlite_desk, customers=50, seed=7)["customer"] == 50
+        _assert_sound(sqlite_desk)
