@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from rich.text import Text
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -129,3 +130,30 @@ class FormModal(DeskModal[ResultT]):
         if field:
             field.first().focus()
         return True
+
+
+class KeyBar(Static):
+    """One line of key hints from the screen's live bindings (keymap included).
+
+    A light stand-in for Textual's Footer, which builds a widget per key and costs tens of
+    milliseconds on every screen push — too much for a desk that opens screens all day.
+    """
+
+    DEFAULT_CSS = "KeyBar { dock: bottom; height: 1; background: $panel; color: $text-muted; }"
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.refresh_keys)
+
+    def refresh_keys(self) -> None:
+        hints = Text()
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            b = active.binding
+            if not b.show or not b.description or b.description in seen:
+                continue
+            seen.add(b.description)
+            if hints:
+                hints.append("  ")
+            hints.append(self.app.get_key_display(b), "bold")
+            hints.append(f" {b.description}")
+        self.update(hints)

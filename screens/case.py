@@ -8,14 +8,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Input, OptionList, Select, Static, TextArea
+from textual.widgets import Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
 from helpdesk.services import cases
 from helpdesk.services.readmodels import CaseDetail, MessageInfo
 from screens import registry
-from screens.base import DeskModal, DeskScreen, FormModal
+from screens.base import DeskModal, DeskScreen, FormModal, KeyBar
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
 
 _DIRECTION = {
@@ -50,7 +50,7 @@ class CaseScreen(DeskScreen[None]):
             yield VerticalScroll(id="thread")
             yield Static("History", classes="section")
             yield Static("", id="history")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for action in registry.CASE_ACTIONS:

@@ -8,13 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Checkbox, DataTable, Footer, Input, Static
+from textual.widgets import Checkbox, DataTable, Input, Static
 
 from helpdesk.errors import Conflict
 from helpdesk.services import customers
 from helpdesk.services.readmodels import CustomerDetail
 from screens import registry
-from screens.base import DeskScreen, FormModal
+from screens.base import DeskScreen, FormModal, KeyBar
 from screens.main import CaseTable
 from screens.text import clean, day, when
 
@@ -44,7 +44,7 @@ class CustomerScreen(DeskScreen[None]):
             yield Static("Cases", classes="section")
             yield CaseTable(id="customer-cases")
             yield Static("", id="more")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for action in registry.CUSTOMER_ACTIONS:

@@ -6,14 +6,15 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from helpdesk.services import customers
 from helpdesk.services.readmodels import CustomerSummary
-from screens.base import DeskScreen
+from screens.base import DeskScreen, KeyBar
 from screens.text import cell
 
-RESULTS = 50
+#: Enough to fill a tall terminal; more would only cost time per keystroke (refine instead).
+RESULTS = 30
 
 
 class ResultTable(DataTable[Text]):
@@ -39,7 +40,7 @@ class LookupScreen(DeskScreen[None]):
         yield Static("Find a customer: name, any e-mail, company or phone", id="lookup-hint")
         yield Input(placeholder="type to search…", id="search")
         yield ResultTable(id="results", cursor_type="row")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one(ResultTable)

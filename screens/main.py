@@ -11,13 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import DisputeStage, Queue
 from helpdesk.services import cases
 from helpdesk.services.readmodels import AgentInfo, CaseSummary, Page, QueueCounts
-from screens.base import Loader
+from screens.base import KeyBar, Loader
 from screens.text import cell, days_left_text, urgency, when
 
 PAGE_SIZE = 100
@@ -124,7 +124,7 @@ class MainScreen(Loader, Screen[None]):
             with Vertical(id="queue-pane"):
                 yield Static("", id="queue-title")
                 yield CaseTable(id="cases")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(QueueList).highlighted = 0
