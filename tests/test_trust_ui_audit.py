@@ -116,3 +116,26 @@ async def test_agent_cannot_open_the_trail(ui_desk: Desk, tmp_path: Path) -> Non
         await _settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen) and screen.entries == []
+
+
+async def test_hostile_filter_input_is_refused_or_matches_nothing(ui_desk: Desk,
+                                                                  tmp_path: Path) -> None:
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _settle(pilot)
+        app.push_screen(AuditScreen())
+        await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AuditScreen)
+        for field in ("agent", "customer", "action", "since"):
+            box = screen.query_one(f"#{field}", Input)
+            for text in HOSTILE[::3]:
+                box.value = text
+                screen.action_apply()
+                await _settle(pilot)
+                assert app.screen is screen  # a notice at most, never a crash
+            box.value = ""
+        screen.query_one("#action", Input).value = "[@click=app.quit]x[/]"
+        screen.action_apply()
+        await _settle(pilot)
+        assert screen.entries == [] and app.is_running
