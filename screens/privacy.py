@@ -2,9 +2,10 @@
 
 Profile: ``o`` opt out of marketing (one key, no dialog: it only ever reduces what we send),
 ``x`` erase (asks for the deletion request's case and a typed confirmation), ``d`` record a
-disclosure, ``P`` export everything held to a file. Case view: ``o`` opt the case's customer out
-with the case as source, ``x`` erase the customer under this case, ``p`` show the policy part that
-governs the case's kind. Role rules stay in the services; refusals show as errors.
+disclosure, ``P`` export everything held to a file, ``U`` flag a child under 13. Case view:
+``o`` opt the case's customer out with the case as source, ``x`` erase the customer under this
+case, ``p`` show the policy part that governs the case's kind. Role rules stay in the
+services; refusals show as errors.
 """
 
 from __future__ import annotations
@@ -147,6 +148,26 @@ def _export_dialog(app: DeskApp, detail: CustomerDetail) -> None:
         done)
 
 
+def _under_13_dialog(app: DeskApp, detail: CustomerDetail) -> None:
+    desk = app.desk
+
+    def submit(_values: dict[str, str]) -> consent.Under13Result:
+        return consent.mark_under_13(desk, customer_id=detail.id,
+                                     expected_version=detail.version)
+
+    def done(result: consent.Under13Result | None) -> None:
+        if result is not None:
+            app.notify(f"Marked under 13; parental request case #{result.case_id}; product "
+                       f"registrations removed: {result.registrations_removed}.", markup=False)
+            _reload(app)
+
+    app.push_screen(CaseDialog(
+        f"Customer #{detail.id} is a child under 13", (), submit,  # type: ignore[arg-type]
+        hint="Blocks marketing for good, suppresses the addresses, removes product "
+             "registrations (collected for marketing) and opens a parental request case."),
+        done)
+
+
 class PolicyPartScreen(DeskModal[None]):
     """The Part of the policy in force that governs a case's kind, read-only."""
 
@@ -215,6 +236,9 @@ register(
     CustomerAction(id="privacy.export", title="Export data", key="P",
                    help="Write everything held about this customer to a file",
                    run=_export_dialog),
+    CustomerAction(id="privacy.under_13", title="Under 13", key="U",
+                   help="Flag a child under 13 and start the parental request",
+                   run=_under_13_dialog),
     CaseAction(id="privacy.case_opt_out", title="Opt out", key="o",
                help="Opt the case's customer out of marketing, citing this case",
                run=_case_opt_out),

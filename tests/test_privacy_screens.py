@@ -103,6 +103,13 @@ async def test_disclosure_and_export_dialogs(ui_desk: Desk, tmp_path: Path) -> N
         await pilot.pause()
         await pilot.press(*str(target), "ctrl+s")
         await _settle(pilot)
+        await pilot.press("U")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+        flagged = customers.get(ui_desk, cid)
+        assert flagged.under_13 and flagged.marketing_opted_out
+        assert "under_13" in [c.kind for c in flagged.cases]
     data = json.loads(target.read_text())
     assert data["name"] == HOSTILE[2] and data["disclosures"][0]["recipient"] == "Broker"
     assert oct(target.stat().st_mode & 0o777) == "0o600"
