@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from helpdesk.cli import main
 from helpdesk.errors import HelpdeskError, Invalid
+from helpdesk.intake.parse import Unreadable, parse
 from helpdesk.services import cases, customers
 from helpdesk.services.context import Desk
 from helpdesk.services.validation import clean_phone, clean_text, normalize_email
@@ -160,6 +161,44 @@ def test_cli_prints_hostile_data_inert(desk: Desk, home: Path,
     assert "\\x1b" in out and "\\u202e" in out  # shown, not executed
     assert main(["--db", url, "--as", "alice", "customer", "show", str(ids[0]), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["name"].startswith("\x1b]0;pwned")
+
+
+HEADER_TEXT = st.one_of(
+    st.sampled_from(HOSTILE),
+    st.text(max_size=200),
+    st.sampled_from(["=?utf-8?b?w6k=?=", "=?bogus-charset?q?x=41?=", "=?utf-8?q?broken", "<>",
+                     "<a@b> <c@d> <<nested>>", "Mon, 32 Foo 99999 25:61:61 +9999", "\"\" <@>"]),
+)
+
+
+def _header_line(name: str, value: str) -> bytes:
+    return f"{name}: ".encode() + value.encode("utf-8", "surrogatepass").replace(
+        b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.fixed_dictionaries({name: HEADER_TEXT for name in (
+    "From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References",
+    "Content-Type")}), body=st.binary(max_size=300))
+def test_mail_headers_parse_or_are_refused_cleanly(values: dict[str, str], body: bytes) -> None:
+    raw = b"".join(_header_line(k, v) for k, v in values.items()) + b"\r\n" + body
+    try:
+        mail = parse(raw)
+    except Unreadable as exc:
+        assert exc.reason
+        return
+    for text in (mail.sender, mail.sender_name, mail.to, mail.subject, mail.body):
+        assert text is None or not any(ch in text for ch in "\x00\x1b\x07")
+    assert mail.message_id is None or len(mail.message_id) <= 998
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=2000))
+def test_arbitrary_bytes_parse_or_are_refused_cleanly(raw: bytes) -> None:
+    try:
+        parse(raw)
+    except Unreadable as exc:
+        assert exc.reason
 
 
 SAFE_COMMANDS = [
