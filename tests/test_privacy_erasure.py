@@ -204,3 +204,30 @@ def test_any_agent_may_erase_but_only_the_customers_own_case(desk: Desk) -> None
     # an erased person who writes again is known only as suppressed
     again = customers.create(desk, name="New Name", emails=[EMAIL])
     assert again.marketing_opted_out
+
+
+def test_a_blocked_clean_up_is_partial_and_a_second_run_finishes_it(desk: Desk) -> None:
+    if desk.db.backend != "sqlite":
+        pytest.skip("the write-ahead log is SQLite's")
+    import sqlite3
+
+    customer_id, case_id = _customer_with_case(desk)
+    path = desk.db.sqlite_path
+    assert path is not None
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM customer").fetchone()  # an old snapshot held open
+    try:
+        first = erasure.erase(desk, customer_id=customer_id, case_id=case_id)
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert first.status == "partial" and first.completed_at is None
+    assert "run the erasure again" in first.steps["physical"]
+    assert "still running" in erasure.completion_letter(desk, erasure_id=first.id)
+
+    second = erasure.erase(desk, customer_id=customer_id, case_id=case_id)
+
+    assert second.id == first.id and second.status == "complete"
+    wal = path.with_name(path.name + "-wal")
+    assert not wal.exists() or EMAIL.encode() not in wal.read_bytes()

@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from helpdesk.db.engine import BUSY_TIMEOUT_MS
 from helpdesk.db.models import (
     Agent,
     ArchiveCheck,
@@ -59,6 +60,7 @@ class ArchiveStatus(StrEnum):
     PURGED = "purged"
 
 
+CHECKPOINT_WAIT_MS = 2_000
 COMPLETE = "complete"
 PARTIAL = "partial"
 
@@ -257,9 +259,13 @@ def _physical_cleanup(desk: Desk) -> dict[str, Any]:
         for table in ("customer_fts", "customer_prefix"):
             conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('optimize')")
     raw = desk.db.engine.raw_connection()  # a checkpoint must run outside any transaction
+    cur = raw.cursor()
     try:
-        busy, _, _ = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        # wait briefly for readers: a desk still reading makes this step partial, not slow
+        cur.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+        busy, _, _ = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     finally:
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         raw.close()
     if busy:
         return {"ok": False, "note": "search index optimised; the write-ahead log could not be "
