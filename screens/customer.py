@@ -71,7 +71,7 @@ class CustomerScreen(DeskScreen[None]):
         for label, value in (("Phone", d.phone), ("Company", d.company),
                              ("Billing", d.billing_address), ("Shipping", d.shipping_address)):
             contact.append(f"{label:<10}", "dim")
-            contact.append_text(_t(value or "-"))
+            contact.append_text(_t((value or "-").replace("\n", "\n" + " " * 10)))
             contact.append("\n")
         contact.append("E-mail    ", "dim")
         if not d.emails:

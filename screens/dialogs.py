@@ -54,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static("Keys  (Esc closes; remap by id in the config file's [keymap])",
-                         classes="dialog-title")
+                         classes="dialog-title", markup=False)
             with VerticalScroll():
                 for key, description, binding_id in self.rows:
                     yield Static(lit(f"{key:>14}  {description:<28} {binding_id}"),

@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from helpdesk.domain import DisputeStage, Queue
+from helpdesk.domain import CaseKind, DisputeStage, Queue
 from helpdesk.services import cases
 from helpdesk.services.readmodels import AgentInfo, CaseSummary, Page, QueueCounts
 from screens.base import KeyBar, Loader
@@ -49,15 +49,28 @@ QUEUES: tuple[QueueSpec, ...] = (
 _BY_KEY = {spec.key: spec for spec in QUEUES}
 
 
+#: Kind labels short enough for the table at 80 columns (the case view shows the full one).
+SHORT_KIND = {
+    CaseKind.MARKETING_OPT_OUT: "Opt-out",
+    CaseKind.OBJECTION: "Objection",
+    CaseKind.UNDER_13: "Under-13",
+    CaseKind.POSTING_REMOVAL: "Posting",
+}
+
+
 def case_row(case: CaseSummary, tz: ZoneInfo) -> list[Text]:
+    """Table cells for a case; the whole row takes the urgency colour."""
     style = urgency(case.days_left, case.overdue)
-    label = case.kind.label + (" ⚑" if case.escalated or case.warning else "")
+    label = SHORT_KIND.get(case.kind, case.kind.label)
+    if case.escalated or case.warning:
+        label += " ⚑"
     return [
-        cell(label, style, limit=24),
-        cell(case.customer_name or "-", limit=40),
-        cell(case.subject or "(no subject)", limit=80),
-        cell(case.assignee_name or "-", "dim" if case.assignee_name is None else "", limit=20),
-        cell(when(case.received_at, tz)[:10]),
+        cell(label, style, limit=14),
+        cell(case.customer_name or "-", style, limit=22),
+        cell(case.subject or "(no subject)", style, limit=60),
+        cell(case.assignee_name or "-", style or ("dim" if case.assignee_name is None else ""),
+             limit=18),
+        cell(when(case.received_at, tz)[:10], style),
         cell(days_left_text(case.days_left, case.overdue), style),
     ]
 

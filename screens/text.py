@@ -42,9 +42,11 @@ def lit(value: object, style: str = "", *, limit: int | None = None) -> Content:
 
 
 def cell(value: object, style: str = "", *, limit: int = 120) -> Text:
-    """A DataTable cell: one line, literal, optionally styled."""
-    return Text(clean(value, one_line=True, limit=limit), style=style, no_wrap=True,
-                overflow="ellipsis")
+    """A DataTable cell: one line, literal, optionally styled, cut to ``limit`` with "…"."""
+    text = clean(value, one_line=True)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
 def when(value: datetime | None, tz: ZoneInfo) -> str:
