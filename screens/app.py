@@ -93,7 +93,7 @@ class DeskApp(App[None]):
         self.me: AgentInfo | None = None
         #: Bumped after every change made from the desk; lists reload when they see it moved.
         self.changes = 0
-        registry.discover()
+        self.broken_extensions = registry.discover()
         for command in registry.COMMANDS:
             if command.key:
                 # Binding ids make these remappable through Settings.keymap like our own keys.
@@ -114,6 +114,9 @@ class DeskApp(App[None]):
         if self.desk.settings.keymap:
             self.set_keymap(self.desk.settings.keymap)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.broken_extensions:
+            self.notify(f"Could not load: {', '.join(self.broken_extensions)} (see the log)",
+                        severity="warning", markup=False)
         from screens.main import MainScreen
 
         self.push_screen(MainScreen())

@@ -94,7 +94,8 @@ class LookupScreen(DeskScreen[None]):
     def on_key(self, event: events.Key) -> None:
         """Typing a character while the results have focus goes back to the search field."""
         table = self.query_one(ResultTable)
-        if self.focused is table and event.is_printable and event.character not in {"j", "k"}:
+        keys_of_the_list = {"j", "k", "/", "?"}
+        if self.focused is table and event.is_printable and event.character not in keys_of_the_list:
             search = self.query_one(Input)
             search.focus()
             search.insert_text_at_cursor(event.character or "")

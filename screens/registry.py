@@ -52,6 +52,7 @@ Untrusted text (names, subjects, bodies, e-mails) is rendered with :mod:`screens
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from helpdesk.services.readmodels import CaseDetail, CustomerDetail
     from screens.app import DeskApp
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,13 +127,23 @@ def register(*items: Extension) -> None:
         target.append(item)
 
 
-def discover() -> None:
-    """Import every module of the ``screens`` package so their ``register`` calls run."""
+def discover() -> list[str]:
+    """Import every module of the ``screens`` package so their ``register`` calls run.
+
+    A module that fails to import is skipped (and named in the result) so one broken extension
+    cannot keep the desk from opening.
+    """
     import screens
 
+    failed = []
     for info in pkgutil.iter_modules(screens.__path__):
         if info.name not in _SHELL and not info.name.startswith("_"):
-            importlib.import_module(f"screens.{info.name}")
+            try:
+                importlib.import_module(f"screens.{info.name}")
+            except Exception:
+                log.exception("screen module %s failed to load", info.name)
+                failed.append(info.name)
+    return failed
 
 
 def visible(items: list[Any], supervisor: bool) -> list[Any]:

@@ -103,3 +103,19 @@ def test_ui_state_round_trip_and_damage(tmp_path: Path) -> None:
     path.write_text("[1, 2]", encoding="utf-8")
     assert uistate.load_state(path) == {}
     assert [p.name for p in path.parent.iterdir()] == ["ui-state.json"]  # no temp files left
+
+
+def test_a_broken_screen_module_does_not_stop_the_desk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def flaky(name: str, package: str | None = None) -> object:
+        if name == "screens.lookup":
+            raise SyntaxError("half-written module")
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", flaky)
+    assert registry.discover() == ["lookup"]
