@@ -21,7 +21,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.domain import CaseKind, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import agents, customers, merge
+from helpdesk.services import agents, customers, merge, suppression
 from helpdesk.services.context import Desk
 from tests.replies_support import add_customer, open_case, set_customer
 
@@ -105,6 +105,15 @@ def test_the_opt_out_stays_from_either_side(desk: Desk, pair: tuple[int, int]) -
     set_customer(desk, third, under_13=True)
     result = merge.merge(desk, keep_id=third, other_id=keep)  # opted-out side merged away
     assert result.customer.marketing_opted_out and result.customer.under_13
+
+
+def test_merged_addresses_of_a_child_are_suppressed(desk: Desk, pair: tuple[int, int]) -> None:
+    keep, other = pair
+    set_customer(desk, keep, under_13=True)
+    merge.merge(desk, keep_id=keep, other_id=other)
+    with desk.db.session() as s:
+        assert suppression.is_suppressed(s, desk, "jn@other.example")
+        assert suppression.is_suppressed(s, desk, "jana.novak@mail.example")
 
 
 def test_merge_is_audited_with_ids_only(desk: Desk, pair: tuple[int, int]) -> None:

@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import col, select
 
 from helpdesk.db.models import AuditEvent, CaseEvent, Message
-from helpdesk.domain import CaseKind, MessageDirection
+from helpdesk.domain import CaseKind, MessageDirection, SuppressionReason
 from helpdesk.errors import Conflict, Invalid
-from helpdesk.services import replies, templates
+from helpdesk.services import replies, suppression, templates
 from helpdesk.services.context import Desk
 from tests.hostile import HOSTILE
 from tests.replies_support import add_customer, add_policy, open_case, set_customer
@@ -171,3 +171,17 @@ def test_the_customers_answer_threads_back_by_the_recorded_message_id(
     with desk.db.session() as s:
         owner = s.exec(select(Message.case_id).where(col(Message.message_id) == sent)).one()
     assert owner == case_id and sent == result.message_id
+
+
+def test_marketing_is_refused_to_a_suppressed_address(desk: Desk, tmp_path: Path) -> None:
+    add_policy(desk)
+    templates.create(desk, name="promo", subject="New offers", body="Dear ${customer_name}",
+                     transactional=False)
+    customer = add_customer(desk, email="Listed@Example.org")
+    case_id = open_case(desk, customer, CaseKind.QUESTION)
+    with desk.db.session(write=True) as s:
+        suppression.add(s, None, digest=suppression.email_hash(desk, "listed@example.org"),
+                        reason=SuppressionReason.ERASURE, source="test", now=desk.now())
+    with pytest.raises(Invalid, match="suppression list"):
+        replies.write(desk, case_id=case_id, template="promo", out=tmp_path / "p.eml")
+    replies.write(desk, case_id=case_id, template="acknowledgement", out=tmp_path / "a.eml")

@@ -13,7 +13,6 @@ from helpdesk.services.context import Desk
 from tests.hostile import HOSTILE
 from tests.replies_support import (
     PART_MARKERS,
-    SAMPLE_POLICY,
     add_customer,
     add_policy,
     open_case,
@@ -152,10 +151,3 @@ def test_a_template_for_another_kind_or_an_unknown_one_is_refused(desk: Desk) ->
         replies.preview(desk, case_id=case_id, template="deletion_done")
     with pytest.raises(NotFound):
         replies.preview(desk, case_id=case_id, template="no_such_template")
-
-
-def test_policy_part_is_found_by_heading() -> None:
-    heading, body = templates.policy_part(SAMPLE_POLICY, CaseKind.DELETION) or ("", "")
-    assert heading == "Part III. Access to Your Information"
-    assert body == "PART-THREE archival databases wording."
-    assert templates.policy_part("no parts here", CaseKind.DELETION) is None

@@ -3,8 +3,9 @@
 Merging re-points every row that refers to the other customer (found from the schema's foreign
 keys, so a table added later is not forgotten), fills the kept record's empty contact fields from
 the other one, keeps the stricter consent state (an opt-out or an under-13 flag on either side
-stays), writes a "merged" event on every case that moved and an audit record, and deletes the
-other customer row; the search index follows through its triggers.
+stays, and the suppression list is checked again for the merged addresses), writes a "merged"
+event on every case that moved and an audit record, and deletes the other customer row; the
+search index follows through its triggers.
 
 Duplicate suggestions never compare every customer with every other. Candidate pairs come from
 blocking keys computed in SQL (same name and company; same local part of an address) and from a
@@ -23,7 +24,7 @@ from sqlmodel import Session, SQLModel, col, func, select
 
 from helpdesk.db.models import Case, CaseEvent, Customer, CustomerEmail, FieldChange
 from helpdesk.errors import Conflict, Invalid
-from helpdesk.services import audit
+from helpdesk.services import audit, suppression
 from helpdesk.services import customers as customer_service
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CustomerDetail, CustomerSummary, customer_summary_from
@@ -121,9 +122,12 @@ def merge(
         s.expire_all()  # the bulk updates bypassed the identity map
         s.delete(customer_service.load(s, other_id))
         s.flush()
+        keep = customer_service.load(s, keep_id)
+        keys = list(s.exec(select(CustomerEmail.normalized)
+                           .where(CustomerEmail.customer_id == keep_id)).all())
+        suppression.guard_customer(s, desk, actor, keep, keys)
         audit.record(s, desk, actor, "customer.merge", "customer", keep_id, merged_id=other_id,
                      moved=moved, filled=list(filled), case_ids=moved_cases)
-        keep = customer_service.load(s, keep_id)
         return MergeResult(
             customer=customer_service._detail(s, desk, keep), merged_id=other_id, moved=moved,
             filled=filled, marketing_opted_out=keep.marketing_opted_out, under_13=keep.under_13,

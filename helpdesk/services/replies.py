@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message, Template
 from helpdesk.domain import MessageDirection
 from helpdesk.errors import Conflict, Invalid
-from helpdesk.services import audit
+from helpdesk.services import audit, suppression
 from helpdesk.services import templates as template_service
 from helpdesk.services.cases import load_for_change
 from helpdesk.services.context import Desk
@@ -77,12 +77,15 @@ def _recipient(s: Session, case: Case) -> tuple[Customer, CustomerEmail]:
     return customer, email
 
 
-def _marketing_blocked(customer: Customer) -> str | None:
-    """Why marketing to this customer is not allowed, or None when it is."""
+def _marketing_blocked(s: Session, desk: Desk, customer: Customer,
+                       email: CustomerEmail) -> str | None:
+    """Why marketing to this customer at this address is not allowed, or None when it is."""
     if customer.under_13:
         return "the customer is a child under 13"
     if customer.marketing_opted_out:
         return "the customer opted out of marketing"
+    if suppression.is_suppressed(s, desk, email.normalized):
+        return "the address is on the suppression list"
     return None
 
 
@@ -111,7 +114,7 @@ def _draft(
     wanted = language or template_service.case_language(s, case)
     template = template_service.find(s, template_name, wanted)
     if not template.transactional:
-        blocked = _marketing_blocked(customer)
+        blocked = _marketing_blocked(s, desk, customer, email)
         if blocked:
             raise Invalid(
                 f"template '{template.name}' is marketing and {blocked}; only transactional "

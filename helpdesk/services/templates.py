@@ -28,7 +28,7 @@ from helpdesk import clock
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, Message, PolicyVersion, Template
 from helpdesk.domain import CaseKind, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import audit
+from helpdesk.services import answers, audit
 from helpdesk.services.cases import parse_kind
 from helpdesk.services.context import Desk
 from helpdesk.services.validation import clean_text
@@ -57,22 +57,6 @@ PLACEHOLDERS: dict[str, str] = {
     "policy_text": "the text of that policy part",
     "desk_address": "the desk's own e-mail address",
 }
-
-#: The part of the policy that governs each kind of request (by the policy's own numbering).
-GOVERNING_PART: dict[CaseKind, str] = {
-    CaseKind.QUESTION: "VI",
-    CaseKind.MARKETING_OPT_OUT: "II",
-    CaseKind.ACCESS: "III",
-    CaseKind.CORRECTION: "III",
-    CaseKind.DELETION: "III",
-    CaseKind.OBJECTION: "III",
-    CaseKind.DISPUTE: "VI",
-    CaseKind.UNDER_13: "I",
-    CaseKind.POSTING_REMOVAL: "II",
-}
-
-_PART_HEADING = re.compile(r"^Part\s+([IVXLC]+)\b[^\n]*$", re.MULTILINE)
-
 
 @dataclass(frozen=True, slots=True)
 class TemplateInfo:
@@ -143,19 +127,6 @@ def render_text(text: str, values: dict[str, str | None], *, field: str) -> str:
     return string.Template(text).substitute({n: values[n] for n in needed})
 
 
-# --- the policy part that governs a kind ----------------------------------------------------------
-
-def policy_part(text: str, kind: CaseKind) -> tuple[str, str] | None:
-    """``(heading, body)`` of the policy part that governs ``kind``, found by its heading."""
-    wanted = GOVERNING_PART[kind]
-    headings = list(_PART_HEADING.finditer(text))
-    for i, m in enumerate(headings):
-        if m.group(1) == wanted:
-            end = headings[i + 1].start() if i + 1 < len(headings) else len(text)
-            return m.group(0).strip(), text[m.end():end].strip()
-    return None
-
-
 # --- values for a case ----------------------------------------------------------------------------
 
 def case_language(s: Session, case: Case) -> str | None:
@@ -177,7 +148,7 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
     kind = CaseKind(case.kind)
     customer = s.get(Customer, case.customer_id) if case.customer_id else None
     policy = s.get(PolicyVersion, case.policy_version_id) if case.policy_version_id else None
-    part = policy_part(policy.text, kind) if policy else None
+    part = answers.part_for(policy.text, kind) if policy else None
     open_ = case.closed_at is None
 
     def day(instant: datetime | None) -> str | None:
@@ -197,8 +168,8 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
         "outcome": case.outcome,
         "agent_name": actor.display_name,
         "policy_version": policy.label if policy else None,
-        "policy_part": part[0] if part else None,
-        "policy_text": part[1] if part else None,
+        "policy_part": f"Part {part.number}. {part.title}" if part else None,
+        "policy_text": part.text if part else None,
         "desk_address": desk.settings.mail_from,
     }
 
