@@ -19,7 +19,7 @@ from bench._demodb import demo_desk, sample
 from bench.common import Figure, Options, desk_home, percentile, timed, workdir
 from helpdesk.services import cases
 from helpdesk.services.context import Desk
-from screens.main import PAGE_SIZE, QUEUES
+from screens.main import FIRST_PAGE, QUEUES
 
 
 class Arrivals:
@@ -103,7 +103,7 @@ def run(opts: Options) -> list[Figure]:
         for _ in range(rounds):
             for spec in QUEUES:
                 service[spec.key].append(timed(lambda s=spec: cases.list_queue(
-                    desk, s.queue, limit=PAGE_SIZE, stage=s.stage)))
+                    desk, s.queue, limit=FIRST_PAGE, stage=s.stage)))
             service["case"] += [timed(lambda c=c: cases.get(desk, c)) for c in case_ids]
         ui = asyncio.run(_measure_ui(desk, case_ids, rounds))
         desk.db.dispose()

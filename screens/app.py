@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +24,11 @@ from helpdesk.services import agents
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail
 from screens import registry
+from screens.case import CaseScreen, NewCaseForm
+from screens.customer import CustomerForm, CustomerScreen
 from screens.dialogs import ConflictDialog, HelpScreen
+from screens.lookup import LookupScreen
+from screens.main import QUEUES, MainScreen
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,6 @@ class DeskCommands(Provider):
     def _entries(self) -> list[tuple[str, str, object]]:
         app = self.app
         assert isinstance(app, DeskApp)
-        from screens.main import QUEUES
-
         entries: list[tuple[str, str, object]] = [
             (f"Go to queue: {spec.label}", "Show this queue", partial(app.go_to_queue, spec.key))
             for spec in QUEUES
@@ -117,8 +119,6 @@ class DeskApp(App[None]):
         if self.broken_extensions:
             self.notify(f"Could not load: {', '.join(self.broken_extensions)} (see the log)",
                         severity="warning", markup=False)
-        from screens.main import MainScreen
-
         self.push_screen(MainScreen())
 
     def _remember_theme(self, theme: Theme) -> None:
@@ -137,9 +137,9 @@ class DeskApp(App[None]):
 
     # --- errors ----------------------------------------------------------------------------
 
-    def show_error(self, exc: Exception, *, reload: object = None) -> None:
+    def show_error(self, exc: Exception, *, reload: Callable[[], None] | None = None) -> None:
         """A service error as a readable notice; a conflict offers to reload."""
-        if isinstance(exc, Conflict) and callable(reload):
+        if isinstance(exc, Conflict) and reload is not None:
             def answered(again: bool | None) -> None:
                 if again:
                     reload()
@@ -158,8 +158,6 @@ class DeskApp(App[None]):
     # --- global actions ----------------------------------------------------------------------
 
     def action_lookup(self) -> None:
-        from screens.lookup import LookupScreen
-
         if isinstance(self.screen, LookupScreen):
             self.screen.focus_search()
         else:
@@ -179,8 +177,6 @@ class DeskApp(App[None]):
         self.push_screen(HelpScreen(sorted(set(rows), key=lambda r: r[1].lower())))
 
     def action_new_customer(self, prefill: dict[str, str] | None = None) -> None:
-        from screens.customer import CustomerForm
-
         def created(detail: CustomerDetail | None) -> None:
             if detail is not None:
                 self.changes += 1
@@ -189,8 +185,6 @@ class DeskApp(App[None]):
         self.push_screen(CustomerForm(prefill=prefill), created)
 
     def action_new_case(self, customer_id: int | None = None) -> None:
-        from screens.case import CaseScreen, NewCaseForm
-
         def created(detail: CaseDetail | None) -> None:
             if detail is not None:
                 self.changes += 1
@@ -208,18 +202,12 @@ class DeskApp(App[None]):
         command.open(self)
 
     def open_case(self, case_id: int) -> None:
-        from screens.case import CaseScreen
-
         self.push_screen(CaseScreen(case_id))
 
     def open_customer(self, customer_id: int) -> None:
-        from screens.customer import CustomerScreen
-
         self.push_screen(CustomerScreen(customer_id))
 
     def go_to_queue(self, key: str) -> None:
-        from screens.main import MainScreen
-
         while len(self.screen_stack) > 2 and not isinstance(self.screen, MainScreen):
             self.pop_screen()
         if isinstance(self.screen, MainScreen):

@@ -20,6 +20,8 @@ from helpdesk.services.readmodels import AgentInfo, CaseSummary, Page, QueueCoun
 from screens.base import KeyBar, Loader
 from screens.text import cell, days_left_text, urgency, when
 
+#: The first page only has to fill the screen (so a queue shows fast); later pages are larger.
+FIRST_PAGE = 50
 PAGE_SIZE = 100
 #: Load the next page when the cursor gets this close to the last loaded row.
 PREFETCH_ROWS = 25
@@ -180,7 +182,7 @@ class MainScreen(Loader, Screen[None]):
         self.query_one("#queue-title", Static).update(
             Text.assemble((spec.label.strip(), "bold"), " — loading…"))
         self.paging = True
-        self.load("queue", page_call(self, spec, None), self._first_page)
+        self.load("queue", page_call(self, spec, None, FIRST_PAGE), self._first_page)
 
     def _first_page(self, page: Page[CaseSummary]) -> None:
         table = self.query_one(CaseTable)
@@ -212,7 +214,8 @@ class MainScreen(Loader, Screen[None]):
         near_end = event.cursor_row >= table.row_count - PREFETCH_ROWS
         if near_end and self.next_cursor and not self.paging:
             self.paging = True
-            self.load("queue", page_call(self, self.spec, self.next_cursor), self._next_page)
+            self.load("queue", page_call(self, self.spec, self.next_cursor, PAGE_SIZE),
+                      self._next_page)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
@@ -255,9 +258,9 @@ class MainScreen(Loader, Screen[None]):
 
 
 def page_call(
-    screen: MainScreen, spec: QueueSpec, cursor: str | None
+    screen: MainScreen, spec: QueueSpec, cursor: str | None, size: int
 ) -> Callable[[], Page[CaseSummary]]:
     """The service call for one page of ``spec`` (bound now, run in the worker)."""
     desk = screen.desk
-    return lambda: cases.list_queue(desk, spec.queue, cursor=cursor, limit=PAGE_SIZE,
+    return lambda: cases.list_queue(desk, spec.queue, cursor=cursor, limit=size,
                                     stage=spec.stage)

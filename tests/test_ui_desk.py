@@ -27,7 +27,7 @@ from screens.case import CaseScreen, NoteDialog
 from screens.customer import CRUCIAL_MAIL, CustomerForm, CustomerScreen
 from screens.dialogs import ConflictDialog, HelpScreen
 from screens.lookup import LookupScreen
-from screens.main import PAGE_SIZE, CaseTable, MainScreen
+from screens.main import FIRST_PAGE, PAGE_SIZE, CaseTable, MainScreen
 from tests.conftest import FakeClock
 from tests.hostile import HOSTILE
 
@@ -120,7 +120,7 @@ async def test_banner_queue_and_open_case(
 async def test_queue_pages_load_as_cursor_nears_the_end(
     ui_desk: Desk, clock: FakeClock, tmp_path: Path
 ) -> None:
-    total = PAGE_SIZE + 30
+    total = FIRST_PAGE + PAGE_SIZE + 30
     for i in range(total):
         cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=None, subject=f"case {i}",
                      received_at=clock.now - timedelta(minutes=i))
@@ -132,8 +132,11 @@ async def test_queue_pages_load_as_cursor_nears_the_end(
         main.select_queue("unassigned")
         await settle(pilot)
         table = main.query_one(CaseTable)
-        assert table.row_count == PAGE_SIZE  # one page, not the whole queue
+        assert table.row_count == FIRST_PAGE  # one page, not the whole queue
         table.focus()
+        await pilot.press("G")  # last loaded row: near the end, so the next page comes
+        await settle(pilot)
+        assert table.row_count == FIRST_PAGE + PAGE_SIZE
         await pilot.press("G")
         await settle(pilot)
         assert table.row_count == total
