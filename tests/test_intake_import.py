@@ -4,7 +4,7 @@ unknown senders, machine mail, suppression, quarantine and re-processing, the ca
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from helpdesk.db.models import (
 from helpdesk.domain import CaseKind, CaseStatus, SuppressionReason
 from helpdesk.errors import Conflict, Invalid
 from helpdesk.intake import parse as parse_mod
-from helpdesk.services import cases, customers, intake, suppression
+from helpdesk.services import cases, customers, intake, policy, suppression
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
 from tests.intake_mail import mail, write_maildir, write_mbox
@@ -52,14 +52,20 @@ def case_of(desk: Desk, message_id: str) -> int | None:
 def test_known_sender_opens_a_classified_case_clocked_from_the_date(
     desk: Desk, ann: int, tmp_path: Path
 ) -> None:
-    r = run(desk, tmp_path, [mail(body="Bitte löschen Sie meine Daten und ich widerrufe meine "
-                                       "Einwilligung. Vielen Dank für Ihre Hilfe.")])
-    assert (r.new_cases, r.imported, r.seen) == (1, 1, 1)
+    old = policy.add(desk, text="old policy", effective_on=date(2015, 4, 17)).id
+    new = policy.add(desk, text="new policy", effective_on=date(2026, 3, 9)).id
+    r = run(desk, tmp_path, [
+        mail(body="Bitte löschen Sie meine Daten und ich widerrufe meine "
+                  "Einwilligung. Vielen Dank für Ihre Hilfe."),
+        mail(msgid="<older@x>", date="Sun, 08 Mar 2026 22:30:00 +0000"),  # 23:30 in Berlin
+    ])
+    assert (r.new_cases, r.imported, r.seen) == (2, 2, 2)
+    assert cases.get(desk, r.case_ids[1]).policy_version_id == old
     detail = cases.get(desk, r.case_ids[0])
     assert detail.case.kind is CaseKind.DELETION and detail.case.customer_id == ann
     assert detail.case.received_at == datetime(2026, 3, 9, 10, 0, tzinfo=UTC)
     assert detail.case.due_date.isoformat() == "2026-04-08"  # 30 days from receipt
-    assert detail.policy_version_id is None or detail.policy_version_id > 0
+    assert detail.policy_version_id == new
     assert [m.message_id for m in detail.messages] == ["<m1@example.com>"]
     with desk.db.session() as s:
         case = s.get(Case, r.case_ids[0])

@@ -10,12 +10,13 @@ again by the next run.
 Speed: an import writes thousands of rows, so this module looks things up once per batch and
 writes with Core statements instead of ORM objects (building a SQLModel object costs more than
 inserting its row). Cases are opened with the same deadline and policy-version rules as
-:func:`helpdesk.services.cases.new_case`; the batch's single ``intake.import`` audit event lists
-the cases it opened.
+:func:`helpdesk.services.cases.new_case` (keep the two in step); the batch's single
+``intake.import`` audit event lists the cases it opened.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,13 +36,13 @@ from helpdesk.db.models import (
     CustomerEmail,
     IntakeItem,
     Message,
+    PolicyVersion,
 )
 from helpdesk.domain import OPEN_STATUSES, CaseKind, CaseStatus, DisputeStage, MessageDirection
 from helpdesk.intake.classify import classify
 from helpdesk.intake.parse import ParsedMail, Unreadable, content_hash, parse
 from helpdesk.intake.sources import RawMessage
 from helpdesk.services import audit, suppression
-from helpdesk.services import policy as policy_service
 from helpdesk.services.context import Desk
 
 UNMATCHED = "unmatched"
@@ -155,7 +156,7 @@ class BatchImporter:
         self._owners: dict[str, int] = {}  # sender key -> customer id
         self._tagged: dict[int, int | None] = {}  # tagged case id -> its customer id
         self._open: dict[int, _OpenCase] = {}  # customer id -> latest open case
-        self._policy: dict[date, int | None] = {}  # local day -> policy version in force
+        self._policies: list[tuple[date, int | None]] | None = None  # (effective on, id)
         self._events: list[dict[str, Any]] = []
         self._attachments: list[dict[str, Any]] = []
         self._touched: set[int] = set()  # existing cases that received mail
@@ -352,11 +353,16 @@ class BatchImporter:
         return case_id
 
     def _policy_version(self, at: datetime) -> int | None:
+        """The version in force on the receipt day (the rule of ``policy.in_force``, over the
+        few versions loaded once per batch instead of a query per case)."""
+        if self._policies is None:
+            self._policies = list(self.s.exec(
+                select(PolicyVersion.effective_on, PolicyVersion.id)
+                .order_by(col(PolicyVersion.effective_on))
+            ).all())
         day = clock.local_date(at, self.desk.settings.tz)
-        if day not in self._policy:
-            pv = policy_service.in_force(self.s, at, self.desk)
-            self._policy[day] = pv.id if pv else None
-        return self._policy[day]
+        index = bisect.bisect_right([d for d, _ in self._policies], day)
+        return self._policies[index - 1][1] if index else None
 
     def _message(self, mail: ParsedMail, at: datetime, case_id: int | None) -> int:
         message_id = self.db.execute(sa.insert(_MESSAGES).returning(_MESSAGES.c.id), {
