@@ -356,3 +356,15 @@ def test_erased_customer_is_not_matched(desk: Desk, ann: int, tmp_path: Path) ->
         s.add(customer)
     r = run(desk, tmp_path, [mail()])
     assert (r.unmatched, r.new_cases) == (1, 0)
+
+
+def test_answer_to_a_desk_reply_threads_onto_its_case(
+    desk: Desk, ann: int, tmp_path: Path
+) -> None:
+    case_id = cases.create(desk, kind="access", customer_id=ann).case.id
+    with desk.db.session(write=True) as s:
+        s.add(Message(case_id=case_id, direction="outbound", at=desk.now(),
+                      message_id="<reply.1@desk.example>", subject=f"[Case #{case_id}] Re"))
+    r = run(desk, tmp_path, [mail(msgid="<ans@x>", frm="someone.else@else.example",
+                                  extra="In-Reply-To: <reply.1@desk.example>")])
+    assert r.threaded == 1 and case_of(desk, "<ans@x>") == case_id
