@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+from dataclasses import replace
 from email import policy as email_policy
 from pathlib import Path
 
@@ -185,3 +186,21 @@ def test_marketing_is_refused_to_a_suppressed_address(desk: Desk, tmp_path: Path
     with pytest.raises(Invalid, match="suppression list"):
         replies.write(desk, case_id=case_id, template="promo", out=tmp_path / "p.eml")
     replies.write(desk, case_id=case_id, template="acknowledgement", out=tmp_path / "a.eml")
+
+
+def test_message_id_domain_follows_the_configured_desk_address(
+    desk: Desk, tmp_path: Path
+) -> None:
+    add_policy(desk)
+    case_id = open_case(desk, add_customer(desk), CaseKind.DELETION)
+    other = Desk(db=desk.db, settings=replace(desk.settings, mail_from="privacy@corp.test"),
+                 actor_name=desk.actor_name, clock=desk.clock)
+    result = replies.write(other, case_id=case_id, template="deletion_done",
+                           out=tmp_path / "r.eml")
+    msg = _parse(tmp_path / "r.eml")
+    assert result.message_id.endswith("@corp.test>")
+    assert msg["From"].addresses[0].addr_spec == "privacy@corp.test"
+    broken = Desk(db=desk.db, settings=replace(desk.settings, mail_from="not an address"),
+                  actor_name=desk.actor_name, clock=desk.clock)
+    with pytest.raises(Invalid, match="mail_from"):
+        replies.preview(broken, case_id=case_id, template="deletion_done")
