@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -85,12 +86,24 @@ class Loader:
 
 
 class DeskScreen(Loader, Screen[ResultT]):
-    """A full desk screen. Escape backs out to the previous one."""
+    """A full desk screen. Escape backs out to the previous one; j/k scroll its ``#detail``
+    container when it has one (lists bind their own j/k, which win while they have focus)."""
 
-    BINDINGS = [("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="desk.back"),
+        Binding("j", "scroll_detail(1)", "Down", show=False, id="list.down"),
+        Binding("k", "scroll_detail(-1)", "Up", show=False, id="list.up"),
+    ]
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_scroll_detail(self, direction: int) -> None:
+        for detail in self.query("#detail"):
+            if direction > 0:
+                detail.scroll_down()
+            else:
+                detail.scroll_up()
 
     def gone(self, exc: Exception) -> bool:
         """``failed=`` handler for a screen showing one record: if it does not exist (any

@@ -34,8 +34,6 @@ class CaseScreen(DeskScreen[None]):
         Binding("a", "take", "Take", id="case.assign"),
         Binding("c", "customer", "Customer", id="case.customer"),
         Binding("r", "reload", "Reload", id="case.reload"),
-        Binding("j", "scroll_down", "Down", show=False, id="list.down"),
-        Binding("k", "scroll_up", "Up", show=False, id="list.up"),
     ]
 
     def __init__(self, case_id: int) -> None:
@@ -158,12 +156,6 @@ class CaseScreen(DeskScreen[None]):
             self.desk_app.open_customer(self.detail.case.customer_id)
         else:
             self.notify("No customer is linked to this case.", markup=False)
-
-    def action_scroll_down(self) -> None:
-        self.query_one("#detail", VerticalScroll).scroll_down()
-
-    def action_scroll_up(self) -> None:
-        self.query_one("#detail", VerticalScroll).scroll_up()
 
     def action_extension(self, action_id: str) -> None:
         action = next((a for a in registry.CASE_ACTIONS if a.id == action_id), None)
