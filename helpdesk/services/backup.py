@@ -122,13 +122,12 @@ def restore(desk: Desk, *, source: Path) -> RestoreReport:
     source = source.expanduser()
     with desk.db.session(write=True) as s:
         desk.actor(s, require=Role.SUPERVISOR)
-    stamp = _stamp()
-    staging = live.with_name(f"{live.name}.restoring-{stamp}")
+    staging = _free_name(live, "restoring")
     try:
         _stage(source, staging)
         stage_db = _open_staged(staging)
         try:
-            aside = backup_sqlite(live, suffix=f"pre-restore-{stamp}")
+            aside = backup_sqlite(live, target=_free_name(live, "pre-restore"))
             ledger, suppressions = _carry_over(aside, stage_db)
             staged = replace(desk, db=stage_db)
             re_erased = tuple(erasure.reapply_ledger(staged))
@@ -148,6 +147,16 @@ def restore(desk: Desk, *, source: Path) -> RestoreReport:
     desk.db.engine.dispose()  # pooled connections may hold pages of the old file in cache
     return RestoreReport(source=str(source), aside=str(aside), ledger_carried=ledger,
                          suppressions_carried=suppressions, re_erased=re_erased)
+
+
+def _free_name(live: Path, label: str) -> Path:
+    """``<live>.<label>-<time>``, numbered when restores follow each other within a second."""
+    base = live.with_name(f"{live.name}.{label}-{_stamp()}")
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
 
 
 def _open_staged(path: Path) -> Database:
