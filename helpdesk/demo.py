@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from itertools import accumulate, pairwise
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -261,16 +261,16 @@ class _Generator:
         self.next_id = dict(plan.first_id)
         firsts = [(n, _ascii(n)) for n in FIRST_NAMES]
         lasts = [(n, _ascii(n)) for n in LAST_NAMES]
-        self.names = [(f"{f} {ln}", f"{fa}.{la}", f"{fa}.{la}".lower(), f)
+        self.names = [(f"{f} {ln}", f"{fa}.{la}", f"{fa}.{la}".lower())
                       for f, fa in firsts for ln, la in lasts]
         self.addresses = [f"{n} {s}\n{c}" for n in (3, 12, 27, 48, 105, 221) for s in STREETS
                           for c in CITIES]
-        # A pool of customer creation instants over the last three years, already converted.
-        base = plan.base
-        self.created = [plan.instant(base - timedelta(days=30 + d, seconds=(d * 7919) % 86_400))
+        # A pool of customer creation instants over three years, already converted. Customers
+        # are older than every case, consent event and disclosure (all within CASE_SPREAD_DAYS).
+        base = plan.base - timedelta(days=CASE_SPREAD_DAYS + 1)
+        self.created = [plan.instant(base - timedelta(days=d, seconds=(d * 7919) % 86_400))
                         for d in range(1095)]
-        self.kinds = list(KIND_WEIGHTS)
-        self.kind_cum = list(accumulate(KIND_WEIGHTS.values()))
+        self.kinds = [k for k, weight in KIND_WEIGHTS.items() for _ in range(weight)]
         self.deadlines: dict[tuple[CaseKind, date], tuple[Any, Any, str, int | None]] = {}
         self.cases_done = 0
         self.disclosures = 0
@@ -309,7 +309,7 @@ class _Generator:
         yes, no = flag(True), flag(False)
         for i in range(n):
             cid = first_cid + i
-            full, local, local_key, _ = names[i]
+            full, local, local_key = names[i]
             at = created[i]
             r = rng.random()
             customers.append([
@@ -336,18 +336,18 @@ class _Generator:
             if cust[7] == yes:  # under 13: marketing blocked from the start
                 cust[8] = yes
                 self._consent(out, cust[0], ConsentAction.OPT_OUT, Channel.ALL,
-                              p.base - timedelta(days=self._int(30, 400)), None, None,
-                              "under 13: no marketing")
+                              p.base - timedelta(days=self._int(1, CASE_SPREAD_DAYS)), None,
+                              None, "under 13: no marketing")
             r = rng.random()
             if r < 0.02:
                 cust[8] = yes
                 self._consent(out, cust[0], ConsentAction.OPT_OUT, Channel.POST,
-                              p.base - timedelta(days=self._int(1, 700)), None, None,
-                              "asked by phone")
+                              p.base - timedelta(days=self._int(1, CASE_SPREAD_DAYS)), None,
+                              None, "asked by phone")
             elif r < 0.03:
                 self._consent(out, cust[0], ConsentAction.OPT_IN, Channel.EMAIL,
-                              p.base - timedelta(days=self._int(1, 700)), None, None, None,
-                              purpose=ConsentPurpose.TRANSACTIONAL)
+                              p.base - timedelta(days=self._int(1, CASE_SPREAD_DAYS)), None,
+                              None, None, purpose=ConsentPurpose.TRANSACTIONAL)
             if r > 0.95:
                 self._disclosure(out, cust[0])
         out["customer"] = [tuple(c) for c in customers]
@@ -382,7 +382,7 @@ class _Generator:
         if self.cases_done < len(COVERAGE):
             kind, status, stage = COVERAGE[self.cases_done]
             return kind, status, stage, age
-        kind = rng.choices(self.kinds, cum_weights=self.kind_cum)[0]
+        kind = self._pick(self.kinds)
         r = rng.random()
         closed = r < (0.9 if age > 45 else 0.35)
         if closed:
@@ -533,7 +533,7 @@ class _Generator:
             self.disclosures < len(RECIPIENT_KINDS)) else self._pick(RECIPIENT_KINDS)
         self.disclosures += 1
         recipient, purpose, categories, basis = self._pick(RECIPIENTS[kind])
-        on = p.base - timedelta(days=self._int(1, 900))
+        on = p.base - timedelta(days=self._int(1, CASE_SPREAD_DAYS))
         out["disclosure"].append((
             self.take("disclosure"), 1, customer_id, recipient, kind.value, purpose,
             json.dumps(categories), p.day(on.date()),

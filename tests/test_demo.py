@@ -109,6 +109,9 @@ def test_customers_emails_and_threads_are_consistent(demo_desk: Desk) -> None:
         WHERE r.direction = 'outbound' AND m.id = (
             SELECT min(id) FROM message WHERE case_id = r.case_id)""")
     assert replies and all(a == b for a, b in replies)
+    assert not rows(demo_desk, """
+        SELECT c.id FROM support_case c JOIN customer u ON u.id = c.customer_id
+        WHERE u.created_at > c.received_at""")  # nobody writes before they are a customer
     directions = {d for (d,) in rows(demo_desk, "SELECT direction FROM message")}
     assert directions == {"inbound", "outbound", "note"}
     created = rows(demo_desk, "SELECT count(*) FROM case_event WHERE action = 'created'")

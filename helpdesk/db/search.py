@@ -11,8 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import sqlalchemy as sa
 
@@ -23,8 +22,9 @@ MAX_TOKENS = 8
 DEFAULT_LIMIT = 50
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(NamedTuple):
+    """One matching customer. A named tuple: built per hit on every keystroke, it must be cheap."""
+
     id: int
     name: str | None
     emails: str | None  # space-separated, primary first
@@ -104,7 +104,7 @@ class SqliteSearch:
             rows = cursor.execute(sql + " LIMIT :limit", params).fetchall()
         finally:
             cursor.close()
-        return [SearchHit(*row) for row in rows]
+        return list(map(SearchHit._make, rows))
 
     def rebuild(self, conn: sa.Connection) -> None:
         for table in ("customer_fts", "customer_prefix"):

@@ -126,12 +126,8 @@ def find(desk: Desk, text: str, *, limit: int = 50) -> list[CustomerSummary]:
     with desk.db.session() as s:
         desk.check_actor(s)
         hits = desk.search.search(s.connection(), text, limit=limit)
-    return [
-        CustomerSummary(
-            id=h.id, name=h.name, primary_email=h.primary_email, company=h.company, phone=h.phone
-        )
-        for h in hits
-    ]
+    # Positional: this runs on every keystroke, for up to ``limit`` hits.
+    return [CustomerSummary(h.id, h.name, h.primary_email, h.company, h.phone) for h in hits]
 
 
 def update(
