@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from helpdesk.db.models import (
@@ -222,8 +224,24 @@ def test_duplicates_cost_a_fixed_number_of_queries(desk: Desk) -> None:
     assert statements() == small
 
 
-def test_edit_distance_is_bounded() -> None:
-    assert merge.edit_distance("anna@x.org", "ana@x.org") == 1
-    assert merge.edit_distance("anna@x.org", "anna@y.org") == 1
-    assert merge.edit_distance("abcdef", "ghijkl") == merge.MAX_DISTANCE + 1
-    assert merge.edit_distance("a", "abcd") == merge.MAX_DISTANCE + 1
+def _levenshtein(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text("abc.@", max_size=9), st.text("abc.@", max_size=9))
+def test_typo_distance_agrees_with_levenshtein_up_to_two(a: str, b: str) -> None:
+    expected = _levenshtein(a, b)
+    assert merge.typo_distance(a, b) == (expected if expected <= 2 else None)
+
+
+def test_typo_distance_examples() -> None:
+    assert merge.typo_distance("anna@x.org", "ana@x.org") == 1
+    assert merge.typo_distance("pat.lee@gmail.com", "pat.lee@gmial.com") == 2
+    assert merge.typo_distance("abcdef@x", "ghijkl@x") is None
