@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpdesk.cli import main
@@ -211,7 +211,9 @@ SAFE_COMMANDS = [
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None,
-          max_examples=150)
+          max_examples=80)
+@example(cmd=["customer", "show"], args=["2200000000"])  # beyond PostgreSQL's integer range
+@example(cmd=["case", "show"], args=["-99999999999999999999"])
 @given(cmd=st.sampled_from(SAFE_COMMANDS),
        args=st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40),
                                st.sampled_from(["--json", "--limit", "-1", "0", "99999999999"])),

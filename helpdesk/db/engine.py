@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
@@ -105,6 +105,10 @@ class Database:
         except IntegrityError as exc:
             session.rollback()
             raise Conflict(f"the change clashes with existing data ({_constraint(exc)})") from None
+        except (DataError, OverflowError):
+            # an id beyond the integer range (PostgreSQL's int4, SQLite's int8) typed somewhere
+            session.rollback()
+            raise Invalid("a value is out of range for the database") from None
         except OperationalError as exc:
             session.rollback()
             if getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT:
