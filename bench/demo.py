@@ -55,7 +55,7 @@ def _plan_like(desk: Desk, opts: Options) -> tuple[demo.Plan, list[tuple[Any, ..
     base = desk.now().replace(hour=0, minute=0, second=0, microsecond=0)
     plan = demo.Plan(
         customers=opts.customers,
-        cases=max(opts.customers // demo.CUSTOMERS_PER_CASE, len(demo.COVERAGE)),
+        cases=demo.case_count(opts.customers),
         base=base,
         first_id=dict.fromkeys(demo.TABLES, 1),
         supervisor_id=team[0][0],

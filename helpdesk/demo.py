@@ -545,6 +545,11 @@ def _identity(value: Any) -> Any:
     return value
 
 
+def case_count(customers: int) -> int:
+    """About one case per four customers, and never fewer than the coverage set."""
+    return max(customers // CUSTOMERS_PER_CASE, len(COVERAGE))
+
+
 def batches(plan: Plan, seed: int) -> Iterator[Batch]:
     """The demo rows, CHUNK customers (and their cases) at a time, ready for the driver."""
     gen = _Generator(plan, seed)
@@ -554,10 +559,10 @@ def batches(plan: Plan, seed: int) -> Iterator[Batch]:
 
 # --- writing -------------------------------------------------------------------------------------
 
-def insert_sql(table: str, columns: Sequence[str], style: str = "qmark") -> str:
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    """A qmark-style INSERT for sqlite3's ``executemany``."""
     cols = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" if style == "qmark" else "%s" for _ in columns)
-    return f'INSERT INTO "{table}" ({cols}) VALUES ({marks})'
+    return f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join("?" for _ in columns)})'
 
 
 def _write_sqlite(dbapi: Any, table: str, rows: list[Row]) -> None:
@@ -633,7 +638,7 @@ def generate(desk: Desk, *, customers: int, seed: int = 1) -> dict[str, int]:
         now = clock.as_utc(desk.now())
         plan = Plan(
             customers=customers,
-            cases=max(customers // CUSTOMERS_PER_CASE, len(COVERAGE)),
+            cases=case_count(customers),
             base=now.replace(hour=0, minute=0, second=0, microsecond=0),
             first_id=_first_ids(s),
             supervisor_id=team[0].id or 0,
