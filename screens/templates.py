@@ -6,8 +6,9 @@ text to the clipboard. A template that cannot be filled for this case (no overri
 shows the reason instead of a preview, so nothing with a blank goes out.
 
 ``T`` (supervisors) lists the templates in every language; Enter edits one (subject, body,
-transactional flag) with the placeholders listed beside it. Profile: ``M`` merges another
-customer record of the same person into the one shown, after a typed confirmation.
+transactional flag) with the placeholders listed beside it. ``D`` lists likely duplicate
+customers; Enter opens the first of a pair. Profile: ``M`` merges another customer record of the
+same person into the one shown, after a typed confirmation.
 
 Role rules stay in the services; refusals show as errors.
 """
@@ -293,6 +294,68 @@ class TemplateEditor(FormModal[TemplateInfo]):
             self.dismiss, failed=self.show_error)
 
 
+# --- duplicates ---------------------------------------------------------------------------------
+
+class DuplicatesScreen(DeskScreen[None]):
+    """Customer records that look like one person; Enter opens the first of the pair, where
+    ``M`` merges the second into it."""
+
+    DEFAULT_CSS = """
+    DuplicatesScreen #duplicates-table { height: 1fr; }
+    DuplicatesScreen .screen-title { text-style: bold; padding: 0 1; }
+    """
+    BINDINGS = [
+        Binding("enter", "open", "Open first", id="duplicates.open"),
+        Binding("r", "reload", "Reload", id="duplicates.reload"),
+        Binding("j", "cursor_down", "Down", show=False, id="list.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="list.up"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pairs: list[merge.DuplicatePair] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Possible duplicate customers (Enter opens the first; M there merges)",
+                     classes="screen-title")
+        table: DataTable[object] = DataTable(id="duplicates-table", cursor_type="row")
+        table.add_columns("#", "Name", "E-mail", "#", "Name", "E-mail", "Why")
+        yield table
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        desk = self.desk
+        self.load("duplicates", lambda: merge.duplicates(desk), self._show)
+
+    def _show(self, pairs: list[merge.DuplicatePair]) -> None:
+        self.pairs = pairs
+        table = self.query_one(DataTable)
+        table.clear()
+        for p in pairs:
+            table.add_row(cell(p.first.id), cell(p.first.name), cell(p.first.primary_email),
+                          cell(p.second.id), cell(p.second.name), cell(p.second.primary_email),
+                          cell("; ".join(p.reasons)))
+        table.focus()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(DataTable).action_cursor_up()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        if self.pairs:
+            pair = self.pairs[self.query_one(DataTable).cursor_row]
+            self.desk_app.open_customer(pair.first.id)
+
+
 # --- customer merge -------------------------------------------------------------------------------
 
 def _merge_dialog(app: DeskApp, detail: CustomerDetail) -> None:
@@ -333,6 +396,9 @@ register(
     CustomerAction(id="customers.merge", title="Merge", key="M",
                    help="Merge another record of the same person into this one",
                    run=_merge_dialog),
+    DeskCommand(id="customers.duplicates", title="Duplicate customers", key="D",
+                help="Customer records that look like the same person",
+                open=lambda app: app.push_screen(DuplicatesScreen())),
     DeskCommand(id="templates.open", title="Reply templates", key="T",
                 help="List and edit the reply templates",
                 open=lambda app: app.push_screen(TemplatesScreen()), supervisor_only=True),

@@ -21,7 +21,7 @@ from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.disputes import CaseDialog
-from screens.templates import ReplyDialog, TemplateEditor, TemplatesScreen
+from screens.templates import DuplicatesScreen, ReplyDialog, TemplateEditor, TemplatesScreen
 from tests.hostile import HOSTILE
 from tests.replies_support import add_customer, add_policy, open_case, set_customer
 
@@ -126,13 +126,19 @@ async def test_agents_do_not_get_the_template_screen(ui_desk: Desk, tmp_path: Pa
         assert not isinstance(app.screen, TemplatesScreen)
 
 
-async def test_merge_from_the_profile_needs_the_typed_word(ui_desk: Desk, tmp_path: Path) -> None:
+async def test_duplicates_lead_to_a_merge_that_needs_the_typed_word(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
     keep = add_customer(ui_desk, name="Ola Berg", email="ola@acme.example")
     other = add_customer(ui_desk, name="Ola Berg", email="ola@home.example")
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 40)) as pilot:
         await _settle(pilot)
-        app.open_customer(keep)
+        await pilot.press("D")
+        await _settle(pilot)
+        assert isinstance(app.screen, DuplicatesScreen)
+        assert [(p.first.id, p.second.id) for p in app.screen.pairs] == [(keep, other)]
+        await pilot.press("enter")
         await _settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
         await pilot.press("M")

@@ -111,7 +111,8 @@ def reply(args: argparse.Namespace, ctx: CliContext) -> int:
             "message_id": result.message_id, "message_row_id": result.message_row_id,
             "case_version": result.case_version, "draft": result.draft}
     emit(args, data, lambda: [f"wrote {safe(result.path)} ({result.message_id}); recorded on "
-                              f"case #{result.draft.case_id}"])
+                              f"case #{result.draft.case_id} as message #"
+                              f"{result.message_row_id}"])
     return 0
 
 
