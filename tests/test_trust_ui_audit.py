@@ -139,3 +139,24 @@ async def test_hostile_filter_input_is_refused_or_matches_nothing(ui_desk: Desk,
         screen.action_apply()
         await _settle(pilot)
         assert screen.entries == [] and app.is_running
+
+
+async def test_opening_a_search_result_is_an_audited_view(ui_desk: Desk, tmp_path: Path) -> None:
+    target = customers.create(ui_desk, name="Zora Lookup", emails=["zora@example.org"]).id
+
+    def views() -> int:
+        with ui_desk.db.engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM audit_event e JOIN agent a ON a.id = e.actor_id "
+                "WHERE e.action = 'customer.view' AND e.object_id = :c AND a.name = 'alice'"),
+                {"c": target}).scalar_one()
+
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await _settle(pilot)
+        await pilot.press("slash", *"Zora")
+        await _settle(pilot)
+        assert views() == 0  # results as you type are not a profile view
+        await pilot.press("down", "enter")
+        await _settle(pilot)
+        assert views() == 1
