@@ -30,8 +30,8 @@ def test_first_revision_data_survives_upgrade_to_head(empty_url: str, tmp_path: 
         conn.execute(
             sa.text(
                 "INSERT INTO customer (id, name, company, under_13, marketing_opted_out, "
-                "created_at, updated_at, version) VALUES (7, 'Zofia Wiśniewska', 'Kwiat Sp.', false, true, "
-                ":t, :t, 1)"
+                "created_at, updated_at, version) "
+                "VALUES (7, 'Zofia Wiśniewska', 'Kwiat Sp.', false, true, :t, :t, 1)"
             ),
             {"t": "2020-01-01 00:00:00"},
         )
@@ -58,6 +58,15 @@ def test_first_revision_data_survives_upgrade_to_head(empty_url: str, tmp_path: 
     if empty_url.startswith("sqlite"):
         copies = list(tmp_path.glob("old.sqlite3.pre-upgrade-*"))
         assert len(copies) == 1, "the old file was not copied aside before upgrading"
+
+
+def test_declared_heads_match_the_revision_files() -> None:
+    from alembic.script import ScriptDirectory
+
+    from helpdesk.migrations import HEADS
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert frozenset(script.get_heads()) == HEADS
 
 
 def test_downgrade_to_first_revision_and_back(db_url: str) -> None:

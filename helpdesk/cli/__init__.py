@@ -39,6 +39,12 @@ def _epilog() -> str:
     )
 
 
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help="database URL (default: embedded SQLite)")
+    parser.add_argument("--as", dest="as_agent", metavar="NAME", help="act as this agent")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helpdesk",
@@ -47,18 +53,27 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"helpdesk {__version__}")
-    parser.add_argument("--db", metavar="URL", help="database URL (default: embedded SQLite)")
-    parser.add_argument("--as", dest="as_agent", metavar="NAME", help="act as this agent")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    _global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
 
 
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; opening the desk (no command) skips loading every command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    bare = argparse.ArgumentParser(add_help=False)
+    _global_options(bare)
+    known, rest = bare.parse_known_args(args)
+    if not rest:
+        known.command = None
+        return known
+    return build_parser().parse_args(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="helpdesk: %(message)s",

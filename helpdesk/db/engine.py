@@ -140,11 +140,11 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
 
     An existing SQLite file behind the code's schema is copied aside before it is upgraded.
     """
-    from helpdesk.db import migrate
-
     engine = create_db_engine(url, **engine_kw)
     db = Database(engine)
-    if upgrade:
+    if upgrade and not _at_head(engine):
+        from helpdesk.db import migrate  # Alembic is only loaded when there is work for it
+
         state = migrate.state(engine)
         if state.ahead:
             raise Invalid(
@@ -157,6 +157,18 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
                 log.info("copied the database aside to %s before upgrading", copy)
             migrate.upgrade(engine)
     return db
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the schema is exactly at this code's head revisions (one cheap query)."""
+    from helpdesk.migrations import HEADS
+
+    try:
+        with engine.connect() as conn:
+            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            return frozenset(current) == HEADS
+    except sa.exc.DBAPIError:  # no alembic_version table yet: a new database
+        return False
 
 
 def _stamp() -> str:
