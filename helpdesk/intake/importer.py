@@ -262,9 +262,9 @@ class BatchImporter:
                      machine=c.machine, duplicates=c.duplicates, quarantined=c.quarantined,
                      case_ids=c.case_ids, item_ids=c.item_ids)
 
-    def quarantine(self, p: Prepared, reason: str, item: IntakeItem | None = None) -> None:
+    def quarantine(self, p: Prepared, reason: str) -> None:
         header = _RAW_MSG_ID.search(p.raw.raw[:65536])
-        self._item(item, state=QUARANTINED, reason=reason, raw=p.raw.raw,
+        self._item(None, state=QUARANTINED, reason=reason, raw=p.raw.raw,
                    content_hash=p.content_hash, source=p.raw.source,
                    message_id_header=header.group(1).decode("ascii", "replace")
                    if header else None)
@@ -272,9 +272,8 @@ class BatchImporter:
 
     # --- one message ------------------------------------------------------------------------
 
-    def take(self, mail: ParsedMail, source: str, item: IntakeItem | None = None) -> int:
-        """File one readable message and return its id; ``item`` is the intake item being
-        re-processed, if any."""
+    def take(self, mail: ParsedMail, source: str, item: IntakeItem | None = None) -> None:
+        """File one readable message; ``item`` is the intake item being re-processed, if any."""
         notes = list(mail.notes)
         at = received_time(mail, self.now, notes)
         owner = self._owners.get(mail.sender_key) if mail.sender_key else None
@@ -298,7 +297,6 @@ class BatchImporter:
                        message_id=message_id, source=source)
         if mail.message_id:
             self._thread_ids[mail.message_id] = case_id
-        return message_id
 
     def _thread(self, mail: ParsedMail, owner: int | None) -> int | None:
         """The case a reply belongs to: In-Reply-To/References first, then a [Case #N] tag

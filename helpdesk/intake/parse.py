@@ -35,7 +35,7 @@ _MB = 1024 * 1024
 _PARSER = BytesParser(policy=policy.compat32)
 _MSG_ID = re.compile(r"<([^<>\s]{1,990})>")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
-_ADDRESS_HEADERS = ("From", "To", "Subject", "Date", "Message-ID")
+_MAIN_HEADERS = ("From", "To", "Subject", "Date", "Message-ID")
 
 
 class Unreadable(Exception):
@@ -132,7 +132,7 @@ def _header(msg: Message, name: str, notes: list[str]) -> str | None:
     values = msg.get_all(name)
     if not values:
         return None
-    if len(values) > 1 and name in _ADDRESS_HEADERS:
+    if len(values) > 1 and name in _MAIN_HEADERS:
         notes.append(f"{len(values)} {name} headers; the first was used")
     return decode_words(values[0], notes)
 
@@ -251,7 +251,7 @@ def parse(raw: bytes, *, lenient: bool = False) -> ParsedMail:
         msg = _PARSER.parsebytes(raw)
     except Exception as exc:
         raise Unreadable(f"the mail parser failed: {type(exc).__name__}") from exc
-    if not any(msg.get(name) is not None for name in _ADDRESS_HEADERS):
+    if not any(msg.get(name) is not None for name in _MAIN_HEADERS):
         raise Unreadable("no mail headers found (From, To, Subject, Date, Message-ID): "
                          "this does not look like an e-mail message")
     try:
