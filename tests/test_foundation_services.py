@@ -302,3 +302,18 @@ def test_policy_version_in_force_is_the_latest_effective(desk: Desk) -> None:
     assert d.policy_version_label == "Privacy policy effective 2015-04-17"
     d = cases.create(desk, kind="access", customer_id=make_customer(desk, email="b@example.com"))
     assert d.policy_version_label == "2026 amendment"
+
+
+def test_a_note_bumps_the_version_even_within_the_same_instant(desk: Desk) -> None:
+    c = cases.create(desk, kind="question", customer_id=make_customer(desk))
+    first = cases.add_note(desk, case_id=c.case.id, body="one", expected_version=c.case.version)
+    assert first.case.version > c.case.version
+    with pytest.raises(Conflict):
+        cases.add_note(desk, case_id=c.case.id, body="two", expected_version=c.case.version)
+
+
+def test_an_added_address_bumps_the_customer_version(desk: Desk) -> None:
+    cid = make_customer(desk)
+    before = customers.get(desk, cid).version
+    after = customers.add_email(desk, customer_id=cid, address="second@example.com").version
+    assert after > before

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Field, SQLModel
 
 from helpdesk.clock import utcnow
@@ -42,6 +43,13 @@ class Versioned(SQLModel):
     @declared_attr  # type: ignore[arg-type]
     def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def touch(row: "Customer | Case", now: datetime) -> None:
+    """Mark ``row`` changed at ``now`` so its version goes up even when no column value changed
+    (a note added to a case, an address added to a customer): a stale copy then conflicts."""
+    row.updated_at = now
+    flag_modified(row, "updated_at")
 
 
 class Agent(Versioned, table=True):

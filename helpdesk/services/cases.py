@@ -17,6 +17,7 @@ from helpdesk.db.models import (
     Customer,
     Message,
     PolicyVersion,
+    touch,
 )
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
@@ -473,7 +474,7 @@ def add_note(
         case = load_for_change(s, case_id, expected_version)
         s.add(Message(case_id=case.id, direction=MessageDirection.NOTE, at=desk.now(),
                       body=text, author_id=actor.id))
-        case.updated_at = desk.now()
+        touch(case, desk.now())
         s.add(case)
         _event(s, desk, case, actor, "note")
         s.flush()

@@ -17,6 +17,7 @@ from helpdesk.db.models import (
     CustomerProduct,
     Disclosure,
     FieldChange,
+    touch,
 )
 from helpdesk.domain import ProductRelation
 from helpdesk.errors import Conflict, Invalid, NotFound
@@ -272,7 +273,7 @@ def _clear_primary(s: Session, customer_id: int) -> None:
 
 def _touch(s: Session, desk: Desk, customer: Customer) -> None:
     """Bump the customer's version: any change to its parts is a change to the customer."""
-    customer.updated_at = desk.now()
+    touch(customer, desk.now())
     s.add(customer)
     s.flush()
 
