@@ -53,6 +53,10 @@ def _customer_with_case(desk: Desk) -> tuple[int, int]:
         s.add(Attachment(message_id=m.id or 0, filename=f"{NAME}.txt", content_type="text/plain",
                          size=len(BODY), sha256="0" * 64, content=BODY.encode()))
         s.add(CaseEvent(case_id=case.id, action="note", note=f"{NAME} called"))
+        row = s.get(Case, case.id)
+        assert row is not None
+        row.classification = {"primary": "deletion", "phrase": "delete everything about my"}
+        s.add(row)
     return c.id, case.id
 
 
@@ -86,6 +90,7 @@ def test_erasure_removes_the_person_and_keeps_the_tombstone(desk: Desk) -> None:
             CaseEvent.case_id == case_id)))
         case = s.get(Case, case_id)
         assert case is not None and case.subject is None and case.kind == "deletion"
+        assert case.classification == {"primary": "deletion", "phrase": None}
         ledger = s.exec(select(Erasure)).one()
         text = repr(ledger.steps) + repr(ledger.email_hashes)
         assert NAME not in text and EMAIL not in text

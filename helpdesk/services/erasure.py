@@ -218,9 +218,12 @@ def _erase_rows(
         ConsentEvent.customer_id == cid, col(ConsentEvent.id) <= marks["consent_event"],
         col(ConsentEvent.note).is_not(None)), {"note": None})
     for c in s.exec(select(Case).where(col(Case.id).in_(case_ids))):
-        if c.subject is not None or c.override_reason is not None:
+        quoted = bool(c.classification and c.classification.get("phrase"))
+        if c.subject is not None or c.override_reason is not None or quoted:
             c.subject = None
             c.override_reason = None
+            if quoted:  # the classifier quotes the letter's own words
+                c.classification = {**(c.classification or {}), "phrase": None}
             s.add(c)
     steps["emails"] = _delete(s, CustomerEmail, sa.and_(
         CustomerEmail.customer_id == cid, col(CustomerEmail.id) <= marks["customer_email"]))
