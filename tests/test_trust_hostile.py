@@ -214,6 +214,8 @@ SAFE_COMMANDS = [
           max_examples=80)
 @example(cmd=["customer", "show"], args=["2200000000"])  # beyond PostgreSQL's integer range
 @example(cmd=["case", "show"], args=["-99999999999999999999"])
+@example(cmd=["audit", "list", "--action"], args=["\ud800"])  # not encodable for the driver
+@example(cmd=["audit", "list", "--agent"], args=["\ud800"])
 @given(cmd=st.sampled_from(SAFE_COMMANDS),
        args=st.lists(st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40),
                                st.sampled_from(["--json", "--limit", "-1", "0", "99999999999"])),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from helpdesk.errors import Invalid, NotFound
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import Page, to_jsonable
+from helpdesk.services.validation import check_agent_name
 
 DEFAULT_PAGE = 200
 MAX_PAGE = 1000
@@ -78,7 +80,15 @@ class VerifyResult:
         return self.broken_at is None and self.anchor_found is not False
 
 
+_ACTION = re.compile(r"^[a-z0-9_.]{1,64}$")
+
+
 def _conditions(s: Session, f: AuditFilter) -> list[Any]:
+    if f.agent is not None:
+        check_agent_name(f.agent)
+    if f.action and not _ACTION.match(f.action):
+        raise Invalid("actions are written like customer.view (or case. for every case action)",
+                      field="action")
     conds: list[Any] = []
     if f.agent is not None:
         agent_id = s.exec(select(Agent.id).where(Agent.name == f.agent)).first()
