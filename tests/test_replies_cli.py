@@ -100,3 +100,14 @@ def test_customer_merge_and_duplicates(desk: Desk, cli: Run) -> None:
     assert cli("customer", "merge", str(keep), str(other))[0] == 3  # gone now
     code, text, _ = cli("customer", "duplicates")
     assert "no likely duplicates" in text
+
+
+@pytest.mark.parametrize("args", [
+    ["template", "show", "\ud800"], ["template", "show", "x", "--language", "\ud800"],
+    ["template", "edit", "\ud800", "--subject", "s"], ["reply", "1", "--template", "\ud800",
+                                                        "--preview"],
+])
+def test_unencodable_names_are_refused_not_crashed(desk: Desk, cli: Run, args: list[str]) -> None:
+    assert open_case(desk, add_customer(desk), CaseKind.DELETION) == 1
+    code, _, err = cli(*args)
+    assert code == 6 and "Traceback" not in err

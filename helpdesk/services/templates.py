@@ -259,8 +259,18 @@ def ensure_defaults(s: Session, desk: Desk, actor: Agent) -> int:
     return added
 
 
+def check_key(name: str, language: str | None) -> None:
+    """Refuse a name or language no template can have, before it reaches the database."""
+    if not _NAME.match(name or ""):
+        raise Invalid("template names are lower-case letters, digits and underscores",
+                      field="name")
+    if language is not None and not _LANGUAGE.match(language):
+        raise Invalid("language is a code such as en, de or pt-br", field="language")
+
+
 def find(s: Session, name: str, language: str | None) -> Template:
     """The template ``name`` in ``language``, falling back to English."""
+    check_key(name, language)
     for lang in dict.fromkeys([language or DEFAULT_LANGUAGE, DEFAULT_LANGUAGE]):
         row = s.exec(select(Template).where(Template.name == name,
                                             Template.language == lang)).first()
@@ -322,6 +332,7 @@ def update(
     expected_version: int | None = None,
 ) -> TemplateInfo:
     """Edit one language of a template (supervisors only). Unknown placeholders are refused."""
+    check_key(name, language)
     subject, body = _clean_template_text(subject, body)
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
@@ -360,11 +371,7 @@ def create(
     transactional: bool = True,
 ) -> TemplateInfo:
     """Add a template, or another language of one (supervisors only)."""
-    if not _NAME.match(name or ""):
-        raise Invalid("template names are lower-case letters, digits and underscores",
-                      field="name")
-    if not _LANGUAGE.match(language or ""):
-        raise Invalid("language is a code such as en, de or pt-br", field="language")
+    check_key(name, language)
     wanted = parse_kind(kind) if kind is not None else None
     cleaned_subject, cleaned_body = _clean_template_text(subject, body)
     with desk.db.session(write=True) as s:
