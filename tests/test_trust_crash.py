@@ -63,16 +63,19 @@ def _run_script(desk: Desk, body: str) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _kill_after(proc: subprocess.Popen[str], delay: float) -> int:
-    """Wait for 'ready', let it work ``delay`` seconds, SIGKILL it; returns completed rounds."""
+def _kill_after(proc: subprocess.Popen[str], delay: float, *, rounds: int = 0) -> int:
+    """Wait for 'ready' and ``rounds`` progress lines, let it work ``delay`` seconds more,
+    SIGKILL it; returns the rounds completed."""
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
+    for _ in range(rounds):
+        proc.stdout.readline()
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL, err
-    return len(out.split())
+    return rounds + len(out.split())
 
 
 def _assert_sound(desk: Desk) -> None:
@@ -190,8 +193,8 @@ def _writer(desk: Desk) -> subprocess.Popen[str]:
     return proc
 
 
-@pytest.mark.parametrize("delay", [0.1, 0.6, 1.5])
-def test_kill_during_erasures(sqlite_desk: Desk, delay: float) -> None:
+@pytest.mark.parametrize(("rounds", "delay"), [(0, 0.05), (5, 0.02), (20, 0.0)])
+def test_kill_during_erasures(sqlite_desk: Desk, rounds: int, delay: float) -> None:
     """Each customer is either untouched or erased with its ledger row, never half-way; erasing
     again afterwards finishes every one."""
     requests = {}
@@ -208,7 +211,7 @@ def test_kill_during_erasures(sqlite_desk: Desk, delay: float) -> None:
             erasure.erase(desk, customer_id=cid, case_id=case_id)
             print(cid, flush=True)
     """)
-    _kill_after(proc, delay)
+    _kill_after(proc, delay, rounds=rounds)
     _assert_sound(sqlite_desk)
     with sqlite_desk.db.session() as s:
         rows = s.execute(sa.text(
@@ -247,8 +250,8 @@ def _mbox(path: Path, count: int, senders: list[str]) -> None:
     box.close()
 
 
-@pytest.mark.parametrize("delay", [0.1, 0.4, 0.9])
-def test_kill_during_import(sqlite_desk: Desk, tmp_path: Path, delay: float) -> None:
+@pytest.mark.parametrize(("rounds", "delay"), [(0, 0.1), (5, 0.03), (15, 0.0)])
+def test_kill_during_import(sqlite_desk: Desk, tmp_path: Path, rounds: int, delay: float) -> None:
     """Batches commit whole: after a kill every imported letter is filed (case or intake item),
     and importing the same mail again completes it without duplicates."""
     senders = [customers.create(sqlite_desk, name=f"Sender {i}",
@@ -263,7 +266,7 @@ def test_kill_during_import(sqlite_desk: Desk, tmp_path: Path, delay: float) -> 
         intake.import_paths(desk, paths=[{str(source)!r}], batch_size=20,
                             progress=lambda p: print(p.messages, flush=True))
     """)
-    _kill_after(proc, delay)
+    _kill_after(proc, delay, rounds=rounds)
     _assert_sound(sqlite_desk)
 
     def state() -> tuple[int, int]:
@@ -285,11 +288,11 @@ def test_kill_during_import(sqlite_desk: Desk, tmp_path: Path, delay: float) -> 
     _assert_sound(sqlite_desk)
 
 
-@pytest.mark.parametrize("delay", [0.3, 1.0, 2.5])
+@pytest.mark.parametrize("delay", [0.3, 0.9, 1.8])
 def test_kill_during_demo_generation(sqlite_desk: Desk, delay: float) -> None:
     """The demo fills the desk in one unit of work: after a kill it is empty or complete, and
     an empty desk can be filled again."""
-    size = 20_000
+    size = 60_000
     proc = _run_script(sqlite_desk, f"""
         from helpdesk import demo
         print("ready", flush=True)
