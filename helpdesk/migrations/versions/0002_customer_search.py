@@ -43,9 +43,11 @@ def _sqlite_refresh(customer: str) -> str:
         DELETE FROM customer_fts WHERE rowid = {customer};
         DELETE FROM customer_prefix WHERE rowid = {customer};
         INSERT INTO customer_fts(rowid, name, emails, company, phone)
-            SELECT id, name, emails, company, phone FROM customer_search_source WHERE id = {customer};
+            SELECT id, name, emails, company, phone FROM customer_search_source
+            WHERE id = {customer};
         INSERT INTO customer_prefix(rowid, name, emails, company, phone)
-            SELECT id, name, emails, company, phone FROM customer_search_source WHERE id = {customer};
+            SELECT id, name, emails, company, phone FROM customer_search_source
+            WHERE id = {customer};
     """
 
 
