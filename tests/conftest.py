@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,6 +108,32 @@ def desk(settings: Settings, clock: FakeClock) -> Iterator[Desk]:
     d = Desk(db=db, settings=settings, actor_name="alice", clock=clock)
     yield d
     db.dispose()
+
+
+#: ``cli(*args, agent="alice") -> (exit code, stdout, stderr)``
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Run:
+    """Run ``helpdesk`` in-process on the test database; usage errors give exit code 2."""
+    from helpdesk.cli import main
+
+    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
+
+    def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
+        try:
+            code = main(["--db", db_url, "--as", agent, *args])
+        except SystemExit as exc:  # argparse refuses the command line
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 def is_postgres(url: str) -> bool:

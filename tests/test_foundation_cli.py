@@ -10,21 +10,6 @@ import pytest
 from helpdesk.cli import build_parser, main
 
 
-@pytest.fixture
-def cli(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
-
-    def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
-        code = main(["--db", db_url, "--as", agent, *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
 def test_help_lists_exit_codes() -> None:
     text = build_parser().format_help()
     for code in ("2", "3", "4", "5", "6"):
@@ -112,9 +97,7 @@ def test_exit_codes_are_distinct(cli, tmp_path: Path) -> None:  # type: ignore[n
     assert cli("customer", "add", "--name", "X", "--email", "x@example.com")[0] == 0
     code, _, err = cli("customer", "add", "--name", "Y", "--email", "X@example.com")
     assert code == 5 and "already belongs" in err
-    with pytest.raises(SystemExit) as exit_:
-        cli("case", "new", "--kind", "sale", "--customer", "1")
-    assert exit_.value.code == 2
+    assert cli("case", "new", "--kind", "sale", "--customer", "1")[0] == 2
     assert cli("agent", "add", "bob")[0] == 0
     code, _, err = cli("agent", "add", "carol", agent="bob")
     assert code == 4 and "supervisor" in err

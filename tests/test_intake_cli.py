@@ -10,35 +10,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from helpdesk.cli import main
 from helpdesk.cli.intake import ProgressBar
 from helpdesk.db.engine import create_db_engine
 from helpdesk.services.intake import Progress
+from tests.conftest import Run
 from tests.intake_mail import mail, write_mbox
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--db", db_url, "--as", "alice", *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_import_json_counts_and_item_commands(cli: Run, tmp_path: Path) -> None:

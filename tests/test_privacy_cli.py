@@ -9,28 +9,11 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
-
-from helpdesk.cli import main
-
 POLICY = ("Part II. Information Usage\nWe may use cookies. We do not sell information "
           "collected from customers.\nPart III. Access to Your Information\nAsk us to delete "
           "your data. Copies may stay in archival databases.\n")
 
 
-@pytest.fixture
-def cli(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
-
-    def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
-        code = main(["--db", db_url, "--as", agent, *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _setup(cli, tmp_path: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -4,33 +4,16 @@ from __future__ import annotations
 
 import email
 import json
-from collections.abc import Callable
 from email import policy as email_policy
 from pathlib import Path
 
 import pytest
 
-from helpdesk.cli import main
 from helpdesk.domain import CaseKind, Role
 from helpdesk.services import agents
 from helpdesk.services.context import Desk
+from tests.conftest import Run
 from tests.replies_support import add_customer, add_policy, open_case, set_customer
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(desk: Desk, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Run:
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
-
-    def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
-        code = main(["--db", db_url, "--as", agent, *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_reply_writes_eml_and_reports_json(desk: Desk, cli: Run, tmp_path: Path) -> None:

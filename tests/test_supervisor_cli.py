@@ -3,32 +3,12 @@
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
 
-from helpdesk.cli import main
 from helpdesk.db.engine import open_database
 from helpdesk.services import agents, cases, customers
 from helpdesk.services.context import Desk
-
-
-@pytest.fixture
-def cli(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
-
-    def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
-        try:
-            code = main(["--db", db_url, "--as", agent, *args])
-        except SystemExit as exc:  # argparse usage errors
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
