@@ -15,7 +15,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, DisputeStage, Queue
-from helpdesk.services import cases
+from helpdesk.services import cases, disputes
 from helpdesk.services.readmodels import AgentInfo, CaseSummary, Page, QueueCounts
 from screens.base import KeyBar, Loader
 from screens.text import cell, days_left_text, urgency, when
@@ -45,6 +45,7 @@ QUEUES: tuple[QueueSpec, ...] = (
         QueueSpec(f"disputes:{stage.value}", f"  {stage.value.replace('_', ' ')}",
                   Queue.DISPUTES, stage)
         for stage in DisputeStage
+        if disputes.next_stages(stage)  # queues hold open cases: final stages are never there
     ),
     QueueSpec("open", "All open", Queue.OPEN),
 )

@@ -119,3 +119,10 @@ def test_a_broken_screen_module_does_not_stop_the_desk(
 
     monkeypatch.setattr(importlib, "import_module", flaky)
     assert registry.discover() == ["lookup"]
+
+
+def test_dispute_stage_queues_list_only_stages_a_case_can_be_open_in() -> None:
+    from screens.main import QUEUES
+
+    stages = {spec.key.split(":", 1)[1] for spec in QUEUES if spec.key.startswith("disputes:")}
+    assert stages == {"received", "acknowledged", "investigating", "resolution_proposed"}
