@@ -117,4 +117,18 @@ def open_desk(
         settings = replace(settings, db_url=db_url)
     db = open_database(settings.db_url)
     name = resolve_actor_name(actor, settings)
-    return Desk(db=db, settings=settings, actor_name=name, clock=clock)
+    desk = Desk(db=db, settings=settings, actor_name=name, clock=clock)
+    _bootstrap_if_empty(desk)
+    return desk
+
+
+def _bootstrap_if_empty(desk: Desk) -> None:
+    """Register the first person on an empty desk now, in one writer, so that the UI's first
+    concurrent reads (banner, queue, whoami) never race each other to do it (on SQLite a read
+    transaction cannot turn into that write and fails as busy)."""
+    with desk.db.session() as s:
+        if s.exec(select(func.count()).select_from(Agent)).one():
+            return
+    with desk.db.session(write=True) as s:
+        if s.exec(select(func.count()).select_from(Agent)).one() == 0:
+            _bootstrap(s, desk)
