@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -134,6 +135,24 @@ def cli(
         return code, out, err
 
     return run
+
+
+async def settle(pilot: Any, rounds: int = 4) -> None:
+    """Let a Pilot-driven desk finish its thread workers and the UI updates they post."""
+    for _ in range(rounds):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+@pytest.fixture
+def ui_desk(tmp_path: Path) -> Iterator[Desk]:
+    """A desk on its own SQLite file for screen tests, clock pinned at 2026-03-10 09:00 UTC."""
+    db = open_database(f"sqlite:///{tmp_path / 'ui.sqlite3'}")
+    desk = Desk(db=db, settings=Settings(db_url="x", timezone="Europe/Berlin",
+                                         key_file=tmp_path / "key"),
+                actor_name="alice", clock=lambda: datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
+    yield desk
+    db.dispose()
 
 
 def is_postgres(url: str) -> bool:

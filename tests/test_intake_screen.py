@@ -16,6 +16,7 @@ from helpdesk.services import cases, customers, intake
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.intake import IntakeScreen, ItemDialog
+from tests.conftest import settle
 from tests.hostile import HOSTILE
 from tests.intake_mail import mail, write_mbox
 
@@ -31,10 +32,6 @@ def ui_desk(tmp_path: Path) -> Iterator[Desk]:
     db.dispose()
 
 
-async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Path) -> None:
@@ -47,14 +44,14 @@ async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Pa
     ])
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("I")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, IntakeScreen)
         assert screen.query_one("#path", Input).has_focus
         await pilot.press(*str(box), "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert screen.result is not None
         assert (screen.result.new_cases, screen.result.unmatched,
                 screen.result.quarantined) == (1, 1, 1)
@@ -72,24 +69,24 @@ async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Pa
 
         table.focus()
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         letter = str(screen.query_one("#letter", Static).render())
         assert "Suggested: access" in letter and "[@click=app.quit]" in letter
 
         await pilot.press("j", "p")  # the quarantined junk stays quarantined, with its reason
-        await _settle(pilot)
+        await settle(pilot)
         assert table.row_count == 2
 
         await pilot.press("k", "c")
         await pilot.pause()
         assert isinstance(app.screen, ItemDialog)
         await pilot.press(*"Stan Ger", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen is screen and table.row_count == 1
         resolved = intake.list_items(ui_desk, state="done").items[0].resolved_case_id
         assert cases.get(ui_desk, resolved or 0).case.customer_name == "Stan Ger"
 
         await pilot.press("f")
-        await _settle(pilot)
+        await settle(pilot)
         assert table.row_count == 2  # all items, the filed one included
         assert app.is_running  # the hostile [@click=app.quit] never ran

@@ -4,15 +4,11 @@ services the service tests cover on both backends)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
-import pytest
 from textual.widgets import Input, Static
 
-from helpdesk.config import Settings
-from helpdesk.db.engine import open_database
 from helpdesk.services import agents, cases, customers, disclosures, policy
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
@@ -20,26 +16,14 @@ from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.disputes import CaseDialog
 from screens.privacy import PolicyPartScreen
+from tests.conftest import settle
 from tests.hostile import HOSTILE
 
 POLICY = ("Part III. Access to Your Information\nWrite to us to delete your data. "
           "[@click=app.quit]copies[/] may remain in archives.\n")
 
 
-@pytest.fixture
-def ui_desk(tmp_path: Path) -> Iterator[Desk]:
-    db = open_database(f"sqlite:///{tmp_path / 'ui.sqlite3'}")
-    desk = Desk(db=db, settings=Settings(db_url="x", timezone="Europe/Berlin",
-                                         key_file=tmp_path / "key"),
-                actor_name="alice", clock=lambda: datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
-    yield desk
-    db.dispose()
 
-
-async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _customer(desk: Desk) -> tuple[int, int]:
@@ -52,26 +36,26 @@ async def test_profile_opt_out_and_erase_with_confirmation(ui_desk: Desk, tmp_pa
     cid, case = _customer(ui_desk)
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.open_customer(cid)
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
         await pilot.press("o")
-        await _settle(pilot)
+        await settle(pilot)
         assert customers.get(ui_desk, cid).marketing_opted_out
 
         await pilot.press("x")
         await pilot.pause()
         assert isinstance(app.screen, CaseDialog)
         await pilot.press(*str(case), "enter", *"erase", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CaseDialog)  # lower-case word: refused, dialog stays
         assert "to confirm" in str(app.screen.query_one("#error", Static).render())
         assert customers.get(ui_desk, cid).erased_at is None
         confirm = app.screen.query_one("#confirm", Input)
         confirm.value = ""
         await pilot.press(*"ERASE", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
         erased = customers.get(ui_desk, cid)
         assert erased.erased_at is not None and erased.name is None
@@ -82,19 +66,19 @@ async def test_disclosure_and_export_dialogs(ui_desk: Desk, tmp_path: Path) -> N
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     target = tmp_path / "out.json"
     async with app.run_test(size=(110, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.open_customer(cid)
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("d")
         await pilot.pause()
         await pilot.press(*"Broker", "enter", *"affiliate", "enter", *"sale of leads", "enter",
                           *"email", "enter", *"2026-03-01", "enter", *"none", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CaseDialog)
         assert "does not sell" in str(app.screen.query_one("#error", Static).render())
         app.screen.query_one("#purpose", Input).value = "group support desk"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
         assert [d.recipient for d in disclosures.list_for(ui_desk, customer_id=cid)] == [
             "Broker"]
@@ -102,11 +86,11 @@ async def test_disclosure_and_export_dialogs(ui_desk: Desk, tmp_path: Path) -> N
         await pilot.press("P")
         await pilot.pause()
         await pilot.press(*str(target), "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("U")
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         flagged = customers.get(ui_desk, cid)
         assert flagged.under_13 and flagged.marketing_opted_out
         assert "under_13" in [c.kind for c in flagged.cases]
@@ -121,12 +105,12 @@ async def test_case_view_policy_part_and_opt_out(ui_desk: Desk, tmp_path: Path) 
     agents.add(ui_desk, name="bob")
     app = DeskApp(ui_desk.as_agent("bob"), state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.open_case(case)
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
         await pilot.press("p")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, PolicyPartScreen)
         shown = str(app.screen.query_one("#policy-text", Static).render())
         assert "Part III. Access to Your Information" in shown
@@ -134,6 +118,6 @@ async def test_case_view_policy_part_and_opt_out(ui_desk: Desk, tmp_path: Path) 
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("o")
-        await _settle(pilot)
+        await settle(pilot)
         status = customers.get(ui_desk, cid)
         assert status.marketing_opted_out and status.consent[-1].source_case_id == case

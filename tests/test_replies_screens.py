@@ -4,16 +4,11 @@ covered on both backends by the other reply and merge tests)."""
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from email import policy as email_policy
 from pathlib import Path
 
-import pytest
 from textual.widgets import Input, Static, TextArea
 
-from helpdesk.config import Settings
-from helpdesk.db.engine import open_database
 from helpdesk.domain import CaseKind, Role
 from helpdesk.services import agents, customers, templates
 from helpdesk.services.context import Desk
@@ -22,24 +17,9 @@ from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.disputes import CaseDialog
 from screens.templates import DuplicatesScreen, ReplyDialog, TemplateEditor, TemplatesScreen
+from tests.conftest import settle
 from tests.hostile import HOSTILE
 from tests.replies_support import add_customer, add_policy, open_case, set_customer
-
-
-@pytest.fixture
-def ui_desk(tmp_path: Path) -> Iterator[Desk]:
-    db = open_database(f"sqlite:///{tmp_path / 'ui.sqlite3'}")
-    desk = Desk(db=db, settings=Settings(db_url="x", timezone="Europe/Berlin",
-                                         key_file=tmp_path / "key"),
-                actor_name="alice", clock=lambda: datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
-    yield desk
-    db.dispose()
-
-
-async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _text(widget: Static) -> str:
@@ -56,12 +36,12 @@ async def test_reply_dialog_previews_refuses_blanks_and_writes(
     out = tmp_path / "reply.eml"
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.open_case(case_id)
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
         await pilot.press("m")
-        await _settle(pilot)
+        await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, ReplyDialog)
         # the first template usable for a deletion: the acknowledgement, rendered literally
@@ -70,18 +50,18 @@ async def test_reply_dialog_previews_refuses_blanks_and_writes(
         # the override notice cannot be filled for this case: the reason shows, no preview
         names = [o.id for o in dialog.query_one("#reply-templates").options]
         await pilot.press(*["down"] * names.index("deadline_override"))
-        await _settle(pilot)
+        await settle(pilot)
         assert "override_due_date" in _text(dialog.query_one("#reply-error", Static))
         assert _text(dialog.query_one("#reply-preview", Static)) == ""
         await pilot.press(*["down"] * (names.index("deletion_done")
                                        - names.index("deadline_override")))
-        await _settle(pilot)
+        await settle(pilot)
         assert "deleted it" in _text(dialog.query_one("#reply-preview", Static))
         await pilot.press("f3")
         assert "deleted it" in app.clipboard
         dialog.query_one("#reply-out", Input).value = str(out)
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
     msg = email.message_from_bytes(out.read_bytes(), policy=email_policy.default)
     assert msg["Subject"].endswith(f"[Case #{case_id}]")
@@ -93,23 +73,23 @@ async def test_template_editor_refuses_unknown_placeholders_then_saves(
 ) -> None:
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(140, 44)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("T")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TemplatesScreen)
         first = app.screen.items[0]
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         editor = app.screen
         assert isinstance(editor, TemplateEditor)
         editor.query_one("#f-body", TextArea).text = "Hello ${nobody}"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TemplateEditor)
         assert "nobody" in _text(editor.query_one("#err-body", Static))
         editor.query_one("#f-body", TextArea).text = "Hello ${customer_name}"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TemplatesScreen)
     saved = templates.get(ui_desk, name=first.name, language=first.language)
     assert saved.body == "Hello ${customer_name}\n" and saved.version == first.version + 1
@@ -120,9 +100,9 @@ async def test_agents_do_not_get_the_template_screen(ui_desk: Desk, tmp_path: Pa
     agents.add(ui_desk, name="bob", role=Role.AGENT)
     app = DeskApp(ui_desk.as_agent("bob"), state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("T")
-        await _settle(pilot)
+        await settle(pilot)
         assert not isinstance(app.screen, TemplatesScreen)
 
 
@@ -133,23 +113,23 @@ async def test_duplicates_lead_to_a_merge_that_needs_the_typed_word(
     other = add_customer(ui_desk, name="Ola Berg", email="ola@home.example")
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("D")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, DuplicatesScreen)
         assert [(p.first.id, p.second.id) for p in app.screen.pairs] == [(keep, other)]
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
         await pilot.press("M")
         await pilot.pause()
         assert isinstance(app.screen, CaseDialog)
         await pilot.press(*str(other), "enter", *"merge", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert "to confirm" in _text(app.screen.query_one("#error", Static))
         app.screen.query_one("#confirm", Input).value = ""
         await pilot.press(*"MERGE", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
     merged = customers.get(ui_desk, keep)
     assert {e.address for e in merged.emails} == {"ola@acme.example", "ola@home.example"}

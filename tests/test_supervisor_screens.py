@@ -17,6 +17,7 @@ from screens.app import DeskApp
 from screens.disputes import AdvanceDialog, advance_stage
 from screens.reports import ReportsScreen
 from screens.workload import ReassignDialog, WorkloadScreen
+from tests.conftest import settle
 from tests.hostile import HOSTILE
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -51,10 +52,6 @@ def five(ui_desk: Desk) -> list[int]:
     return ids
 
 
-async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the_report(
@@ -62,9 +59,9 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
 ) -> None:
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("W")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, WorkloadScreen)
         agents_table = screen.query_one("#agents", DataTable)
@@ -73,7 +70,7 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
         for _ in range(names.index("bob")):
             await pilot.press("j")
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert [c.id for c in screen.cases] == five
         customer_cell = screen.query_one("#cases", DataTable).get_row(str(five[0]))[3]
         assert customer_cell.plain == HOSTILE[2]  # shown literally, not run as markup
@@ -83,13 +80,13 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
         await pilot.pause()
         assert isinstance(app.screen, ReassignDialog)
         await pilot.press(*"carol", "enter", *"bob is away", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, WorkloadScreen)
         assert [c.id for c in screen.cases] == five[3:]  # reloaded: two left with bob
         await pilot.press("a", "r")
         await pilot.pause()
         await pilot.press(*"dave", "enter", *"bob is away", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert screen.cases == ()
         assignees = [cases.get(ui_desk, i).case.assignee_name for i in five]
         assert assignees == ["carol"] * 3 + ["dave"] * 2
@@ -105,7 +102,7 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
             disputes.advance(ui_desk, case_id=cid, to="resolved", outcome="upheld",
                              letter_reference="post")
         await pilot.press("R")
-        await _settle(pilot)
+        await settle(pilot)
         report = app.screen
         assert isinstance(report, ReportsScreen)
         assert report.report is not None
@@ -114,7 +111,7 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
         assert "on time 0%" in summary and "closed 5" in summary
         assert report.query_one("#volume", Sparkline).data
         await pilot.press("f", *"2026-04-01", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert report.report.start is not None and report.report.received == 0
 
 
@@ -122,13 +119,13 @@ async def test_agent_cannot_open_the_workload(ui_desk: Desk, five: list[int],
                                               tmp_path: Path) -> None:
     app = DeskApp(ui_desk.as_agent("carol"), state_file=tmp_path / "ui.json")
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("W")
-        await _settle(pilot)
+        await settle(pilot)
         assert not isinstance(app.screen, WorkloadScreen)
         # and if a screen were pushed anyway, the service refuses and nothing is shown
         app.push_screen(WorkloadScreen())
-        await _settle(pilot)
+        await settle(pilot)
         assert app.screen.query_one("#agents", DataTable).row_count == 0
         assert any("only a supervisor" in n.message for n in app._notifications)
 
@@ -138,7 +135,7 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
 ) -> None:
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         advance_stage(app, cases.get(ui_desk, five[0]))
         await pilot.pause()
         dialog = app.screen
@@ -148,7 +145,7 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
             "acknowledged", "withdrawn"]
         await pilot.press("down", "enter")  # withdrawn; focus moves to the note
         await pilot.press(*"[/b] customer withdrew", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         after = cases.get(ui_desk, five[0])
         assert after.case.dispute_stage is DisputeStage.WITHDRAWN
         assert after.case.status is CaseStatus.CLOSED
@@ -158,7 +155,7 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         await pilot.pause()
         await pilot.press("enter")  # acknowledged
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert cases.get(ui_desk, five[1]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
 
         # resolving without an outcome is refused inside the dialog, which stays open
@@ -167,13 +164,13 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         advance_stage(app, cases.get(ui_desk, five[2]))
         await pilot.pause()
         await pilot.press("enter", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, AdvanceDialog)
         assert "outcome" in str(app.screen.query_one("#error", Static).render())
         app.screen.query_one("#outcome", Input).value = "apology sent"
         app.screen.query_one("#letter", Input).value = "letter 2026/4"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert not isinstance(app.screen, AdvanceDialog)
         assert cases.get(ui_desk, five[2]).case.status is CaseStatus.RESOLVED
 
@@ -187,31 +184,31 @@ async def test_open_dispute_escalate_and_override_dialogs(
     base = cases.get(ui_desk, five[0]).related_case_id
     assert base is not None
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         open_dispute(app, cases.get(ui_desk, base))
         await pilot.pause()
         await pilot.press(*"says we kept their data", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         page = cases.list_queue(ui_desk, "disputes").items
         assert len(page) == 6 and page[-1].assignee_name == "alice"
 
         escalate_or_clear(app, cases.get(ui_desk, base))
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         assert cases.get(ui_desk, base).case.escalated
 
         override_deadline(app, cases.get(ui_desk, base))
         await pilot.pause()
         await pilot.press(*"next week", "enter", *"regulator asked", "ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, CaseDialog)
         assert "2026-03-31" in str(dialog.query_one("#error", Static).render())
         assert dialog.focused is dialog.query_one("#due", Input)
         dialog.query_one("#due", Input).value = "2026-06-30"
         await pilot.press("ctrl+s")
-        await _settle(pilot)
+        await settle(pilot)
         d = cases.get(ui_desk, base)
         assert str(d.case.due_date) == "2026-06-30" and d.override_reason == "regulator asked"
         assert d.case.policy_breach  # the 30-day promise was missed long ago
@@ -223,14 +220,14 @@ async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
 
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.open_case(five[0])
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("t")
         await pilot.pause()
         assert isinstance(app.screen, AdvanceDialog)
         await pilot.press("enter", "ctrl+s")  # acknowledged
-        await _settle(pilot)
+        await settle(pilot)
         assert cases.get(ui_desk, five[0]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
         shown = app.screen.detail  # the case view reloaded after the save
         assert shown is not None and shown.case.dispute_stage is DisputeStage.ACKNOWLEDGED
@@ -241,9 +238,9 @@ async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
 
     agent_app = DeskApp(ui_desk.as_agent("carol"), state_file=tmp_path / "ui.json")
     async with agent_app.run_test(size=(100, 30)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         agent_app.open_case(five[1])
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("O")
         await pilot.pause()
         assert not isinstance(agent_app.screen, CaseDialog)

@@ -16,7 +16,7 @@ from helpdesk.services import agents, cases, customers
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.audit import AuditScreen
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, settle
 from tests.hostile import HOSTILE
 
 
@@ -35,10 +35,6 @@ def ui_desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
     db.dispose()
 
 
-async def _settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def _status(screen: AuditScreen) -> str:
@@ -50,40 +46,40 @@ async def test_supervisor_filters_pages_and_verifies(ui_desk: Desk, tmp_path: Pa
     monkeypatch.setattr(AuditScreen, "PAGE", 4)
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("A")
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen)
         table = screen.query_one("#events", DataTable)
         assert table.row_count == 4 and screen.next_cursor
         table.focus()
         await pilot.press("m")
-        await _settle(pilot)
+        await settle(pilot)
         assert table.row_count > 4
         ids = [e.id for e in screen.entries]
         assert ids == sorted(ids, reverse=True)
 
         screen.query_one("#agent", Input).focus()
         await pilot.press(*"bob", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert {e.actor_name for e in screen.entries} == {"bob"}
         assert [e.action for e in screen.entries] == ["customer.view"] * 3
 
         screen.query_one("#since", Input).focus()
         await pilot.press(*"yesterday", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert isinstance(app.screen, AuditScreen)  # refused with a notice, nothing crashed
         assert screen.focused is screen.query_one("#since", Input)  # back to the bad field
 
         table.focus()
         await pilot.press("v")
-        await _settle(pilot)
+        await settle(pilot)
         assert "verified" in _status(screen)
         with ui_desk.db.engine.begin() as conn:
             conn.execute(sa.text("UPDATE audit_event SET object_id = 99 WHERE id = 3"))
         await pilot.press("v")
-        await _settle(pilot)
+        await settle(pilot)
         assert "BROKEN at event #3" in _status(screen)
 
 
@@ -92,9 +88,9 @@ async def test_customer_trail_from_the_screen_shows_no_personal_data(
 ) -> None:
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.push_screen(AuditScreen(customer_id=1))
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen)
         assert screen.query_one("#customer", Input).value == "1"
@@ -108,12 +104,12 @@ async def test_customer_trail_from_the_screen_shows_no_personal_data(
 async def test_agent_cannot_open_the_trail(ui_desk: Desk, tmp_path: Path) -> None:
     app = DeskApp(ui_desk.as_agent("bob"), state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("A")
-        await _settle(pilot)
+        await settle(pilot)
         assert not isinstance(app.screen, AuditScreen)
         app.push_screen(AuditScreen())  # even reached another way, the service refuses
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen) and screen.entries == []
 
@@ -122,9 +118,9 @@ async def test_hostile_filter_input_is_refused_or_matches_nothing(ui_desk: Desk,
                                                                   tmp_path: Path) -> None:
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         app.push_screen(AuditScreen())
-        await _settle(pilot)
+        await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen)
         for field in ("agent", "customer", "action", "since"):
@@ -132,13 +128,13 @@ async def test_hostile_filter_input_is_refused_or_matches_nothing(ui_desk: Desk,
             for text in HOSTILE[::3]:
                 box.value = text
                 screen.action_apply()
-                await _settle(pilot)
+                await settle(pilot)
                 assert app.screen is screen  # a notice at most, never a crash
             box.value = ""
         before = list(screen.entries)
         screen.query_one("#action", Input).value = "[@click=app.quit]x[/]"
         screen.action_apply()
-        await _settle(pilot)
+        await settle(pilot)
         assert screen.entries == before and app.is_running  # the service refused it
 
 
@@ -154,10 +150,10 @@ async def test_opening_a_search_result_is_an_audited_view(ui_desk: Desk, tmp_pat
 
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 36)) as pilot:
-        await _settle(pilot)
+        await settle(pilot)
         await pilot.press("slash", *"Zora")
-        await _settle(pilot)
+        await settle(pilot)
         assert views() == 0  # results as you type are not a profile view
         await pilot.press("down", "enter")
-        await _settle(pilot)
+        await settle(pilot)
         assert views() == 1
