@@ -34,7 +34,7 @@ from helpdesk.services.readmodels import (
     case_summary_from,
     message_from,
 )
-from helpdesk.services.validation import clean_text
+from helpdesk.services.validation import clean_text, parse_choice
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
@@ -42,28 +42,19 @@ DUE_SOON_DAYS = 7
 
 
 def parse_kind(value: CaseKind | str) -> CaseKind:
-    try:
-        return CaseKind(value)
-    except ValueError:
-        kinds = ", ".join(k.value for k in CaseKind)
-        raise Invalid(f"unknown case kind '{value}'; kinds are: {kinds}", field="kind") from None
+    return parse_choice(CaseKind, value, what="case kind", plural="kinds", field="kind")
 
 
 def parse_status(value: CaseStatus | str) -> CaseStatus:
-    try:
-        return CaseStatus(value)
-    except ValueError:
-        statuses = ", ".join(s.value for s in CaseStatus)
-        raise Invalid(f"unknown status '{value}'; statuses are: {statuses}",
-                      field="status") from None
+    return parse_choice(CaseStatus, value, what="status", plural="statuses", field="status")
 
 
 def parse_queue(value: Queue | str) -> Queue:
-    try:
-        return Queue(value)
-    except ValueError:
-        queues = ", ".join(q.value for q in Queue)
-        raise Invalid(f"unknown queue '{value}'; queues are: {queues}", field="queue") from None
+    return parse_choice(Queue, value, what="queue", plural="queues", field="queue")
+
+
+def parse_stage(value: DisputeStage | str) -> DisputeStage:
+    return parse_choice(DisputeStage, value, what="dispute stage", plural="stages", field="stage")
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -202,10 +193,7 @@ def list_queue(
         elif queue is Queue.DISPUTES:
             query = query.where(Case.kind == CaseKind.DISPUTE)
             if stage is not None:
-                try:
-                    query = query.where(Case.dispute_stage == DisputeStage(stage))
-                except ValueError:
-                    raise Invalid(f"unknown dispute stage '{stage}'", field="stage") from None
+                query = query.where(Case.dispute_stage == parse_stage(stage))
         if cursor:
             at, cid = _decode_cursor(cursor)
             at_param = sa.literal(at, type_=Case.__table__.c.due_at.type)

@@ -42,18 +42,9 @@ CLOSING_STATUS: dict[DisputeStage, CaseStatus] = {
 LETTER_REF_MAX = 200  # fits case_event.to_value
 
 
-def parse_stage(value: DisputeStage | str) -> DisputeStage:
-    try:
-        return DisputeStage(value)
-    except ValueError:
-        stages = ", ".join(s.value for s in DisputeStage)
-        raise Invalid(f"unknown dispute stage '{value}'; stages are: {stages}",
-                      field="stage") from None
-
-
 def next_stages(stage: DisputeStage | str) -> tuple[DisputeStage, ...]:
     """Where a dispute at ``stage`` may go next (empty once it is resolved or withdrawn)."""
-    return TRANSITIONS[parse_stage(stage)]
+    return TRANSITIONS[cases.parse_stage(stage)]
 
 
 def open_dispute(
@@ -125,7 +116,7 @@ def advance(
     the case or, for a letter sent outside the desk, a short reference. Resolving or withdrawing
     closes the case.
     """
-    target = parse_stage(to)
+    target = cases.parse_stage(to)
     note = clean_text(note, field="note", multiline=True)
     outcome = clean_text(outcome, field="outcome", multiline=True)
     letter_reference = clean_text(letter_reference, field="letter_reference")

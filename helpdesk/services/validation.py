@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from enum import StrEnum
+from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -25,6 +27,8 @@ LIMITS = {
     "reason": 2000,
     "display_name": 200,
 }
+
+E = TypeVar("E", bound=StrEnum)
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{2,62}$")
 _AGENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -96,3 +100,12 @@ def check_agent_name(name: str) -> str:
             field="name",
         )
     return name
+
+
+def parse_choice(enum: type[E], value: E | str, *, what: str, plural: str, field: str) -> E:
+    """One of ``enum``'s values, or Invalid listing the values that exist."""
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise Invalid(f"unknown {what} '{value}'; {plural} are: {choices}", field=field) from None
