@@ -11,21 +11,34 @@ attachments) for a desk with 500 customers, then measures in the same run:
 * ``re-import``: the same mbox again, every message a duplicate.
 
 Figures are messages per second; the ratio is against the baseline (target >= 1.0).
+
+Then memory: a 50 MB letter (a short request with a 50 MB scan attached) is imported, which
+quarantines it as over-size, and ``helpdesk intake reprocess --all --lenient`` runs in a child
+process. The figure is the child's peak resident memory beyond that of the same command with
+nothing to re-process, in MB, against the letter's size: the ratio is the multiple of the
+letter that reading it cost (lower is better; tests/test_intake_parse.py holds a smaller
+letter under 2.5).
 """
 
 from __future__ import annotations
 
+import base64
 import email
 import mailbox
+import os
 import random
 import shutil
+import subprocess
+import sys
 from email import policy
 from pathlib import Path
 
-from bench.common import Figure, Options, timed, workdir
+from bench.common import Figure, Options, desk_home, timed, workdir
 
 MESSAGES = 10_000
 CUSTOMERS = 500
+BIG_LETTER_MB = 50
+_MB = 1024 * 1024
 
 _LETTERS = [
     ("Delete my data", "Hello,\n\nplease delete my data and close my account. I withdraw my "
@@ -122,6 +135,69 @@ def _template(folder: Path) -> Path:
     return path
 
 
+def big_letter(path: Path, seed: int) -> int:
+    """A 50 MB letter: a short deletion request with a scanned document attached."""
+    rng = random.Random(seed)
+    scan = base64.encodebytes(rng.randbytes(BIG_LETTER_MB * _MB * 3 // 4))
+    path.write_bytes(
+        b"From: Customer 1 <customer1@example.com>\nTo: info@shop.example\n"
+        b"Subject: Delete my data\nMessage-ID: <big@mail.example>\n"
+        b"Date: Mon, 02 Feb 2026 10:00:00 +0100\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="B"\n\n--B\n'
+        b"Content-Type: text/plain; charset=utf-8\n\nPlease delete my data; my ID is "
+        b"attached.\n--B\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n"
+        b'Content-Disposition: attachment; filename="id.pdf"\n\n' + scan + b"--B--\n"
+    )
+    return path.stat().st_size
+
+
+#: Runs the CLI, then prints its peak resident memory in KiB: VmHWM belongs to this program
+#: alone (ru_maxrss would start from the forking parent's size, the whole benchmark's).
+_PEAK = ("import sys\nfrom helpdesk.cli import main\ncode = main(sys.argv[1:])\n"
+         "print(next(line.split()[1] for line in open('/proc/self/status') "
+         "if line.startswith('VmHWM')))\nsys.exit(code)")
+
+
+def _reprocess_peak_kib(url: str, home: Path) -> int:
+    """Peak resident memory (KiB) of ``helpdesk intake reprocess --all --lenient``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK, "--db", url, "--as", "bench", "intake", "reprocess",
+         "--all", "--lenient", "--json"],
+        check=True, capture_output=True, text=True, env={**os.environ, "HELPDESK_HOME": str(home)},
+    )
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def memory(folder: Path, template: Path, seed: int) -> Figure:
+    from helpdesk.config import Settings
+    from helpdesk.db.engine import open_database
+    from helpdesk.services import intake
+    from helpdesk.services.context import Desk
+
+    letter = folder / "big.eml"
+    size = big_letter(letter, seed)
+    home = folder / "home"
+    with desk_home(home):
+        key_file = Settings().key_file  # the child's key: one key for the database
+    peaks = []
+    for with_letter in (False, True):
+        target = folder / "memory.sqlite3"
+        shutil.copyfile(template, target)
+        url = f"sqlite:///{target}"
+        db = open_database(url)
+        desk = Desk(db=db, settings=Settings(db_url=url, timezone="Europe/Berlin",
+                                             key_file=key_file), actor_name="bench")
+        if with_letter:
+            assert intake.import_paths(desk, paths=[letter]).quarantined == 1
+        db.dispose()
+        peaks.append(_reprocess_peak_kib(url, home))
+        target.unlink()
+    letter.unlink()
+    return Figure(f"reprocess --lenient {BIG_LETTER_MB} MB letter: extra peak memory (MB)",
+                  (peaks[1] - peaks[0]) / 1024, size / _MB, "MB, ratio = multiple (lower "
+                  "is better)")
+
+
 def run(opts: Options) -> list[Figure]:
     from helpdesk.config import Settings
     from helpdesk.db.engine import open_database
@@ -150,6 +226,7 @@ def run(opts: Options) -> list[Figure]:
             db.dispose()
             target.unlink()
         return [
+            memory(folder, template, opts.seed),
             Figure("import 10k mbox (msgs/s)", MESSAGES / best_import, MESSAGES / base,
                    "msgs/s"),
             Figure("re-import, all duplicates (msgs/s)", MESSAGES / best_again,

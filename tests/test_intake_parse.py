@@ -37,12 +37,14 @@ def test_encoded_word_headers_are_decoded() -> None:
     assert m.sender_key == "juergen@example.com"
 
 
-def test_unknown_charset_is_decoded_with_replacement() -> None:
+def test_unknown_charset_is_read_as_utf8_then_latin1_and_kept_raw() -> None:
     raw = mail(content_type="text/plain; charset=x-klingon", body="").replace(
-        b"\n\n\n", b"\n\nabc \xff\xfe def\n")
+        b"\n\n\n", b"\n\nabc \xff\xfe caf\xc3\xa9 def\n")
     m = parse(raw)
-    assert "abc" in m.body and "def" in m.body and "\ufffd" in m.body
-    assert any("unknown charset" in n for n in m.notes)
+    assert m.body == "abc \xff\xfe café def" and "\ufffd" not in m.body
+    assert any("'x-klingon' is not a character set" in n for n in m.notes)
+    (kept,) = m.attachments
+    assert kept.content == b"abc \xff\xfe caf\xc3\xa9 def\n"
 
 
 def test_unknown_charset_in_encoded_word() -> None:
@@ -253,3 +255,119 @@ def test_missing_path_is_invalid(tmp_path: Path) -> None:
 
     with pytest.raises(Invalid, match="does not exist"):
         discover([tmp_path / "nope"])
+
+
+NOT_CHARSETS = ("rot13", "base64", "zlib", "hex", "uu", "idna", "punycode", "bz2")
+
+
+@pytest.mark.parametrize("label", NOT_CHARSETS)
+def test_a_codec_that_is_no_character_set_reads_the_text_leniently(label: str) -> None:
+    body = "Bitte löschen Sie meine Daten."
+    m = parse(mail(content_type=f"text/plain; charset={label}", body=body,
+                   subject=f"=?{label}?q?L=C3=B6schung?=",
+                   frm=f"=?{label}?b?SsO8cmdlbg==?= <j@example.com>"))
+    assert m.body == body and m.subject == "Löschung" and m.sender_name == "Jürgen"
+    assert any(f"'{label}' is not a character set" in n for n in m.notes)
+    (kept,) = m.attachments  # the raw bytes, for anyone who knows better
+    assert kept.content == (body + "\n").encode()
+
+
+def test_raw_8bit_headers_are_read_as_utf8_or_latin1_never_replaced() -> None:
+    for encoding in ("utf-8", "latin-1"):
+        raw = mail(frm="Jürgen Müller <j@example.com>", subject="Löschung meiner Daten",
+                   body="x").replace(b"\xc3\xbc", "ü".encode(encoding)).replace(
+            b"\xc3\xb6", "ö".encode(encoding))
+        m = parse(raw)
+        assert (m.sender_name, m.subject) == ("Jürgen Müller", "Löschung meiner Daten")
+    # a byte no Latin-1 reading defines stays visible, escaped; UTF-8 and Latin-1 mixed
+    m = parse(mail(subject="x").replace(b"Subject: x", b"Subject: caf\xc3\xa9 \xe9t\xe9 \x81"))
+    assert m.subject == "café été \\x81"
+    # raw 8-bit text beside an encoded word
+    m = parse(mail(subject="x").replace(b"Subject: x",
+                                        b"Subject: R\xe9f. =?utf-8?q?L=C3=B6schung?= ok"))
+    assert m.subject == "Réf. Löschung ok"
+
+
+def test_adjacent_encoded_words_join_and_folds_unfold() -> None:
+    m = parse(mail(subject="=?utf-8?q?L=C3=B6?=\n =?utf-8?b?c2NodW5n?= meiner\n Daten"))
+    assert m.subject == "Löschung meiner Daten"
+
+
+def test_an_impossible_date_is_no_date_and_says_so() -> None:
+    m = parse(mail(date="Fri, 31 Dec 9999 23:59:59 -1400"))
+    assert m.date is None and "unreadable Date header" in m.notes
+    assert "delete my data" in m.body
+
+
+def _nested(depth: int, container: str) -> bytes:
+    inner = b"From: z@example.com\nSubject: innermost\n\nINNERMOST TEXT\n"
+    for i in range(depth):
+        if container == "message":
+            inner = (b"From: f%d@example.com\nSubject: fwd\nContent-Type: message/rfc822\n\n"
+                     % i) + inner
+        else:
+            b = b"b%d" % i
+            inner = (b"Content-Type: multipart/mixed; boundary=" + b + b"\n\n--" + b + b"\n"
+                     + inner + b"\n--" + b + b"--\n")
+    return (b"From: ann@example.com\nSubject: outer\nMessage-ID: <o@x>\nMIME-Version: 1.0\n"
+            b"Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\nContent-Type: text/plain\n\n"
+            b"Please delete my data.\n--OUT\nContent-Type: message/rfc822\n\n" + inner
+            + b"\n--OUT--\n")
+
+
+@pytest.mark.parametrize("container", ["message", "multipart"])
+def test_deep_nesting_is_one_opaque_attachment_and_the_letter_is_read(container: str) -> None:
+    raw = _nested(500, container)
+    m = parse(raw)
+    assert m.body == "Please delete my data." and "INNERMOST" not in m.body
+    (forwarded,) = m.attachments
+    assert forwarded.content_type == "message/rfc822"
+    assert b"INNERMOST TEXT" in forwarded.content  # kept whole, as written
+
+
+def test_multipart_deeper_than_the_limit_is_kept_as_an_attachment() -> None:
+    inner = b"Content-Type: text/plain\n\nPlease correct my address.\n"
+    for i in range(parse_mod.MAX_MIME_DEPTH + 5):
+        b = b"d%d" % i
+        inner = (b"Content-Type: multipart/mixed; boundary=" + b + b"\n\n--" + b + b"\n"
+                 + inner + b"\n--" + b + b"--\n")
+    m = parse(b"From: ann@example.com\nSubject: deep\n" + inner)
+    assert m.body == ""
+    (deep,) = m.attachments
+    assert deep.content_type == "multipart/mixed" and b"correct my address" in deep.content
+    assert any("nested over" in n for n in m.notes)
+
+
+@pytest.mark.parametrize("shape", ["text", "attachment", "many attachments"])
+def test_reading_a_huge_letter_costs_a_small_multiple_of_its_size(
+    monkeypatch: pytest.MonkeyPatch, shape: str
+) -> None:
+    """Peak memory of a lenient read stays under 2.5 times the letter (the 50 MB letter of
+    ``python -m bench import`` measures the same on the whole re-process command)."""
+    import base64
+    import os
+    import tracemalloc
+
+    monkeypatch.setattr(parse_mod, "MAX_MESSAGE_BYTES", 1024 * 1024)
+    size = 6 * 1024 * 1024
+    head = (b"From: ann@example.com\nSubject: big\nMessage-ID: <big@x>\nMIME-Version: 1.0\n")
+    if shape == "text":
+        line = "Bitte löschen Sie meine Daten, dies ist ein langer Brief.\n".encode()
+        raw = head + b"Content-Type: text/plain; charset=utf-8\n\n" + line * (size // len(line))
+    else:
+        count = 1 if shape == "attachment" else 12
+        data = base64.encodebytes(os.urandom(size * 3 // 4 // count))
+        part = (b"--B\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n"
+                + data)
+        raw = (head + b"Content-Type: multipart/mixed; boundary=B\n\n--B\n"
+               b"Content-Type: text/plain\n\nPlease delete my data.\n" + part * count
+               + b"--B--\n")
+    tracemalloc.start()
+    try:
+        m = parse(raw, lenient=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "delete" in m.body or "löschen" in m.body
+    assert any("over-size" in n for n in m.notes)
+    assert peak < 2.5 * len(raw), f"{peak / len(raw):.2f} times the letter"
