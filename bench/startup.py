@@ -59,7 +59,7 @@ def rows(self, page):
 
 MainScreen.on_mount, MainScreen._first_page = on_mount, rows
 from helpdesk.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(sys.argv[2:], agent=sys.argv[1]))  # in-process: act as a demo agent
 """
 
 
@@ -86,7 +86,7 @@ def run(opts: Options) -> list[Figure]:
         demo_desk(folder, opts).db.dispose()
         from helpdesk import demo
 
-        args = ("--db", demo_url(folder, opts), "--as", demo.AGENTS[1][0])
+        args = (demo.AGENTS[1][0], "--db", demo_url(folder, opts))
         bare: list[float] = []
         desk: list[float] = []
         rows: list[float] = []

@@ -7,6 +7,7 @@ under one folder (handy for tests and portable installs).
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -18,6 +19,8 @@ import platformdirs
 
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "helpdesk"
 
@@ -86,8 +89,6 @@ class Settings:
     mail_from: str = "info@example.com"
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = "textual-dark"
-    #: Whether ``--as NAME`` / HELPDESK_AGENT may override the OS user.
-    allow_impersonation: bool = True
     #: File holding the HMAC key for suppression hashes (outside the database on purpose).
     key_file: Path = field(default_factory=lambda: data_dir() / "suppression.key")
 
@@ -122,6 +123,11 @@ def mask_url(url: str) -> str:
 
 
 _KNOWN_KEYS = {f.name for f in fields(Settings)}
+#: Keys earlier versions read from this file that now live elsewhere: ignored with a notice.
+_RETIRED_KEYS = {
+    "allow_impersonation": "acting as another agent is a setting of the database now; a "
+    "supervisor turns it on or off with 'helpdesk agent impersonation on|off'",
+}
 
 
 def _check_int_map(key: str, raw: Any) -> dict[str, int]:
@@ -137,7 +143,9 @@ def _check_int_map(key: str, raw: Any) -> dict[str, int]:
 
 
 def _parse(raw: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(raw) - _KNOWN_KEYS
+    for key in set(raw) & set(_RETIRED_KEYS):
+        log.warning("config: '%s' is ignored: %s", key, _RETIRED_KEYS[key])
+    unknown = set(raw) - _KNOWN_KEYS - set(_RETIRED_KEYS)
     if unknown:
         raise Invalid(f"config: unknown key '{sorted(unknown)[0]}'", field=sorted(unknown)[0])
     out: dict[str, Any] = {}
@@ -167,10 +175,6 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
             ):
                 raise Invalid("config: 'keymap' must map binding ids to keys", field=key)
             out[key] = dict(value)
-        elif key == "allow_impersonation":
-            if not isinstance(value, bool):
-                raise Invalid(f"config: '{key}' must be true or false", field=key)
-            out[key] = value
         elif key == "key_file":
             if not isinstance(value, str) or not value:
                 raise Invalid(f"config: '{key}' must be a file path", field=key)

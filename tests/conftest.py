@@ -165,11 +165,10 @@ def cli(
     from helpdesk.cli import main
 
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
 
     def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
         try:
-            code = main(["--db", db_url, "--as", agent, *args])
+            code = main(["--db", db_url, *args], agent=agent)
         except SystemExit as exc:  # argparse refuses the command line
             code = int(exc.code or 0)
         out, err = capsys.readouterr()

@@ -125,7 +125,7 @@ def test_policy_add_from_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no
 
 
 def test_python_dash_m_and_db_upgrade(tmp_path: Path) -> None:
-    env = {"HELPDESK_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HELPDESK_AGENT": "ci"}
+    env = {"HELPDESK_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-m", "helpdesk", "db", "upgrade"], env=env, capture_output=True, text=True
     )

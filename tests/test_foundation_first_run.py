@@ -15,7 +15,7 @@ async def test_desk_opens_cleanly_on_an_empty_database(
     from screens.app import DeskApp
 
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path))
-    desk = open_desk(actor="first.person")
+    desk = open_desk(agent="first.person")
     app = DeskApp(desk)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()

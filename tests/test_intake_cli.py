@@ -97,8 +97,7 @@ def test_interrupted_import_resumes_exactly_once(db_url: str, tmp_path: Path) ->
                      body=f"Please delete my data, letter {i}.") for i in range(total)]
     box = write_mbox(tmp_path / "big", messages)
     env = {**os.environ, "HELPDESK_HOME": str(tmp_path / "home"), "PYTHONPATH": os.getcwd()}
-    env.pop("HELPDESK_AGENT", None)
-    args = [sys.executable, "-m", "helpdesk", "--db", db_url, "--as", "alice", "import",
+    args = [sys.executable, "-m", "helpdesk", "--db", db_url, "import",
             str(box), "--json"]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

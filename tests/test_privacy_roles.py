@@ -108,8 +108,8 @@ def test_opt_out_survives_form_edit_cli_add_and_import(
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HELPDESK_CONFIG", str(tmp_path / "config.toml"))
     (tmp_path / "config.toml").write_text(f'key_file = "{desk.settings.key_file}"\n')
-    assert main(["--db", desk.settings.db_url, "--as", "alice", "customer", "add", "--name",
-                 "Via Cli", "--email", "CLI@example.com", "--json"]) == 0
+    assert main(["--db", desk.settings.db_url, "customer", "add", "--name",
+                 "Via Cli", "--email", "CLI@example.com", "--json"], agent="alice") == 0
     added = customers.find(desk, "Via Cli")[0]
     assert customers.get(desk, added.id).marketing_opted_out
     # mail import: an unknown sender on the list comes in as an item; a customer made from it

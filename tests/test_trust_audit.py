@@ -33,7 +33,6 @@ from tests.conftest import FakeClock
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Keep CLI runs away from the real user's configuration."""
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
     monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
     return tmp_path / "home"
 
@@ -213,18 +212,18 @@ def test_export_formats(desk: Desk, clock: FakeClock, home: Path, tmp_path: Path
                                             "case.view"]
     out = tmp_path / "audit.csv"
     url = desk.settings.db_url
-    assert main(["--db", url, "--as", "alice", "audit", "export", "--customer", str(cid),
-                 "--out", str(out)]) == 0
+    assert main(["--db", url, "audit", "export", "--customer", str(cid),
+                 "--out", str(out)], agent="alice") == 0
     rows = out.read_text().splitlines()
-    assert rows[0].startswith("id,at,actor_name,action") and len(rows) == 5
-    assert main(["--db", url, "--as", "alice", "audit", "export", "--out", str(out)]) == 6
-    assert main(["--db", url, "--as", "bob", "audit", "export"]) == 4
+    assert rows[0].startswith("id,at,actor_name,real_account,action") and len(rows) == 5
+    assert main(["--db", url, "audit", "export", "--out", str(out)], agent="alice") == 6
+    assert main(["--db", url, "audit", "export"], agent="bob") == 4
     capsys.readouterr()
-    assert main(["--db", url, "--as", "alice", "audit", "list", "--agent", "bob",
-                 "--json"]) == 0
+    assert main(["--db", url, "audit", "list", "--agent", "bob",
+                 "--json"], agent="alice") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [e["action"] for e in listed["items"]] == ["case.view"]
-    assert main(["--db", url, "--as", "alice", "audit", "list", "--from", "yesterday"]) == 6
+    assert main(["--db", url, "audit", "list", "--from", "yesterday"], agent="alice") == 6
 
 
 PII = ["Zelda Quixote", "zelda.quixote@example.org", "+44 20 7946 0999", "Quixote Holdings",

@@ -43,7 +43,6 @@ def sqlite_desk(tmp_path: Path, _sqlite_template: Path, clock: FakeClock) -> Ite
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
     return tmp_path / "home"
 
 
@@ -138,8 +137,8 @@ def test_restore_keeps_erasures_made_after_the_backup(
     assert customers.find(desk, "Eve") == []
 
     capsys.readouterr()
-    assert main(["--db", desk.settings.db_url, "--as", "alice", "restore", str(old),
-                 "--json"]) == 0
+    assert main(["--db", desk.settings.db_url, "restore", str(old),
+                 "--json"], agent="alice") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["re_erased"] == [eve.id] and report["ledger_carried"] == 1
 
@@ -227,9 +226,9 @@ def test_erasures_reapply_command(desk: Desk, home: Path,
         conn.execute(sa.text("UPDATE customer SET name = 'Pat Gone', erased_at = NULL, "
                              "erasure_id = NULL WHERE id = :i"), {"i": c.id})
     capsys.readouterr()
-    assert main(["--db", desk.settings.db_url, "--as", "alice", "erasures", "reapply",
-                 "--json"]) == 0
+    assert main(["--db", desk.settings.db_url, "erasures", "reapply",
+                 "--json"], agent="alice") == 0
     assert json.loads(capsys.readouterr().out) == {"re_erased": [c.id]}
     assert customers.get(desk, c.id).name is None
-    assert main(["--db", desk.settings.db_url, "--as", "alice", "erasures", "reapply"]) == 0
+    assert main(["--db", desk.settings.db_url, "erasures", "reapply"], agent="alice") == 0
     assert "nothing to re-erase" in capsys.readouterr().out

@@ -168,8 +168,8 @@ def test_locked_database_waits_then_reports_busy(
             customers.create(sqlite_desk, name="Ann", emails=["ann@example.com"])
         assert time.monotonic() - started >= 0.35  # it waited for the other writer first
         monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-        code = main(["--db", sqlite_desk.settings.db_url, "--as", "alice", "customer", "add",
-                     "--name", "Ann", "--email", "ann@example.com"])
+        code = main(["--db", sqlite_desk.settings.db_url, "customer", "add",
+                     "--name", "Ann", "--email", "ann@example.com"], agent="alice")
         assert code == 7
         assert "locked by another writer" in capsys.readouterr().err
         # reading is not blocked by a writer (WAL)

@@ -29,7 +29,6 @@ ANY_TEXT = st.one_of(st.text(), st.sampled_from(HOSTILE),
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
     monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
     return tmp_path / "home"
 
@@ -154,12 +153,12 @@ def test_cli_prints_hostile_data_inert(desk: Desk, home: Path,
     url = desk.settings.db_url
     capsys.readouterr()
     for cid in ids:
-        assert main(["--db", url, "--as", "alice", "customer", "show", str(cid)]) == 0
-    assert main(["--db", url, "--as", "alice", "customer", "find", "e"]) == 0
+        assert main(["--db", url, "customer", "show", str(cid)], agent="alice") == 0
+    assert main(["--db", url, "customer", "find", "e"], agent="alice") == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
     assert "\\x1b" in out and "\\u202e" in out  # shown, not executed
-    assert main(["--db", url, "--as", "alice", "customer", "show", str(ids[0]), "--json"]) == 0
+    assert main(["--db", url, "customer", "show", str(ids[0]), "--json"], agent="alice") == 0
     assert json.loads(capsys.readouterr().out)["name"].startswith("\x1b]0;pwned")
 
 
@@ -222,9 +221,9 @@ SAFE_COMMANDS = [
                      min_size=0, max_size=3))
 def test_cli_arguments_never_produce_a_traceback(desk: Desk, home: Path, cmd: list[str],
                                                  args: list[str]) -> None:
-    argv = ["--db", desk.settings.db_url, "--as", "alice", *cmd, *args]
+    argv = ["--db", desk.settings.db_url, *cmd, *args]
     try:
-        code = main(argv)
+        code = main(argv, agent="alice")
     except SystemExit as exc:  # argparse refusing the usage, with its own message
         code = exc.code
     assert isinstance(code, int) and code in {0, 2, 3, 4, 5, 6}, argv

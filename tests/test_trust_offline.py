@@ -57,10 +57,9 @@ def test_full_session_offline(no_network: NetworkGuard, tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
-    monkeypatch.delenv("HELPDESK_AGENT", raising=False)
 
     def run(*argv: str) -> str:
-        code = main(["--as", "alice", *argv])
+        code = main([*argv], agent="alice")
         out = capsys.readouterr()
         assert code == 0, (argv, out)
         return out.out

@@ -33,7 +33,9 @@ def _epilog() -> str:
     codes = "\n".join(f"  {code}  {text}" for code, text in sorted(EXIT_CODES.items()))
     return (
         "Run without a command to open the desk.\n\n"
-        "The acting agent is the OS user, unless --as NAME or HELPDESK_AGENT says otherwise.\n"
+        "You act as your operating-system account (on PostgreSQL: your database login role);\n"
+        "no environment variable changes that. A supervisor may act as another agent with\n"
+        "--as NAME where a supervisor turned it on ('helpdesk agent impersonation on').\n"
         "The database is the embedded SQLite file unless --db URL or HELPDESK_DB_URL names\n"
         "another (postgresql://user:pass@host/db for a team).\n\n"
         f"Exit codes:\n{codes}"
@@ -42,7 +44,8 @@ def _epilog() -> str:
 
 def _global_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", help="database URL (default: embedded SQLite)")
-    parser.add_argument("--as", dest="as_agent", metavar="NAME", help="act as this agent")
+    parser.add_argument("--as", dest="as_agent", metavar="NAME",
+                        help="act as another agent (supervisors, where the database allows it)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
 
 
@@ -73,13 +76,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return build_parser().parse_args(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, agent: str | None = None) -> int:
+    """Run the command line. ``agent`` is for in-process callers (tests, embedding code) that
+    set the acting agent the way :meth:`Desk.as_agent` does; the real account is still recorded
+    on every audit event, and nothing on the command line or in the environment reaches it."""
     args = _parse(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="helpdesk: %(message)s",
     )
-    ctx = CliContext(db_url=args.db, actor=args.as_agent)
+    ctx = CliContext(db_url=args.db, act_as=args.as_agent, agent=agent)
     try:
         if args.command is None:
             return _open_desk(ctx)

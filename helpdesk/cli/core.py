@@ -10,8 +10,8 @@ from typing import Any
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
-from helpdesk.services import agents, cases, customers, policy
-from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail
+from helpdesk.services import agents, cases, customers, desk_settings, policy
+from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail, to_jsonable
 
 
 def register(sub: Any) -> None:
@@ -33,7 +33,12 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("--role", choices=[r.value for r in Role])
     p.add_argument("--active", choices=["yes", "no"])
-    command(ag, "whoami", agent_whoami, "show the acting agent", json_output=True)
+    command(ag, "whoami", agent_whoami, "show the acting agent, the real account and the "
+            "database", json_output=True)
+    p = command(ag, "impersonation", agent_impersonation, "show, or turn on or off, acting as "
+                "another agent with --as for every desk of this database (supervisors only)",
+                json_output=True)
+    p.add_argument("state", nargs="?", choices=["on", "off"])
 
     cu = group(sub, "customer", "customers")
     p = command(cu, "add", customer_add, "add a customer", json_output=True)
@@ -131,8 +136,23 @@ def agent_set(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def agent_whoami(args: argparse.Namespace, ctx: CliContext) -> int:
-    info = agents.whoami(ctx.desk())
-    emit(args, info, lambda: _agent_lines([info]))
+    who = agents.identity(ctx.desk())
+    data = {**to_jsonable(who.agent), "real_account": who.real_account, "database": who.database}
+    emit(args, data, lambda: [*_agent_lines([who.agent]),
+                              f"real account: {safe(who.real_account)}",
+                              f"database:     {safe(who.database)}"])
+    return 0
+
+
+def agent_impersonation(args: argparse.Namespace, ctx: CliContext) -> int:
+    desk = ctx.desk()
+    if args.state is None:
+        allowed = desk_settings.get_impersonation(desk)
+    else:
+        allowed = desk_settings.set_impersonation(desk, allowed=args.state == "on")
+    emit(args, {"allow_impersonation": allowed}, lambda: [
+        "acting as another agent (--as) is " + ("on: supervisors may" if allowed else "off")
+    ])
     return 0
 
 

@@ -18,14 +18,17 @@ from helpdesk.services.readmodels import to_jsonable
 class CliContext:
     """Opens the desk on first use, so ``--help`` and usage errors never touch the database."""
 
-    def __init__(self, *, db_url: str | None, actor: str | None) -> None:
+    def __init__(
+        self, *, db_url: str | None, act_as: str | None = None, agent: str | None = None
+    ) -> None:
         self.db_url = db_url
-        self.actor = actor
+        self.act_as = act_as  # --as: checked when the desk opens
+        self.agent = agent  # in-process callers only (see helpdesk.cli.main)
         self._desk: Desk | None = None
 
     def desk(self) -> Desk:
         if self._desk is None:
-            self._desk = open_desk(db_url=self.db_url, actor=self.actor)
+            self._desk = open_desk(db_url=self.db_url, act_as=self.act_as, agent=self.agent)
         return self._desk
 
     def close(self) -> None:

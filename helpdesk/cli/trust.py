@@ -111,9 +111,10 @@ def audit_list(args: argparse.Namespace, ctx: CliContext) -> int:
         if not page.items:
             return ["no audit event matches"]
         out = table(
-            [(f"#{e.id}", e.at, e.actor_name, e.action, e.object_type, e.object_id,
-              " ".join(f"{k}={v}" for k, v in sorted(e.details.items()))) for e in page.items],
-            ["EVENT", "AT", "AGENT", "ACTION", "OBJECT", "ID", "DETAILS"],
+            [(f"#{e.id}", e.at, e.actor_name, e.real_account, e.action, e.object_type,
+              e.object_id, " ".join(f"{k}={v}" for k, v in sorted(e.details.items())))
+             for e in page.items],
+            ["EVENT", "AT", "AGENT", "ACCOUNT", "ACTION", "OBJECT", "ID", "DETAILS"],
         )
         if page.next_cursor:
             out.append(f"more: --cursor {page.next_cursor}")

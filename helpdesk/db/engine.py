@@ -87,6 +87,15 @@ class Database:
         database = self.engine.url.database
         return Path(database) if database and database != ":memory:" else None
 
+    def describe(self) -> str:
+        """Where the data is, for people: the file path, or user@host:port/database (never a
+        password)."""
+        if self.backend == "sqlite":
+            return str(self.sqlite_path or ":memory:")
+        url = self.engine.url
+        where = f"{url.host or 'localhost'}{f':{url.port}' if url.port else ''}/{url.database}"
+        return f"{url.username}@{where}" if url.username else where
+
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back and translates errors on failure."""

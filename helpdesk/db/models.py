@@ -288,13 +288,31 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _now()
-    actor_id: int | None = Field(default=None, foreign_key="agent.id")
+    actor_id: int | None = Field(default=None, foreign_key="agent.id")  # the agent acted as
+    #: The OS account (SQLite) or PostgreSQL session role that really acted; on PostgreSQL the
+    #: database fills it from ``session_user`` (migration 0003). NULL on events written before.
+    real_account: str | None = Field(default=None, max_length=128)
     action: str = Field(max_length=64, nullable=False)
     object_type: str = Field(max_length=32, nullable=False)
     object_id: int | None = Field(default=None)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     prev_hash: str = Field(max_length=64, nullable=False)
     hash: str = Field(max_length=64, nullable=False, unique=True)
+
+
+class DeskSetting(Versioned, table=True):
+    """A setting for every desk of this database (e.g. whether acting as another agent is on).
+
+    It lives with the data so that no per-user file or environment variable can change it;
+    supervisors change it through the services, audited.
+    """
+
+    __tablename__ = "desk_setting"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: Any = Field(sa_type=sa.JSON, nullable=False)
+    updated_at: datetime = _now()
+    updated_by_id: int | None = Field(default=None, foreign_key="agent.id")
 
 
 class SuppressionEntry(SQLModel, table=True):

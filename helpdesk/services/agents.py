@@ -9,7 +9,7 @@ from helpdesk.domain import Role
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import AgentInfo, agent_from
+from helpdesk.services.readmodels import AgentInfo, IdentityInfo, agent_from
 from helpdesk.services.validation import check_agent_name, clean_text
 
 
@@ -25,6 +25,12 @@ def _role(value: Role | str) -> Role:
 def whoami(desk: Desk) -> AgentInfo:
     with desk.db.session(write=True) as s:  # write: may bootstrap the first supervisor
         return agent_from(desk.actor(s))
+
+
+def identity(desk: Desk) -> IdentityInfo:
+    """The acting agent with the account that really acts and the database's location."""
+    return IdentityInfo(agent=whoami(desk), real_account=desk.real_account,
+                        database=desk.db.describe())
 
 
 def add(

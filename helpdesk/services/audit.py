@@ -64,6 +64,7 @@ def record(
     event = AuditEvent(
         at=at,
         actor_id=actor_id,
+        real_account=desk.real_account,  # PostgreSQL overwrites it with session_user
         action=action,
         object_type=object_type,
         object_id=object_id,

@@ -52,7 +52,8 @@ class AuditEntry:
     id: int
     at: datetime
     actor_id: int | None
-    actor_name: str | None
+    actor_name: str | None  # the agent acted as
+    real_account: str | None  # who really acted (OS account or database role)
     action: str
     object_type: str
     object_id: int | None
@@ -126,7 +127,8 @@ def _entries(s: Session, rows: list[AuditEvent]) -> tuple[AuditEntry, ...]:
         if ids else {}
     return tuple(
         AuditEntry(id=r.id or 0, at=r.at, actor_id=r.actor_id,
-                   actor_name=names.get(r.actor_id) if r.actor_id else None, action=r.action,
+                   actor_name=names.get(r.actor_id) if r.actor_id else None,
+                   real_account=r.real_account, action=r.action,
                    object_type=r.object_type, object_id=r.object_id, details=dict(r.details),
                    hash=r.hash)
         for r in rows
@@ -187,7 +189,8 @@ def export(desk: Desk, *, filter: AuditFilter | None = None, fmt: str = "csv") -
     return _stream(desk, f, fmt)
 
 
-_COLUMNS = ("id", "at", "actor_name", "action", "object_type", "object_id", "details", "hash")
+_COLUMNS = ("id", "at", "actor_name", "real_account", "action", "object_type", "object_id",
+            "details", "hash")
 
 
 def _stream(desk: Desk, f: AuditFilter, fmt: str, batch: int = 2000) -> Iterator[str]:
@@ -206,7 +209,8 @@ def _stream(desk: Desk, f: AuditFilter, fmt: str, batch: int = 2000) -> Iterator
         for e in entries:
             if fmt == "csv":
                 yield _csv_line([
-                    e.id, e.at.isoformat(), e.actor_name or "", e.action, e.object_type,
+                    e.id, e.at.isoformat(), e.actor_name or "", e.real_account or "", e.action,
+                    e.object_type,
                     "" if e.object_id is None else e.object_id,
                     json.dumps(e.details, sort_keys=True, ensure_ascii=True), e.hash,
                 ])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,31 +20,64 @@ from helpdesk.domain import Role
 from helpdesk.errors import Forbidden
 
 
-def os_user() -> str:
+def os_account() -> str:
+    """The operating-system account of this process, from its real uid.
+
+    Not ``getpass.getuser()``: that reads LOGNAME and USER first, which anyone can set.
+    """
+    uid = os.getuid()
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no entry in the password database (some containers)
+        return f"uid-{uid}"
+
+
+def real_account(db: Database) -> str:
+    """Who really acts on ``db``: the OS account on SQLite, the session's role on PostgreSQL."""
+    if db.backend == "postgresql":
+        with db.engine.connect() as conn:
+            return str(conn.exec_driver_sql("SELECT session_user").scalar_one())
+    return os_account()
 
 
 @dataclass
 class Desk:
-    """Everything a service needs. Cheap to copy with another actor (see :meth:`as_agent`)."""
+    """Everything a service needs. Cheap to copy with another actor (see :meth:`as_agent`).
+
+    Two names travel with it: ``real_account``, who really acts (the OS account on SQLite, the
+    session's role on PostgreSQL, never a name someone typed), and ``actor_name``, the agent
+    acted as, which is the real account unless a supervisor chose another (``--as``, when the
+    database allows it) or in-process code set it. Every audit event records both.
+    """
 
     db: Database
     settings: Settings
-    actor_name: str = field(default_factory=os_user)
+    actor_name: str = ""  # empty: the real account
     clock: Callable[[], datetime] = utcnow
+    real_account: str = ""  # empty: looked up from the OS or the database session
     search: CustomerSearch = field(init=False)
 
     def __post_init__(self) -> None:
         self.search = for_dialect(self.db.backend)
+        if not self.real_account:
+            self.real_account = real_account(self.db)
+        if not self.actor_name:
+            self.actor_name = self.real_account
 
     def now(self) -> datetime:
         return self.clock()
 
     def as_agent(self, name: str) -> Desk:
-        return Desk(db=self.db, settings=self.settings, actor_name=name, clock=self.clock)
+        """The same desk acting as ``name``, in-process (tests, embedding code).
+
+        No impersonation check: code that runs here can open the database itself. The real
+        account stays, so the audit still says who really acted.
+        """
+        return replace(self, actor_name=name)
+
+    @property
+    def acting_as_other(self) -> bool:
+        return self.actor_name != self.real_account
 
     def actor(self, session: Session, *, require: Role | None = None) -> Agent:
         """The acting agent, checked: known, active and (when asked) holding ``require``.
@@ -97,29 +130,53 @@ def _bootstrap(session: Session, desk: Desk) -> Agent:
     return agent
 
 
-def resolve_actor_name(explicit: str | None, settings: Settings) -> str:
-    """``--as`` beats ``HELPDESK_AGENT`` beats the OS user, when impersonation is allowed."""
-    chosen = explicit or os.environ.get("HELPDESK_AGENT")
-    if chosen and chosen != os_user() and not settings.allow_impersonation:
-        raise Forbidden("acting as another agent is disabled in this desk's configuration")
-    return chosen or os_user()
-
-
 def open_desk(
     settings: Settings | None = None,
     *,
     db_url: str | None = None,
-    actor: str | None = None,
+    act_as: str | None = None,
+    agent: str | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Desk:
+    """Open the configured database and the desk acting as the real account.
+
+    ``act_as`` is the command line's ``--as``: acting as another agent, allowed only where a
+    supervisor turned it on for this database and only to a real account that is an active
+    supervisor (see :func:`check_act_as`). ``agent`` is for in-process callers only (tests,
+    embedding code), like :meth:`Desk.as_agent`; nothing on the command line reaches it.
+    """
     settings = settings or load_settings()
     if db_url:
         settings = replace(settings, db_url=db_url)
     db = open_database(settings.db_url)
-    name = resolve_actor_name(actor, settings)
-    desk = Desk(db=db, settings=settings, actor_name=name, clock=clock)
+    desk = Desk(db=db, settings=settings, clock=clock)
+    if agent:
+        desk = desk.as_agent(agent)
+    elif act_as and act_as != desk.real_account:
+        check_act_as(desk)
+        desk = desk.as_agent(act_as)
     _bootstrap_if_empty(desk)
     return desk
+
+
+def check_act_as(desk: Desk) -> None:
+    """Refuse acting as someone else unless it is on for this database and the real account
+    is an active supervisor. The setting lives in the database (``desk_setting``), so no
+    configuration file or environment variable can turn it on."""
+    from helpdesk.services import desk_settings
+
+    with desk.db.session() as s:
+        if not desk_settings.impersonation_allowed(s):
+            raise Forbidden(
+                "acting as another agent is off for this database; a supervisor can turn it "
+                "on with 'helpdesk agent impersonation on'"
+            )
+        me = s.exec(select(Agent).where(Agent.name == desk.real_account)).first()
+        if me is None or not me.active or me.role != Role.SUPERVISOR:
+            raise Forbidden(
+                f"only an active supervisor may act as another agent; you are "
+                f"'{desk.real_account}'"
+            )
 
 
 def _bootstrap_if_empty(desk: Desk) -> None:

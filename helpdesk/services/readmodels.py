@@ -50,6 +50,15 @@ class AgentInfo:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityInfo:
+    """Who is at the desk: the agent acted as, the account that really acts, and where."""
+
+    agent: AgentInfo
+    real_account: str  # OS account (SQLite) or session role (PostgreSQL)
+    database: str  # file path, or host/database without a password
+
+
 def agent_from(a: Agent) -> AgentInfo:
     return AgentInfo(
         id=a.id or 0,
