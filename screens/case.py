@@ -119,12 +119,11 @@ class CaseScreen(DeskScreen[None]):
     def action_note(self) -> None:
         if self.detail is None:
             return
-        version = self.detail.case.version
 
         def written(body: str | None) -> None:
-            if body:
+            if body:  # an append: it goes in whatever changed meanwhile (shown on reload)
                 self.load("change", lambda: cases.add_note(
-                    self.desk, case_id=self.case_id, body=body, expected_version=version),
+                    self.desk, case_id=self.case_id, body=body),
                     self._changed, reload=self.action_reload)
 
         self.app.push_screen(NoteDialog(), written)

@@ -116,7 +116,8 @@ def test_reply_wakes_a_waiting_case_and_bumps_its_version(
     assert after.case.status is CaseStatus.OPEN
     assert after.case.version > waiting.case.version
     with pytest.raises(Conflict):
-        cases.add_note(desk, case_id=case_id, body="stale", expected_version=waiting.case.version)
+        cases.set_status(desk, case_id=case_id, status="closed",
+                         expected_version=waiting.case.version)
 
 
 def test_reimport_adds_nothing(desk: Desk, ann: int, tmp_path: Path) -> None:

@@ -63,18 +63,19 @@ def test_stale_save_is_refused_naming_the_other_change_and_nothing_is_lost(
     assert done.case.escalated and done.case.status is CaseStatus.WAITING
 
 
-def test_reassignment_reaches_the_old_assignee_as_a_conflict_not_a_lost_note(
+def test_reassignment_reaches_the_old_assignee_beside_his_note_not_instead_of_it(
     desk: Desk, second: Callable[[str], Desk], case_id: int, clock
 ) -> None:  # type: ignore[no-untyped-def]
     bob = second("bob")
     open_copy = cases.get(bob, case_id)
     clock.advance(minutes=5)
     supervisor.reassign(desk, case_ids=[case_id], assignee="carol", reason="bob is off sick")
-    with pytest.raises(Conflict, match=r"changed by alice \(assigned: bob -> carol\)"):
-        cases.add_note(bob, case_id=case_id, body="called the customer back",
-                       expected_version=open_copy.case.version)
-    assert _notes(desk, case_id) == []
-    assert cases.get(desk, case_id).case.assignee_name == "carol"
+    after = cases.add_note(bob, case_id=case_id, body="called the customer back")
+    assert _notes(desk, case_id) == ["called the customer back"]
+    assert after.case.assignee_name == "carol"  # what bob sees next to his note
+    with pytest.raises(Conflict, match=r"changed by bob \(note\)"):
+        cases.set_status(bob, case_id=case_id, status="waiting",
+                         expected_version=open_copy.case.version)
 
 
 def test_override_against_a_stale_copy_is_a_conflict(

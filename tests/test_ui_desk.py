@@ -247,13 +247,34 @@ async def test_conflict_offers_reload(ui_desk: Desk, clock: FakeClock, tmp_path:
         assert isinstance(screen, CaseScreen) and screen.detail is not None
         seen = screen.detail.case.version
         cases.set_status(ui_desk, case_id=case_id, status=CaseStatus.WAITING)  # someone else
-        await pilot.press("n", *"mine", "ctrl+s")
+        await pilot.press("s")  # this agent decides on what the screen still shows (new)
+        await settle(pilot)
+        await pilot.press("down", "enter")  # -> open
         await settle(pilot)
         assert isinstance(app.screen, ConflictDialog)
         await pilot.press("r")
         await settle(pilot)
         assert app.screen is screen and screen.detail is not None
         assert screen.detail.case.version > seen
+        assert screen.detail.case.status is CaseStatus.WAITING
+
+
+async def test_note_on_a_stale_screen_goes_in_and_shows_the_other_change(
+    ui_desk: Desk, clock: FakeClock, tmp_path: Path
+) -> None:
+    _, case_id = seed_case(ui_desk, clock)
+    app = make_app(ui_desk, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CaseScreen)
+        cases.set_status(ui_desk, case_id=case_id, status=CaseStatus.WAITING)  # someone else
+        await pilot.press("n", *"mine", "ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen and screen.detail is not None  # no conflict dialog
+        assert screen.detail.messages[-1].body == "mine"
         assert screen.detail.case.status is CaseStatus.WAITING
 
 

@@ -76,6 +76,8 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=int)
     p.add_argument("status")
     p.add_argument("--note")
+    p.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
+                   help="refuse (exit 5) unless the case is still at version N, as you saw it")
     p = command(ca, "note", case_note, "add an internal note", json_output=True)
     p.add_argument("id", type=int)
     p.add_argument("text")
@@ -270,8 +272,11 @@ def case_show(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def case_status(args: argparse.Namespace, ctx: CliContext) -> int:
-    d = cases.set_status(ctx.desk(), case_id=args.id, status=args.status, note=args.note)
-    emit(args, d, lambda: [f"case #{d.case.id} is now {d.case.status.value}"])
+    d = cases.set_status(ctx.desk(), case_id=args.id, status=args.status, note=args.note,
+                         expected_version=args.expected_version)
+    emit(args, d, lambda: [
+        f"case #{d.case.id}: status {e.from_value} -> {e.to_value}" for e in d.changed
+    ] or [f"case #{d.case.id} is already {d.case.status.value}; nothing changed"])
     return 0
 
 

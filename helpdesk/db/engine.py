@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -20,6 +20,7 @@ from helpdesk.clock import utcnow
 from helpdesk.errors import Busy, Conflict, HelpdeskError, Invalid
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_BUSY_SNAPSHOT = 517  # a read snapshot went stale before its first write
@@ -137,6 +138,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def get_for_change(session: Session, model: type[T], ident: Any) -> T | None:
+    """Load a row to change it, locked until the unit of work ends, with its current values.
+
+    On PostgreSQL (``SELECT ... FOR UPDATE``) a concurrent writer of the same row waits for this
+    one to commit and then reads what it wrote, so a blind change never works from a stale copy
+    and the version check of its UPDATE cannot fail. On SQLite a writer already holds the whole
+    database (``BEGIN IMMEDIATE``), so the copy it reads is current anyway.
+    """
+    return session.get(model, ident, with_for_update=True, populate_existing=True)
 
 
 def _constraint(exc: IntegrityError) -> str:

@@ -78,7 +78,8 @@ def update(
     """Change an agent's role or active flag (supervisors only; nobody demotes themselves)."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
-        agent = s.exec(select(Agent).where(Agent.name == name)).first()
+        agent = s.exec(select(Agent).where(Agent.name == name).with_for_update()
+                       .execution_options(populate_existing=True)).first()
         if agent is None:
             raise NotFound(f"no agent named '{name}'")
         if expected_version is not None and agent.version != expected_version:

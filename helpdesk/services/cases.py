@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from helpdesk import clock
+from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
     Attachment,
@@ -83,8 +85,10 @@ def case_summaries(s: Session, desk: Desk, cases: Sequence[Case]) -> tuple[CaseS
     )
 
 
-def load(s: Session, case_id: int) -> Case:
-    case = s.get(Case, case_id)
+def load(s: Session, case_id: int, *, for_change: bool = False) -> Case:
+    """The case, or NotFound. ``for_change`` locks its row until the unit of work ends (see
+    :func:`helpdesk.db.engine.get_for_change`)."""
+    case = get_for_change(s, Case, case_id) if for_change else s.get(Case, case_id)
     if case is None:
         raise NotFound(f"no case #{case_id}")
     return case
@@ -253,17 +257,21 @@ def my_counts(desk: Desk) -> QueueCounts:
 def _event(
     s: Session, desk: Desk, case: Case, actor: Agent, action: str,
     from_value: str | None = None, to_value: str | None = None, note: str | None = None,
-) -> None:
-    s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action=action,
-                    from_value=from_value, to_value=to_value, note=note))
+) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action=action,
+                      from_value=from_value, to_value=to_value, note=note)
+    s.add(event)
+    return event
 
 
 def load_for_change(s: Session, case_id: int, expected_version: int | None) -> Case:
-    """Load a case for a change, refusing when the caller's copy is stale.
+    """Load and lock a case for a change, refusing when the caller's copy is stale.
 
+    Without ``expected_version`` (a blind change) the change applies to the case as it is now:
+    the row lock makes a concurrent writer wait instead of turning this write into a conflict.
     The message names the latest change so the person can see what happened before reloading.
     """
-    case = load(s, case_id)
+    case = load(s, case_id, for_change=True)
     if expected_version is not None and case.version != expected_version:
         last = s.exec(
             select(CaseEvent, Agent.display_name)
@@ -369,6 +377,12 @@ def set_status(
     expected_version: int | None = None,
     note: str | None = None,
 ) -> CaseDetail:
+    """Change a case's status; ``changed`` of the result holds the history entry it wrote.
+
+    Without ``expected_version`` the change applies to the case as it is when it runs (another
+    desk may have changed the status a moment ago): from whatever status it has, or not at all
+    when it already has ``status`` (``changed`` is then empty).
+    """
     status = parse_status(status)
     note = clean_text(note, field="note", multiline=True)
     with desk.db.session(write=True) as s:
@@ -387,10 +401,11 @@ def set_status(
         case.closed_at = desk.now() if status.is_closed else None
         case.updated_at = desk.now()
         s.add(case)
-        _event(s, desk, case, actor, "status", old.value, status.value, note)
+        event = _event(s, desk, case, actor, "status", old.value, status.value, note)
         s.flush()
         audit.record(s, desk, actor, "case.status", "case", case.id, status=status.value)
-        return detail(s, desk, case)
+        return replace(detail(s, desk, case),
+                       changed=(case_event_from(event, actor.display_name),))
 
 
 def assign(
@@ -451,15 +466,14 @@ def reassign_case(
                  to_agent_id=target.id if target else None)
 
 
-def add_note(
-    desk: Desk, *, case_id: int, body: str, expected_version: int | None = None
-) -> CaseDetail:
-    """Add an internal note. It bumps the case version, so a note written against a case that
-    was meanwhile reassigned or changed is refused as a conflict rather than lost."""
+def add_note(desk: Desk, *, case_id: int, body: str) -> CaseDetail:
+    """Add an internal note. A note is an append: it never conflicts, whatever changed on the
+    case while it was being written (the result shows those changes beside it). It bumps the
+    case version, so an edit decided on a copy without the note is refused as stale."""
     text = clean_text(body, field="note", required=True, multiline=True)
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        case = load_for_change(s, case_id, expected_version)
+        case = load(s, case_id, for_change=True)
         s.add(Message(case_id=case.id, direction=MessageDirection.NOTE, at=desk.now(),
                       body=text, author_id=actor.id))
         touch(case, desk.now())

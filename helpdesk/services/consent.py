@@ -136,7 +136,7 @@ def _resolve(
         raise Invalid("name a customer, or a case that belongs to one", field="customer")
     if case is not None and case.customer_id not in (None, owner):
         raise Invalid(f"case #{case.id} belongs to another customer", field="case")
-    customer = customers.load(s, owner)
+    customer = customers.load(s, owner, for_change=True)
     if customer.erased_at is not None:
         raise Invalid(f"customer #{owner} has been erased; their addresses stay suppressed",
                       field="customer")
@@ -313,7 +313,7 @@ def mark_under_13(
     """
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        customer = customers.load(s, customer_id)
+        customer = customers.load(s, customer_id, for_change=True)
         if customer.erased_at is not None:
             raise Invalid(f"customer #{customer_id} has been erased", field="customer")
         if expected_version is not None and customer.version != expected_version:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
     Case,
@@ -52,8 +53,11 @@ def _clean_field(field: str, value: str | None) -> str | None:
     return clean_text(value, field=field, required=field == "name", multiline=multiline)
 
 
-def load(session: Session, customer_id: int) -> Customer:
-    customer = session.get(Customer, customer_id)
+def load(session: Session, customer_id: int, *, for_change: bool = False) -> Customer:
+    """The customer, or NotFound. ``for_change`` locks the row until the unit of work ends (see
+    :func:`helpdesk.db.engine.get_for_change`)."""
+    customer = (get_for_change(session, Customer, customer_id) if for_change
+                else session.get(Customer, customer_id))
     if customer is None:
         raise NotFound(f"no customer #{customer_id}")
     return customer
@@ -165,7 +169,7 @@ def update(
 
 
 def _editable(s: Session, customer_id: int, expected_version: int | None) -> Customer:
-    customer = load(s, customer_id)
+    customer = load(s, customer_id, for_change=True)
     if customer.erased_at is not None:
         raise Conflict(f"customer #{customer_id} has been erased and cannot be edited")
     if expected_version is not None and customer.version != expected_version:

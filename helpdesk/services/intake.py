@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from helpdesk import clock
+from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
     Attachment,
@@ -219,7 +220,7 @@ def list_items(
 
 
 def _load_item(s: Session, item_id: int, expected_version: int | None = None) -> IntakeItem:
-    item = s.get(IntakeItem, item_id)
+    item = get_for_change(s, IntakeItem, item_id)
     if item is None:
         raise NotFound(f"no intake item #{item_id}")
     if expected_version is not None and item.version != expected_version:

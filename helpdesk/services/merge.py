@@ -69,7 +69,7 @@ def _referencing_columns() -> list[sa.Column]:
 
 
 def _load_live(s: Session, customer_id: int, expected_version: int | None) -> Customer:
-    customer = customer_service.load(s, customer_id)
+    customer = customer_service.load(s, customer_id, for_change=True)
     if customer.erased_at is not None:
         raise Conflict(f"customer #{customer_id} has been erased; an erased record is never "
                        "merged")
@@ -92,8 +92,10 @@ def merge(
         raise Invalid("a customer cannot be merged with itself", field="other")
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        keep = _load_live(s, keep_id, keep_version)
-        other = _load_live(s, other_id, other_version)
+        # Locked in id order, so two merges of the same pair cannot wait for each other.
+        live = {cid: _load_live(s, cid, version) for cid, version in
+                sorted(((keep_id, keep_version), (other_id, other_version)))}
+        keep, other = live[keep_id], live[other_id]
         now = desk.now()
         moved_cases = list(s.exec(select(Case.id).where(Case.customer_id == other_id)).all())
         # The kept record's primary address stays the primary one.

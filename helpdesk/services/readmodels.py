@@ -300,6 +300,8 @@ class CaseDetail:
     updated_at: datetime
     messages: tuple[MessageInfo, ...]
     events: tuple[CaseEventInfo, ...]
+    #: The history entries the call that returned this detail wrote (empty: nothing changed).
+    changed: tuple[CaseEventInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

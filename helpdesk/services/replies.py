@@ -26,7 +26,7 @@ from helpdesk.domain import MessageDirection
 from helpdesk.errors import Conflict, Invalid
 from helpdesk.services import audit, suppression
 from helpdesk.services import templates as template_service
-from helpdesk.services.cases import load_for_change
+from helpdesk.services.cases import load, load_for_change
 from helpdesk.services.context import Desk
 
 #: How many earlier ids References keeps (the root and the newest, as RFC 5322 suggests).
@@ -151,7 +151,7 @@ def preview(
     """The reply as it would be written, for the agent to check. Audited as a view."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        case = load_for_change(s, case_id, None)
+        case = load(s, case_id)
         draft, row = _draft(s, desk, actor, case, template, language)
         audit.record(s, desk, actor, "reply.preview", "case", case.id, template_id=row.id,
                      language=row.language)

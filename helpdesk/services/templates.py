@@ -338,7 +338,8 @@ def update(
         actor = desk.actor(s, require=Role.SUPERVISOR)
         ensure_defaults(s, desk, actor)
         row = s.exec(select(Template).where(Template.name == name,
-                                            Template.language == language)).first()
+                                            Template.language == language)
+                     .with_for_update().execution_options(populate_existing=True)).first()
         if row is None:
             raise NotFound(f"no reply template '{name}' in language '{language}'")
         if expected_version is not None and row.version != expected_version:

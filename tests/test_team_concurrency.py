@@ -1,0 +1,112 @@
+"""Several desk processes writing to one case at the same instant, on SQLite and PostgreSQL.
+
+Only a write that carries the version its person looked at (``--if-version``) may be refused
+as a conflict. Notes are appends and never conflict; a status change without a version applies
+to the case as it is when it runs and says what it changed.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from helpdesk.db.models import CaseEvent, Message
+from helpdesk.domain import MessageDirection
+from helpdesk.services import agents, cases, customers
+from helpdesk.services.context import Desk
+from tests.multiproc import Outcome, run_together
+
+AGENTS = ("bob", "carol", "dave", "erin", "frank")
+WRITES = 4  # per process: note, status, note, status
+
+
+@pytest.fixture
+def team_env(desk: Desk, tmp_path: Path) -> dict[str, str]:
+    """Environment for desk processes sharing the test desk's key and time zone."""
+    config = tmp_path / "team.toml"
+    config.write_text(f'key_file = "{desk.settings.key_file}"\n'
+                      f'timezone = "{desk.settings.timezone}"\n')
+    return {"HELPDESK_HOME": str(tmp_path / "home"), "HELPDESK_CONFIG": str(config)}
+
+
+@pytest.fixture
+def case_id(desk: Desk) -> int:
+    for name in AGENTS:
+        agents.add(desk, name=name)
+    cust = customers.create(desk, name="Li Wei", emails=["li@example.org"])
+    return cases.create(desk, kind="deletion", customer_id=cust.id).case.id
+
+
+def _cli(db_url: str, agent: str, *args: str) -> list[str]:
+    return ["--db", db_url, "--as", agent, *args]
+
+
+def _history(desk: Desk, case_id: int) -> tuple[list[str], list[tuple[str | None, str | None]]]:
+    with desk.db.session() as s:
+        notes = s.exec(select(Message.body).where(
+            Message.case_id == case_id, Message.direction == MessageDirection.NOTE)).all()
+        statuses = s.exec(select(CaseEvent.from_value, CaseEvent.to_value).where(
+            CaseEvent.case_id == case_id, CaseEvent.action == "status",
+        ).order_by(col(CaseEvent.id))).all()
+    return [n or "" for n in notes], [tuple(row) for row in statuses]
+
+
+def test_simultaneous_notes_and_blind_status_changes_all_apply(
+    desk: Desk, db_url: str, case_id: int, team_env: dict[str, str]
+) -> None:
+    scripts = []
+    for i, name in enumerate(AGENTS):
+        script = []
+        for k in range(WRITES):
+            if k % 2 == 0:
+                script.append(_cli(db_url, name, "case", "note", str(case_id), f"{name} {k}"))
+            else:
+                target = ("open", "waiting")[(i + k) % 2]
+                script.append(_cli(db_url, name, "case", "status", str(case_id), target))
+        scripts.append(script)
+
+    results = run_together(scripts, env=team_env)
+
+    flat: list[Outcome] = [o for outcomes in results for o in outcomes]
+    assert [(o.code, o.err) for o in flat] == [(0, "")] * len(flat)
+    notes, statuses = _history(desk, case_id)
+    assert sorted(notes) == sorted(f"{n} {k}" for n in AGENTS for k in range(0, WRITES, 2))
+    # Every status change said what it did, and the history holds exactly those changes.
+    said = []
+    for outcomes in results:
+        for o in outcomes[1::2]:
+            moved = re.fullmatch(rf"case #{case_id}: status (\w+) -> (\w+)\n", o.out)
+            kept = re.fullmatch(rf"case #{case_id} is already (\w+); nothing changed\n", o.out)
+            assert moved or kept, o.out
+            if moved:
+                said.append(moved.groups())
+    assert sorted(said) == sorted(statuses)
+    for (_, before), (after, _) in pairwise(statuses):
+        assert before == after  # each change started from the status the last one left
+    final = cases.get(desk, case_id).case
+    assert final.status.value == statuses[-1][1]
+
+
+def test_simultaneous_versioned_changes_one_wins_the_rest_conflict(
+    desk: Desk, db_url: str, case_id: int, team_env: dict[str, str]
+) -> None:
+    seen = cases.get(desk, case_id).case.version
+    targets = ("open", "waiting", "resolved", "closed", "open")
+    scripts = [[_cli(db_url, name, "case", "status", str(case_id), target,
+                     "--if-version", str(seen))] for name, target in zip(AGENTS, targets,
+                                                                          strict=True)]
+
+    outcomes = [o for (o,) in run_together(scripts, env=team_env)]
+
+    assert sorted(o.code for o in outcomes) == [0, 5, 5, 5, 5]
+    assert not any(o.traceback for o in outcomes)
+    winner = AGENTS[[o.code for o in outcomes].index(0)]
+    for o in outcomes:
+        if o.code == 5:
+            assert f"changed by {winner}" in o.err
+    after = cases.get(desk, case_id).case
+    assert after.version == seen + 1
