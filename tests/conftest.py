@@ -138,6 +138,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of a database nobody has opened yet: no SQLite file, an empty PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'first' / 'helpdesk.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("HELPDESK_TEST_PG_URL is not set: PostgreSQL tests need a server")
+    name = f"helpdesk_e_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield normalize_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    drop_test_database(admin, name)
+    admin.dispose()
+
+
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(db_url=db_url, timezone="Europe/Berlin", key_file=tmp_path / "key")

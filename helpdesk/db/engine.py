@@ -49,9 +49,15 @@ def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 def _sqlite_begin(conn: sa.Connection) -> None:
     # Writers take the lock up front (BEGIN IMMEDIATE) so the busy timeout applies, instead of a
-    # deferred transaction failing at once when it tries to upgrade a read lock.
-    immediate = conn.get_execution_options().get("helpdesk_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # deferred transaction failing at once when it tries to upgrade a read lock. Schema changes
+    # take it exclusively (see helpdesk.db.migrate.schema_lock).
+    options = conn.get_execution_options()
+    if options.get("helpdesk_exclusive", False):
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")
+    elif options.get("helpdesk_write", False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def create_db_engine(url: str | URL, **kw: Any) -> Engine:
@@ -160,23 +166,25 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
     """Open (creating if needed) the database at ``url`` and bring its schema to head.
 
     An existing SQLite file behind the code's schema is copied aside before it is upgraded.
+    Desks opening the same database at once upgrade it once, under a lock; the others wait.
     """
     engine = create_db_engine(url, **engine_kw)
     db = Database(engine)
     if upgrade and not _at_head(engine):
         from helpdesk.db import migrate  # Alembic is only loaded when there is work for it
 
-        state = migrate.state(engine)
-        if state.ahead:
-            raise Invalid(
-                "this database was written by a newer helpdesk "
-                f"(revision {', '.join(state.current)}); upgrade helpdesk to open it"
-            )
-        if state.behind:
-            if state.current and db.sqlite_path is not None:
-                copy = backup_sqlite(db.sqlite_path, suffix=f"pre-upgrade-{_stamp()}")
+        path = db.sqlite_path
+
+        def copy_aside() -> None:
+            if path is not None:
+                copy = backup_sqlite(path, suffix=f"pre-upgrade-{_stamp()}")
                 log.info("copied the database aside to %s before upgrading", copy)
-            migrate.upgrade(engine)
+
+        try:
+            migrate.to_head(engine, before_upgrade=copy_aside)
+        except BaseException:
+            engine.dispose()
+            raise
     return db
 
 

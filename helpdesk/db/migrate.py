@@ -1,14 +1,27 @@
-"""Alembic, driven from code: the desk upgrades its own database when it opens it."""
+"""Alembic, driven from code: the desk upgrades its own database when it opens it.
+
+Every schema change runs under the schema lock (:func:`schema_lock`), so a team whose desks
+open a new or older database at the same moment creates or upgrades it exactly once: the others
+wait, find the work done and carry on.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+
+from helpdesk.errors import Invalid
+
+#: PostgreSQL advisory lock key held by the desk that creates or upgrades the schema.
+SCHEMA_LOCK = 0x68640001
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -38,23 +51,66 @@ class SchemaState:
     _known: frozenset[str] = frozenset()
 
 
-def state(engine: Engine) -> SchemaState:
+def state(bind: Engine | Connection) -> SchemaState:
     script = ScriptDirectory.from_config(alembic_config())
     known = frozenset(rev.revision for rev in script.walk_revisions())
-    with engine.connect() as conn:
-        current = tuple(MigrationContext.configure(conn).get_current_heads())
+    if isinstance(bind, Connection):
+        current = tuple(MigrationContext.configure(bind).get_current_heads())
+    else:
+        with bind.connect() as conn:
+            current = tuple(MigrationContext.configure(conn).get_current_heads())
     return SchemaState(current=current, heads=tuple(script.get_heads()), _known=known)
 
 
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that holds the schema lock until it ends.
+
+    PostgreSQL: a transaction-level advisory lock (per database). SQLite: an exclusive
+    transaction, which waits for the lock up to the busy timeout instead of failing at once
+    the way a deferred transaction that tries to start writing does.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(helpdesk_exclusive=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+            yield conn
+
+
+def to_head(engine: Engine, *, before_upgrade: Callable[[], object] | None = None) -> None:
+    """Bring the schema to this code's heads, unless another desk already did.
+
+    Decided under the schema lock: a desk that waited for another one finds the schema at head
+    and does nothing. ``before_upgrade`` runs under the lock only when an existing schema is
+    about to be upgraded (the SQLite copy made aside first).
+    """
+    with schema_lock(engine) as conn:
+        now = state(conn)
+        if now.ahead:
+            raise Invalid(
+                "this database was written by a newer helpdesk "
+                f"(revision {', '.join(now.current)}); upgrade helpdesk to open it"
+            )
+        if not now.behind:
+            return
+        if now.current and before_upgrade is not None:
+            before_upgrade()
+        _run(command.upgrade, conn, "heads")
+
+
 def upgrade(engine: Engine, revision: str = "heads") -> None:
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    with schema_lock(engine) as conn:
+        _run(command.upgrade, conn, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    cfg = alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+    with schema_lock(engine) as conn:
+        _run(command.downgrade, conn, revision)
+
+
+def _run(step: Callable[[Config, str], None], conn: Connection, revision: str) -> None:
+    cfg = alembic_config(conn.engine)
+    cfg.attributes["connection"] = conn
+    step(cfg, revision)

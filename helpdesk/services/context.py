@@ -86,9 +86,9 @@ class Desk:
         install can be set up without a chicken-and-egg step.
         """
         agent = session.exec(select(Agent).where(Agent.name == self.actor_name)).first()
+        if agent is None and session.exec(select(func.count()).select_from(Agent)).one() == 0:
+            agent = _bootstrap(session, self)
         if agent is None:
-            if session.exec(select(func.count()).select_from(Agent)).one() == 0:
-                return _bootstrap(session, self)
             raise Forbidden(
                 f"'{self.actor_name}' is not a desk agent; a supervisor can add you with "
                 f"'helpdesk agent add {self.actor_name}'"
@@ -120,9 +120,23 @@ _ACTOR_CHECK = sa.select(Agent.id, Agent.role, Agent.active).where(  # type: ign
 )
 
 
-def _bootstrap(session: Session, desk: Desk) -> Agent:
+#: PostgreSQL advisory lock key: desks registering the first supervisor take turns.
+_PG_BOOTSTRAP_LOCK = 0x68640002
+
+
+def _bootstrap(session: Session, desk: Desk) -> Agent | None:
+    """Register the acting person as the first supervisor of an empty desk.
+
+    Decided under a lock (on SQLite the writer already holds the database): a desk that had to
+    wait finds the agent another desk registered meanwhile (itself, when the same person opened
+    two desks) or, for anyone else, None.
+    """
     from helpdesk.services import audit
 
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_BOOTSTRAP_LOCK)))
+    if session.exec(select(func.count()).select_from(Agent)).one():
+        return session.exec(select(Agent).where(Agent.name == desk.actor_name)).first()
     agent = Agent(name=desk.actor_name, display_name=desk.actor_name, role=Role.SUPERVISOR)
     session.add(agent)
     session.flush()
