@@ -1,9 +1,10 @@
 """Several desk processes released at the same instant: the harness of the team tests.
 
 Each process is a real Python interpreter that loads the ``helpdesk`` command line, says it is
-ready, waits until every other process is ready too, then runs its list of command lines one
-after the other through ``helpdesk.cli.main`` (each opens its own desk, as a separate
-``helpdesk`` call would). Exit code, output and any traceback are reported per command line.
+ready, waits until every other process is ready too, then runs its list of commands one after
+the other through ``helpdesk.cli.main`` (each opens its own desk, as a separate ``helpdesk`` call
+would). A command is the agent to act as (set in-process, as tests do) and the command line.
+Exit code, output and any traceback are reported per command.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ build_parser()  # load every command module before the start
 print("ready", flush=True)
 sys.stdin.readline()
 results = []
-for argv in json.loads(sys.argv[1]):
+for agent, argv in json.loads(sys.argv[1]):
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            code = main(argv)
+            code = main(argv, agent=agent)
         except BaseException:
             code = -1
             err.write(traceback.format_exc())
@@ -48,8 +49,12 @@ class Outcome:
         return "Traceback" in self.err
 
 
+#: One command of a script: the agent to act as, and the command line.
+Command = tuple[str, Sequence[str]]
+
+
 def run_together(
-    scripts: Sequence[Sequence[Sequence[str]]],
+    scripts: Sequence[Sequence[Command]],
     *,
     env: Mapping[str, str] | None = None,
     timeout: float = 120,
@@ -61,7 +66,8 @@ def run_together(
     environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, json.dumps([list(a) for a in script])],
+            [sys.executable, "-c", _LAUNCHER,
+             json.dumps([[agent, list(argv)] for agent, argv in script])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=environment,
         )

@@ -41,8 +41,8 @@ def case_id(desk: Desk) -> int:
     return cases.create(desk, kind="deletion", customer_id=cust.id).case.id
 
 
-def _cli(db_url: str, agent: str, *args: str) -> list[str]:
-    return ["--db", db_url, "--as", agent, *args]
+def _cli(db_url: str, agent: str, *args: str) -> tuple[str, list[str]]:
+    return agent, ["--db", db_url, *args]
 
 
 def _history(desk: Desk, case_id: int) -> tuple[list[str], list[tuple[str | None, str | None]]]:

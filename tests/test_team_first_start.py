@@ -23,8 +23,7 @@ DESKS = 6
 
 def _start_desks(url: str, home: Path) -> list[Outcome]:
     """``DESKS`` people open the desk at once, each as themselves; their outcomes."""
-    scripts = [[["--db", url, "--as", f"desk{i}", "agent", "whoami", "--json"]]
-               for i in range(DESKS)]
+    scripts = [[(f"desk{i}", ["--db", url, "agent", "whoami", "--json"])] for i in range(DESKS)]
     return [o for (o,) in run_together(scripts, env={"HELPDESK_HOME": str(home)})]
 
 
