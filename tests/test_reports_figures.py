@@ -78,6 +78,8 @@ def test_whole_history(desk: Desk, data: dict[str, int]) -> None:
     assert kinds["dispute"].by_status == {"new": 0, "open": 1, "waiting": 0, "resolved": 0,
                                           "closed": 1}
     assert kinds["dispute"].closing.median_days_to_close == 14
+    # still open: received in the range and neither resolved nor closed (what the screen shows)
+    assert (deletion.still_open, correction.still_open, kinds["dispute"].still_open) == (0, 2, 1)
     assert kinds["objection"].received == 0
     assert r.disputes_by_stage == {"received": 0, "acknowledged": 0, "investigating": 1,
                                    "resolution_proposed": 0, "resolved": 0, "withdrawn": 1}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
-from helpdesk.services import agents, cases, customers, desk_settings, policy
+from helpdesk.services import agents, cases, customers, desk_settings, parsing, policy
 from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail, to_jsonable
 
 
@@ -287,10 +286,7 @@ def case_note(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def policy_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    try:
-        effective = date.fromisoformat(args.effective)
-    except ValueError:
-        raise Invalid("--effective must be a date like 2015-04-17", field="effective") from None
+    effective = parsing.required_day(args.effective, field="effective", label="--effective")
     try:
         raw = args.file.read_bytes()
     except OSError as exc:

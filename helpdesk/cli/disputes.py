@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import date
 from typing import Any
 
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
 from helpdesk.domain import DisputeStage
 from helpdesk.errors import Invalid
-from helpdesk.services import disputes, reports, supervisor
+from helpdesk.services import disputes, parsing, reports, supervisor
 from helpdesk.services.readmodels import CaseDetail, CaseSummary
 
 
@@ -91,15 +90,6 @@ def register(sub: Any) -> None:
     p.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
 
 
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{option} must be a date like 2026-03-31", field=option) from None
-
-
 def _stage_line(d: CaseDetail) -> str:
     c = d.case
     nxt = ", ".join(s.value for s in disputes.next_stages(c.dispute_stage or "received"))
@@ -139,10 +129,7 @@ def case_assign(args: argparse.Namespace, ctx: CliContext) -> int:
     *ids, agent = args.items
     if not ids:
         raise Invalid("give one or more case ids and then the agent", field="case")
-    try:
-        case_ids = [int(i.lstrip("#")) for i in ids]
-    except ValueError:
-        raise Invalid("case ids are numbers (the agent comes last)", field="case") from None
+    case_ids = parsing.record_ids(ids, what="case (the agent comes last)", field="case")
     items = supervisor.reassign(ctx.desk(), case_ids=case_ids,
                                 assignee=None if agent == "-" else agent, reason=args.reason)
     emit(args, items, lambda: [f"assigned {len(items)} case(s)", *_summary_rows(items)])
@@ -150,7 +137,7 @@ def case_assign(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def case_override(args: argparse.Namespace, ctx: CliContext) -> int:
-    due = _date(args.due, "--due")
+    due = parsing.day(args.due, field="--due")
     assert due is not None
     d = supervisor.override_deadline(ctx.desk(), case_id=args.case, new_due=due,
                                      reason=args.reason, expected_version=args.expected_version)
@@ -225,8 +212,8 @@ def _report_lines(r: reports.Report) -> list[str]:
 
 
 def report(args: argparse.Namespace, ctx: CliContext) -> int:
-    r = reports.report(ctx.desk(), start=_date(args.start, "--from"),
-                       end=_date(args.end, "--to"))
+    r = reports.report(ctx.desk(), start=parsing.day(args.start, field="--from"),
+                       end=parsing.day(args.end, field="--to"))
     if args.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["section", "key", "metric", "value"])

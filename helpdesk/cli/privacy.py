@@ -11,7 +11,6 @@ import argparse
 import csv
 import io
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from helpdesk.services import (
     customers,
     disclosures,
     erasure,
+    parsing,
     suppression,
 )
 
@@ -251,10 +251,7 @@ def erasure_archive(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def disclosure_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    try:
-        on = date.fromisoformat(args.on)
-    except ValueError:
-        raise Invalid("--on must be a date like 2026-03-01", field="disclosed_on") from None
+    on = parsing.required_day(args.on, field="disclosed_on", label="--on")
     info = disclosures.add(ctx.desk(), customer_id=args.customer, recipient=args.recipient,
                            recipient_kind=args.kind, purpose=args.purpose,
                            data_categories=args.data, disclosed_on=on, legal_basis=args.basis)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
-from helpdesk.clock import start_of_day
 from helpdesk.config import load_settings
 from helpdesk.errors import Invalid
 from helpdesk.services import audit_query, backup
@@ -63,28 +61,12 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
                    help="up to and including this day, or before this instant")
 
 
-def _when(value: str | None, ctx: CliContext, *, end: bool, option: str) -> datetime | None:
-    """A day in the desk's zone (``--to`` includes the whole day) or an aware ISO instant."""
-    if value is None:
-        return None
-    tz = ctx.desk().settings.tz
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return start_of_day(day + timedelta(days=1) if end else day, tz)
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid(f"{option} must be a date like 2026-03-01 or an ISO 8601 instant",
-                      field=option) from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=tz)
-
-
 def _filter(args: argparse.Namespace, ctx: CliContext) -> AuditFilter:
-    return AuditFilter(
-        agent=args.agent, customer_id=args.customer, action=args.action,
-        since=_when(args.since, ctx, end=False, option="--from"),
-        until=_when(args.until, ctx, end=True, option="--to"),
-    )
+    """``--from``/``--to``: a day in the desk's zone (``--to`` includes the whole day) or an
+    aware ISO 8601 instant."""
+    return audit_query.parse_filter(
+        ctx.desk().settings.tz, agent=args.agent, customer=args.customer, action=args.action,
+        since=args.since, until=args.until, names={"since": "--from", "until": "--to"})
 
 
 def audit_verify(args: argparse.Namespace, ctx: CliContext) -> int:

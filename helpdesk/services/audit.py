@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from helpdesk.clock import as_utc
 from helpdesk.db.models import Agent, AuditEvent
+from helpdesk.services import changes
 
 if TYPE_CHECKING:
     from helpdesk.services.context import Desk
@@ -56,6 +57,8 @@ def record(
     """Append one event to the chain inside the caller's unit of work."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
+        if not changes.is_read(action):
+            changes.announce(session)  # open desks refresh once this commits
     last = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()  # type: ignore[union-attr]
     prev = last or GENESIS
     at = as_utc(desk.now())  # hashed as stored: the database hands instants back in UTC

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -26,7 +27,7 @@ from helpdesk.clock import as_utc
 from helpdesk.db.models import Agent, AuditEvent, Case
 from helpdesk.domain import Role
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.services import audit
+from helpdesk.services import audit, parsing
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import Page, to_jsonable
 from helpdesk.services.validation import check_agent_name
@@ -45,6 +46,27 @@ class AuditFilter:
     action: str | None = None  # exact ("customer.view") or a prefix ending in "." ("case.")
     since: datetime | None = None
     until: datetime | None = None
+
+
+def parse_filter(
+    tz: ZoneInfo, *, agent: str | None = None, customer: str | int | None = None,
+    action: str | None = None, since: str | None = None, until: str | None = None,
+    names: dict[str, str] | None = None,
+) -> AuditFilter:
+    """A filter from what a person typed (desk fields, CLI options); blank means "any".
+
+    Days are in the desk's zone, ``until`` includes its whole day; ``names`` says what the
+    fields are called where they were typed (``{"since": "--from"}``), for the messages.
+    """
+    names = names or {}
+    return AuditFilter(
+        agent=(agent or "").strip() or None,
+        customer_id=parsing.optional_id(customer, what="customer",
+                                        field=names.get("customer", "customer")),
+        action=(action or "").strip() or None,
+        since=parsing.bound(since, tz, end=False, field=names.get("since", "since")),
+        until=parsing.bound(until, tz, end=True, field=names.get("until", "until")),
+    )
 
 
 @dataclass(frozen=True, slots=True)

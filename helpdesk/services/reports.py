@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from helpdesk import clock
 from helpdesk.db.models import Agent, Case
-from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, Role
+from helpdesk.domain import OPEN_STATUSES, CaseKind, CaseStatus, DisputeStage, Role
 from helpdesk.errors import Invalid
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
@@ -49,6 +49,7 @@ class KindFigures:
     by_status: dict[str, int]
     closing: Closing
     open_breaches: int
+    still_open: int = 0  # received in the range and not resolved or closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,7 @@ def report(desk: Desk, *, start: date | None = None, end: date | None = None) ->
             by_status={st.value: received[kind, st] for st in CaseStatus},
             closing=by_kind[kind].figures(),
             open_breaches=breaches[kind],
+            still_open=sum(received[kind, st] for st in OPEN_STATUSES),
         )
         for kind in CaseKind
     )
