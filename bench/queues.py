@@ -49,17 +49,17 @@ async def _measure_ui(desk: Desk, case_ids: list[int], rounds: int) -> dict[str,
     out: dict[str, list[float]] = {spec.key: [] for spec in QUEUES}
     out["case"] = []
     done = Arrivals()
-    first_page, show_case = MainScreen._first_page, CaseScreen._show
+    first_page, show_case = MainScreen.on_list_table_loaded, CaseScreen._show
 
-    def page_shown(self: MainScreen, page: Any) -> None:
-        first_page(self, page)
+    def page_shown(self: MainScreen, event: Any) -> None:
+        first_page(self, event)
         done.mark(self.spec.key)
 
     def case_shown(self: CaseScreen, detail: Any) -> None:
         show_case(self, detail)
         done.mark("case")
 
-    MainScreen._first_page = page_shown  # type: ignore[method-assign]
+    MainScreen.on_list_table_loaded = page_shown  # type: ignore[method-assign]
     CaseScreen._show = case_shown  # type: ignore[method-assign]
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -83,7 +83,7 @@ async def _measure_ui(desk: Desk, case_ids: list[int], rounds: int) -> dict[str,
                     await pilot.press("escape")
                     await pilot.pause()
     finally:
-        MainScreen._first_page = first_page  # type: ignore[method-assign]
+        MainScreen.on_list_table_loaded = first_page  # type: ignore[method-assign]
         CaseScreen._show = show_case  # type: ignore[method-assign]
     return out
 

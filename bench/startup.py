@@ -46,18 +46,18 @@ DESK = """
 import sys, time
 from screens.main import MainScreen
 
-mount, first_page = MainScreen.on_mount, MainScreen._first_page
+mount, loaded = MainScreen.on_mount, MainScreen.on_list_table_loaded
 
 def on_mount(self):
     mount(self)
     self.call_after_refresh(lambda: print("interactive", time.time(), flush=True))
 
-def rows(self, page):
-    first_page(self, page)
+def rows(self, event):
+    loaded(self, event)
     print("rows", time.time(), flush=True)
     self.app.exit()
 
-MainScreen.on_mount, MainScreen._first_page = on_mount, rows
+MainScreen.on_mount, MainScreen.on_list_table_loaded = on_mount, rows
 from helpdesk.cli import main
 sys.exit(main(sys.argv[2:], agent=sys.argv[1]))  # in-process: act as a demo agent
 """

@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -21,11 +24,13 @@ from helpdesk import uistate
 from helpdesk.domain import Role
 from helpdesk.errors import Conflict, HelpdeskError
 from helpdesk.services import agents
+from helpdesk.services.changes import Change, ChangeFeed, Watcher
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail
 from screens import registry
-from screens.case import CaseScreen, NewCaseForm
-from screens.customer import CustomerForm, CustomerScreen
+from screens.base import DeskChanged
+from screens.case import CaseScreen, new_case_form
+from screens.customer import CustomerScreen, customer_form
 from screens.dialogs import ConflictDialog, HelpScreen
 from screens.lookup import LookupScreen
 from screens.main import QUEUES, MainScreen
@@ -88,21 +93,19 @@ class DeskApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="desk.quit", priority=True),
     ]
 
+    #: Seconds between checks for changes made elsewhere (SQLite; PostgreSQL is told at once).
+    WATCH_INTERVAL = 1.0
+
     def __init__(self, desk: Desk, *, state_file: Path | None = None) -> None:
         super().__init__()
         self.desk = desk
         self.state_file = state_file or uistate.state_path()
         self.me: AgentInfo | None = None
-        #: Bumped after every change made from the desk; lists reload when they see it moved.
-        self.changes = 0
         self.broken_extensions = registry.discover()
-        for command in registry.COMMANDS:
-            if command.key:
-                # Binding ids make these remappable through Settings.keymap like our own keys.
-                self._bindings._add_binding(Binding(
-                    command.key, f"run_command({command.id!r})", command.title,
-                    show=False, id=command.id,
-                ))
+        self.feed = ChangeFeed(desk.db)
+        self.watcher = Watcher(self.feed, self._changes_elsewhere, interval=self.WATCH_INTERVAL)
+        self.ui_loop: asyncio.AbstractEventLoop | None = None
+        self.ui_context = contextvars.Context()
         state = uistate.load_state(self.state_file)
         wanted = state.get("theme") or desk.settings.theme
         if wanted in self.available_themes:
@@ -120,6 +123,31 @@ class DeskApp(App[None]):
             self.notify(f"Could not load: {', '.join(self.broken_extensions)} (see the log)",
                         severity="warning", markup=False)
         self.push_screen(MainScreen())
+        self.ui_loop = asyncio.get_running_loop()
+        self.ui_context = contextvars.copy_context()  # the watcher's calls run as the app's
+        self.watcher.start()
+
+    def on_unmount(self) -> None:
+        self.watcher.stop()
+
+    # --- changes -----------------------------------------------------------------------------
+
+    def read_changes(self) -> list[Change]:
+        """What changed since the last look (call from a worker thread, after a write)."""
+        return self.feed.read()
+
+    def _changes_elsewhere(self, changes: list[Change]) -> None:  # the watcher's thread
+        # Handed over without waiting for the UI, so the watcher never blocks on a closing app.
+        if self.ui_loop is not None:
+            with contextlib.suppress(RuntimeError):  # the event loop has closed
+                self.ui_loop.call_soon_threadsafe(self.publish_changes, changes,
+                                                  context=self.ui_context)
+
+    def publish_changes(self, changes: list[Change]) -> None:
+        """Tell every open screen; each decides whether it shows any of it."""
+        for change in changes:
+            for screen in self.screen_stack:
+                screen.post_message(DeskChanged.from_change(change))
 
     def _remember_theme(self, theme: Theme) -> None:
         try:
@@ -131,6 +159,8 @@ class DeskApp(App[None]):
     def agent_loaded(self, me: AgentInfo) -> None:
         self.me = me
         self.sub_title = f"{me.display_name} ({me.role.value})"
+        for screen in self.screen_stack:  # supervisor-only keys appear or stay hidden
+            screen.refresh_bindings()
 
     def whoami(self) -> AgentInfo:
         return agents.whoami(self.desk)
@@ -179,27 +209,28 @@ class DeskApp(App[None]):
     def action_new_customer(self, prefill: dict[str, str] | None = None) -> None:
         def created(detail: CustomerDetail | None) -> None:
             if detail is not None:
-                self.changes += 1
                 self.open_customer(detail.id)
 
-        self.push_screen(CustomerForm(prefill=prefill), created)
+        self.push_screen(customer_form(self.desk, prefill=prefill), created)
 
     def action_new_case(self, customer_id: int | None = None) -> None:
         def created(detail: CaseDetail | None) -> None:
             if detail is not None:
-                self.changes += 1
                 self.push_screen(CaseScreen(detail.case.id))
 
-        self.push_screen(NewCaseForm(customer_id), created)
+        self.push_screen(new_case_form(self.desk, customer_id), created)
 
     def action_run_command(self, command_id: str) -> None:
-        command = next((c for c in registry.COMMANDS if c.id == command_id), None)
-        if command is None:
-            return
-        if command.supervisor_only and not self.is_supervisor:
-            self.notify("Only a supervisor may do this.", severity="warning", markup=False)
-            return
-        command.open(self)
+        command = registry.command(command_id)
+        if command is not None and self.check_action("run_command", (command_id,)):
+            command.open(self)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Supervisor-only commands are hidden from agents (the services refuse them too)."""
+        if action == "run_command":
+            command = registry.command(str(parameters[0]))
+            return command is not None and (self.is_supervisor or not command.supervisor_only)
+        return True
 
     def open_case(self, case_id: int) -> None:
         self.push_screen(CaseScreen(case_id))

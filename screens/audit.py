@@ -9,23 +9,22 @@ first load.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
-from helpdesk.clock import start_of_day
 from helpdesk.errors import Invalid
 from helpdesk.services import audit_query
 from helpdesk.services.audit_query import AuditEntry, AuditFilter, VerifyResult
-from helpdesk.services.readmodels import CustomerDetail, Page
+from helpdesk.services.readmodels import CustomerDetail
 from screens.base import DeskScreen
 from screens.registry import CustomerAction, DeskCommand, register
 from screens.text import cell, lit, when
+from screens.widgets import ListColumn, ListTable, Row
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -38,6 +37,15 @@ PLACEHOLDERS = {
     "since": "from YYYY-MM-DD",
     "until": "to YYYY-MM-DD",
 }
+
+EVENT_COLUMNS = (
+    ListColumn("id", "Event", 7, priority=0),
+    ListColumn("at", "When", 16, priority=0),
+    ListColumn("agent", "Agent", 12, priority=1),
+    ListColumn("action", "Action", 20, priority=0),
+    ListColumn("object", "Object", 16, priority=1),
+    ListColumn("details", "Details", 20, priority=2, flex=True),
+)
 
 
 class AuditScreen(DeskScreen[None]):
@@ -55,8 +63,6 @@ class AuditScreen(DeskScreen[None]):
         Binding("m", "more", "More", id="audit.more"),
         Binding("v", "verify", "Verify chain", id="audit.verify"),
         Binding("u", "reload", "Reload", id="audit.reload"),
-        Binding("j", "cursor(1)", "Down", show=False, id="audit.down"),
-        Binding("k", "cursor(-1)", "Up", show=False, id="audit.up"),
     ]
 
     #: Events per page: a few hundred rows keep the table quick; ``m`` fetches older ones.
@@ -66,58 +72,56 @@ class AuditScreen(DeskScreen[None]):
         super().__init__()
         self.initial_customer = customer_id
         self.filter = AuditFilter(customer_id=customer_id)
-        self.entries: list[AuditEntry] = []
-        self.next_cursor: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("Audit trail")
         with Horizontal(id="filters"):
             for name in FIELDS:
                 yield Input(placeholder=PLACEHOLDERS[name], id=name)
-        yield DataTable(id="events", cursor_type="row", zebra_stripes=True)
+        yield ListTable(EVENT_COLUMNS, self._row, first_page=self.PAGE, page_size=self.PAGE,
+                        prefetch=0, id="events")
         yield Static("", id="status")
-        yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#events", DataTable).add_columns(
-            "Event", "When", "Agent", "Action", "Object", "Details")
         if self.initial_customer is not None:
             self.query_one("#customer", Input).value = str(self.initial_customer)
         self.action_reload()
 
+    @property
+    def _table(self) -> ListTable[AuditEntry]:
+        return self.query_one("#events", ListTable)
+
+    @property
+    def entries(self) -> list[AuditEntry]:
+        return list(self._table.items.values())
+
+    @property
+    def next_cursor(self) -> str | None:
+        return self._table.next_cursor
+
+    def _row(self, e: AuditEntry) -> Row:
+        details = " ".join(f"{k}={v}" for k, v in sorted(e.details.items()) if v is not None)
+        return str(e.id), (
+            cell(e.id), cell(when(e.at, self.desk.settings.tz)), cell(e.actor_name or "-"),
+            cell(e.action),
+            cell(f"{e.object_type} #{e.object_id}" if e.object_id else e.object_type),
+            cell(details),
+        )
+
     # --- loading ---------------------------------------------------------------------------
 
     def action_reload(self) -> None:
-        f, limit = self.filter, self.PAGE
-        self.load("audit", lambda: audit_query.query(self.desk, filter=f, limit=limit),
-                  lambda page: self._show(page, append=False))
+        desk, f = self.desk, self.filter
+        self._table.show(lambda cursor, limit: audit_query.query(desk, filter=f, cursor=cursor,
+                                                                 limit=limit))
 
     def action_more(self) -> None:
-        if self.next_cursor is None:
+        if not self._table.more():
             self.notify("No older events.", markup=False)
-            return
-        f, cursor, limit = self.filter, self.next_cursor, self.PAGE
-        self.load("audit", lambda: audit_query.query(self.desk, filter=f, cursor=cursor,
-                                                     limit=limit),
-                  lambda page: self._show(page, append=True))
 
-    def _show(self, page: Page[AuditEntry], *, append: bool) -> None:
-        table = self.query_one("#events", DataTable)
-        if not append:
-            table.clear()
-            self.entries = []
-        tz = self.desk.settings.tz
-        for e in page.items:
-            details = " ".join(f"{k}={v}" for k, v in sorted(e.details.items()) if v is not None)
-            table.add_row(
-                e.id, when(e.at, tz), cell(e.actor_name or "-"), cell(e.action),
-                cell(f"{e.object_type} #{e.object_id}" if e.object_id else e.object_type),
-                cell(details), key=str(e.id),
-            )
-        self.entries.extend(page.items)
-        self.next_cursor = page.next_cursor
-        more = " (m: older)" if page.next_cursor else ""
-        self._status(f"{len(self.entries)} event(s) shown{more}")
+    def on_list_table_loaded(self, event: ListTable.Loaded) -> None:
+        more = " (m: older)" if event.more else ""
+        self._status(f"{event.count} event(s) shown{more}")
 
     def action_verify(self) -> None:
         self._status("verifying the audit chain…")
@@ -140,41 +144,16 @@ class AuditScreen(DeskScreen[None]):
         self.action_apply()
 
     def action_apply(self) -> None:
-        values = {name: self.query_one(f"#{name}", Input).value.strip() for name in FIELDS}
+        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         try:
-            self.filter = self._parse(values)
+            self.filter = audit_query.parse_filter(self.desk.settings.tz, **values)
         except Invalid as exc:
             self.desk_app.show_error(exc)
             if exc.field in FIELDS:
                 self.query_one(f"#{exc.field}", Input).focus()
             return
         self.action_reload()
-        self.query_one("#events", DataTable).focus()
-
-    def _parse(self, values: dict[str, str]) -> AuditFilter:
-        customer = values["customer"].lstrip("#")
-        if customer and not customer.isdigit():
-            raise Invalid("customer must be a customer number", field="customer")
-        return AuditFilter(
-            agent=values["agent"] or None,
-            customer_id=int(customer) if customer else None,
-            action=values["action"] or None,
-            since=self._day(values["since"], "since", end=False),
-            until=self._day(values["until"], "until", end=True),
-        )
-
-    def _day(self, value: str, field: str, *, end: bool) -> datetime | None:
-        if not value:
-            return None
-        try:
-            day = date.fromisoformat(value)
-        except ValueError:
-            raise Invalid("dates are written like 2026-03-01", field=field) from None
-        return start_of_day(day + timedelta(days=1) if end else day, self.desk.settings.tz)
-
-    def action_cursor(self, step: int) -> None:
-        table = self.query_one("#events", DataTable)
-        table.move_cursor(row=table.cursor_row + step)
+        self._table.focus()
 
 
 def _customer_trail(app: DeskApp, customer: CustomerDetail) -> None:

@@ -1,20 +1,32 @@
-"""Base screens running service calls in thread workers (pattern: :mod:`screens.registry`)."""
+"""Base screens, the worker pattern and the change message (guide: ``docs/screens-kit.md``).
+
+* :class:`Loader` runs service calls in thread workers and delivers only the newest result per
+  name; :meth:`Loader.change` does the same for a call that writes, then reads the change feed
+  so every screen hears about the write through :class:`DeskChanged`.
+* :class:`DeskChanged` is the one way a screen learns that data changed — made here, in another
+  desk or in the CLI: the app forwards it to every open screen and each decides whether it shows
+  any of the ids.
+* :class:`DeskScreen` is a full screen: Escape backs out, the key bar is added, the extension
+  keys registered for its ``SLOT`` are declared by :func:`screens.registry.build`, and
+  supervisor-only keys are hidden from agents with ``check_action``.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from rich.text import Text
 from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from helpdesk.errors import HelpdeskError, NotFound
+from helpdesk.errors import NotFound
+from helpdesk.services.changes import Change
 from helpdesk.services.context import Desk
-from screens.text import lit
+from screens import registry
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -26,14 +38,35 @@ ResultT = TypeVar("ResultT")
 ErrorHandler = Callable[[Exception], bool]
 
 
-class Loader:
-    """Mixin for screens: ``load`` runs a call off the UI thread and delivers only fresh results."""
+class DeskChanged(Message, bubble=False):
+    """Rows of one ``kind`` changed: ``"case"``, ``"customer"``, ``"agent"``, ``"intake_item"``,
+    ``"reply_template"`` ... (the audit trail's object types). ``ids`` names them; an empty set
+    means "some, unknown which" (treat as all)."""
 
-    _generations: dict[str, int]
+    def __init__(self, kind: str, ids: frozenset[int] = frozenset()) -> None:
+        super().__init__()
+        self.kind = kind
+        self.ids = ids
+
+    def touches(self, kind: str, ids: Iterable[int | None] = ()) -> bool:
+        """Whether this change is about ``kind`` and (when ids are given) any of ``ids``."""
+        if kind != self.kind:
+            return False
+        wanted = {i for i in ids if i is not None}
+        return not wanted or not self.ids or bool(self.ids & wanted)
+
+    @classmethod
+    def from_change(cls, change: Change) -> DeskChanged:
+        return cls(change.kind, change.ids)
+
+
+class Loader:
+    """Mixin for screens and widgets: ``load`` runs a call off the UI thread and delivers only
+    fresh results (a newer ``load`` under the same name makes older ones stale)."""
 
     @property
     def desk_app(self) -> DeskApp:
-        return cast("DeskApp", cast(Screen[Any], self).app)
+        return cast("DeskApp", cast(DOMNode, self).app)
 
     @property
     def desk(self) -> Desk:
@@ -48,62 +81,130 @@ class Loader:
         reload: Callable[[], None] | None = None,
         failed: ErrorHandler | None = None,
     ) -> None:
-        """Run ``call`` in an exclusive thread worker named ``name``; hand its result to ``done``.
+        """Run ``call`` in an exclusive thread worker named ``name``; hand its result to
+        ``done``. Errors go to ``failed`` (when it returns True) or to the app's error display,
+        where a Conflict offers ``reload``."""
+        self._run(name, call, done, reload=reload, failed=failed, announce=False)
 
-        A newer ``load`` under the same name makes older results stale: they are dropped.
-        """
-        screen = cast(Screen[Any], self)
-        generations = self.__dict__.setdefault("_generations", {})
-        generation = generations.get(name, 0) + 1
-        generations[name] = generation
-
-        def job() -> None:
-            try:
-                outcome: tuple[bool, Any] = (True, call())
-            except Exception as exc:  # delivered to the UI thread, shown there
-                outcome = (False, exc)
-            if get_current_worker().is_cancelled or generations.get(name) != generation:
-                return
-            with contextlib.suppress(RuntimeError):  # the app closed while we were working
-                screen.app.call_from_thread(deliver, outcome)
-
-        def deliver(outcome: tuple[bool, Any]) -> None:
-            if generations.get(name) != generation or not screen.is_attached:
-                return
-            ok, value = outcome
-            if ok:
-                done(value)
-            elif failed is None or not failed(value):
-                self.desk_app.show_error(value, reload=reload)
-
-        screen.run_worker(job, name=name, group=name, thread=True, exclusive=True,
-                          exit_on_error=False)
+    def change(
+        self,
+        name: str,
+        call: Callable[[], R],
+        done: Callable[[R], None],
+        *,
+        reload: Callable[[], None] | None = None,
+        failed: ErrorHandler | None = None,
+    ) -> None:
+        """As :meth:`load`, for a call that writes: afterwards the change feed is read in the
+        same worker, so every open screen hears what changed (:class:`DeskChanged`)."""
+        self._run(name, call, done, reload=reload, failed=failed, announce=True)
 
     def forget(self, name: str) -> None:
         """Make any pending result under ``name`` stale (e.g. the input was cleared)."""
         generations = self.__dict__.setdefault("_generations", {})
         generations[name] = generations.get(name, 0) + 1
 
+    def _run(
+        self, name: str, call: Callable[[], R], done: Callable[[R], None], *,
+        reload: Callable[[], None] | None, failed: ErrorHandler | None, announce: bool,
+    ) -> None:
+        node = cast(DOMNode, self)
+        app = self.desk_app
+        self.forget(name)
+        generations: dict[str, int] = self.__dict__["_generations"]
+        generation = generations[name]
+
+        def job() -> None:
+            try:
+                outcome: tuple[bool, Any] = (True, call())
+            except Exception as exc:  # delivered to the UI thread, shown there
+                outcome = (False, exc)
+            changes = app.read_changes() if announce and outcome[0] else ()
+            with contextlib.suppress(RuntimeError):  # the app closed while we were working
+                if changes:
+                    app.call_from_thread(app.publish_changes, changes)
+                if not get_current_worker().is_cancelled and generations.get(name) == generation:
+                    app.call_from_thread(deliver, outcome)
+
+        def deliver(outcome: tuple[bool, Any]) -> None:
+            if generations.get(name) != generation or not node.is_attached:
+                return
+            ok, value = outcome
+            if ok:
+                done(value)
+            elif failed is None or not failed(value):
+                app.show_error(value, reload=reload)
+
+        node.run_worker(job, name=name, group=name, thread=True,
+                        exclusive=True, exit_on_error=False)
+
 
 class DeskScreen(Loader, Screen[ResultT]):
-    """A full desk screen. Escape backs out to the previous one; j/k scroll its ``#detail``
-    container when it has one (lists bind their own j/k, which win while they have focus)."""
+    """A full desk screen.
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="desk.back"),
-        Binding("j", "scroll_detail(1)", "Down", show=False, id="list.down"),
-        Binding("k", "scroll_detail(-1)", "Up", show=False, id="list.up"),
-    ]
+    Subclasses set ``SLOT`` to receive the extension actions registered for it (``"case"``,
+    ``"customer"``), return what those actions act on from :meth:`extension_subject`, and react
+    to changes in :meth:`desk_changed` (called at once when the screen is on top, or when it
+    comes back to the top if it was covered).
+    """
+
+    SLOT: ClassVar[str | None] = None
+    BINDINGS = [Binding("escape", "back", "Back", id="desk.back")]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> DeskScreen[Any]:
+        # Instances are made from the class the registry built: the same class plus the
+        # extension keys registered for its slot, declared as ordinary BINDINGS.
+        return super().__new__(registry.build(cls))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._missed: list[DeskChanged] = []
+
+    def on_mount(self) -> None:
+        from screens.widgets import KeyBar
+
+        if not self.query(KeyBar):
+            self.mount(KeyBar())
 
     def action_back(self) -> None:
         self.dismiss()
 
-    def action_scroll_detail(self, direction: int) -> None:
-        for detail in self.query("#detail"):
-            if direction > 0:
-                detail.scroll_down()
-            else:
-                detail.scroll_up()
+    # --- changes -----------------------------------------------------------------------------
+
+    def on_desk_changed(self, event: DeskChanged) -> None:
+        if self.is_current:
+            self.desk_changed(event)
+        else:
+            self._missed.append(event)
+
+    def on_screen_resume(self) -> None:
+        missed, self._missed = self._missed, []
+        for event in missed:
+            self.desk_changed(event)
+        self.refresh_bindings()
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        """React to a change (override). The default shows nothing that can change."""
+
+    # --- extension actions -------------------------------------------------------------------
+
+    def extension_subject(self) -> Any:
+        """What this screen's extension actions act on (the detail shown), None until loaded."""
+        return None
+
+    def action_extension(self, action_id: str) -> None:
+        action = registry.find(self.SLOT, action_id)
+        subject = self.extension_subject()
+        if action is not None and subject is not None:
+            action.run(self.desk_app, subject)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "extension":
+            found = registry.find(self.SLOT, str(parameters[0]))
+            if found is None or (found.supervisor_only and not self.desk_app.is_supervisor):
+                return False
+            return True if self.extension_subject() is not None else None
+        return True
 
     def gone(self, exc: Exception) -> bool:
         """``failed=`` handler for a screen showing one record: if it does not exist (any
@@ -118,55 +219,7 @@ class DeskScreen(Loader, Screen[ResultT]):
 class DeskModal(Loader, ModalScreen[ResultT]):
     """A dialog over the current screen; Escape cancels it (answers None)."""
 
-    BINDINGS = [("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-class FormModal(DeskModal[ResultT]):
-    """A form dialog: each field ``#f-<name>`` has an error line ``#err-<name>`` beneath it,
-    plus ``#err-form`` for errors that name no field. ``show_error`` is a ``failed=`` handler."""
-
-    def clear_errors(self) -> None:
-        for error in self.query(".field-error"):
-            error.display = False
-
-    def show_error(self, exc: Exception) -> bool:
-        if not isinstance(exc, HelpdeskError):
-            return False
-        place = self.query(f"#err-{exc.field}") if exc.field else None
-        error = place.first(Static) if place else self.query_one("#err-form", Static)
-        error.update(lit(exc.message))
-        error.display = True
-        field = self.query(f"#f-{exc.field}") if exc.field else None
-        if field:
-            field.first().focus()
-        return True
-
-
-class KeyBar(Static):
-    """One line of key hints from the screen's live bindings (keymap included).
-
-    A light stand-in for Textual's Footer, which builds a widget per key and costs tens of
-    milliseconds on every screen push — too much for a desk that opens screens all day.
-    """
-
-    DEFAULT_CSS = "KeyBar { dock: bottom; height: 1; background: $panel; color: $text-muted; }"
-
-    def on_mount(self) -> None:
-        self.call_after_refresh(self.refresh_keys)
-
-    def refresh_keys(self) -> None:
-        hints = Text()
-        seen: set[str] = set()
-        for active in self.screen.active_bindings.values():
-            b = active.binding
-            if not b.show or not b.description or b.description in seen:
-                continue
-            seen.add(b.description)
-            if hints:
-                hints.append("  ")
-            hints.append(self.app.get_key_display(b), "bold")
-            hints.append(f" {b.description}")
-        self.update(hints)

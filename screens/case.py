@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Input, OptionList, Select, Static, TextArea
-from textual.widgets.option_list import Option
+from textual.containers import Vertical
+from textual.widgets import Static
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
-from helpdesk.services import cases
+from helpdesk.services import cases, changes
+from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail, MessageInfo
-from screens import registry
-from screens.base import DeskModal, DeskScreen, FormModal, KeyBar
+from screens.base import DeskChanged, DeskScreen
+from screens.dialogs import Field, FormDialog
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
+from screens.widgets import DetailScroll
 
 _DIRECTION = {
     MessageDirection.INBOUND: "⇐ from customer",
@@ -26,8 +28,10 @@ _DIRECTION = {
 
 
 class CaseScreen(DeskScreen[None]):
-    """One case: what was said, what happened, and when it is due."""
+    """One case: what was said, what happened, and when it is due. Changes to it made
+    anywhere (another desk, the CLI) show within seconds; the scroll position stays."""
 
+    SLOT = "case"
     BINDINGS = [
         Binding("n", "note", "Note", id="case.note"),
         Binding("s", "status", "Status", id="case.status"),
@@ -42,25 +46,35 @@ class CaseScreen(DeskScreen[None]):
         self.detail: CaseDetail | None = None
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="detail"):
+        with DetailScroll(id="detail"):
             yield Static(f"Case #{self.case_id} — loading…", id="case-head", classes="headline")
             yield Static("Thread", classes="section")
-            yield VerticalScroll(id="thread")
+            yield Vertical(id="thread")
             yield Static("History", classes="section")
             yield Static("", id="history")
-        yield KeyBar()
 
     def on_mount(self) -> None:
-        for action in registry.CASE_ACTIONS:
-            if action.key:
-                self._bindings._add_binding(Binding(
-                    action.key, f"extension({action.id!r})", action.title, id=action.id))
         self.action_reload()
         self.query_one("#detail").focus()
+
+    def extension_subject(self) -> CaseDetail | None:
+        return self.detail
 
     def action_reload(self) -> None:
         self.load("case", lambda: cases.get(self.desk, self.case_id), self._show,
                   failed=self.gone)
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        if not event.touches("case", [self.case_id]):
+            return
+        shown = self.detail.case.version if self.detail else None
+        self.load("case-version", lambda: changes.versions(self.desk, "case", [self.case_id]),
+                  lambda found: self._show_version(found.get(self.case_id), shown))
+
+    def _show_version(self, version: int | None, shown: int | None) -> None:
+        current = self.detail.case.version if self.detail else None
+        if version is None or version not in (shown, current):
+            self.action_reload()
 
     def _show(self, d: CaseDetail) -> None:
         self.detail = d
@@ -91,64 +105,41 @@ class CaseScreen(DeskScreen[None]):
             head.append_text(Text(clean(d.override_reason or "", one_line=True, limit=300)))
         self.query_one("#case-head", Static).update(head)
 
-        thread = self.query_one("#thread", VerticalScroll)
-        thread.remove_children()
-        thread.mount_all([message_widget(m, tz) for m in d.messages] or
-                         [Static("no messages yet", classes="note-plain")])
-        history = Text()
-        for e in d.events:
-            history.append(f"{when(e.at, tz)}  ")
-            history.append_text(Text(clean(e.actor_name or "system", one_line=True)))
-            history.append(f"  {e.action}")
-            if e.from_value or e.to_value:
-                history.append_text(Text(clean(f": {e.from_value or '-'} → {e.to_value or '-'}",
-                                               one_line=True)))
-            if e.note:
-                history.append("  — ")
-                history.append_text(Text(clean(e.note, one_line=True, limit=300)))
-            history.append("\n")
-        self.query_one("#history", Static).update(history)
+        detail = self.query_one("#detail", DetailScroll)
+        scroll = detail.scroll_y
+        thread = self.query_one("#thread", Vertical)
+        with self.app.batch_update():
+            thread.remove_children()
+            thread.mount_all([message_widget(m, tz) for m in d.messages] or
+                             [Static("no messages yet", classes="note-plain")])
+            self.query_one("#history", Static).update(history_text(d, tz))
+        detail.call_after_refresh(detail.scroll_to, y=scroll, animate=False)
         self.sub_title = f"case #{c.id}"
+        self.refresh_bindings()
 
     # --- actions ----------------------------------------------------------------------------
 
-    def _changed(self, detail: CaseDetail) -> None:
-        self.desk_app.changes += 1
-        self._show(detail)
-
     def action_note(self) -> None:
-        if self.detail is None:
-            return
-
-        def written(body: str | None) -> None:
-            if body:  # an append: it goes in whatever changed meanwhile (shown on reload)
-                self.load("change", lambda: cases.add_note(
-                    self.desk, case_id=self.case_id, body=body),
-                    self._changed, reload=self.action_reload)
-
-        self.app.push_screen(NoteDialog(), written)
+        if self.detail is not None:
+            self.app.push_screen(note_form(self.desk, self.detail), self._changed)
 
     def action_status(self) -> None:
-        if self.detail is None:
-            return
-        version = self.detail.case.version
+        if self.detail is not None:
+            self.app.push_screen(status_form(self.desk, self.detail, reload=self.action_reload),
+                                 self._changed)
 
-        def chosen(status: CaseStatus | None) -> None:
-            if status is not None:
-                self.load("change", lambda: cases.set_status(
-                    self.desk, case_id=self.case_id, status=status, expected_version=version),
-                    self._changed, reload=self.action_reload)
-
-        self.app.push_screen(StatusDialog(self.detail.case.status), chosen)
+    def _changed(self, detail: CaseDetail | None) -> None:
+        if detail is not None:
+            self._show(detail)
 
     def action_take(self) -> None:
         me = self.desk_app.me
         if self.detail is None or me is None:
             return
         version = self.detail.case.version
-        self.load("change", lambda: cases.assign(
+        self.change("change", lambda: cases.assign(
             self.desk, case_id=self.case_id, assignee=me.name, expected_version=version),
-            self._changed, reload=self.action_reload)
+            self._show, reload=self.action_reload)
 
     def action_customer(self) -> None:
         if self.detail and self.detail.case.customer_id:
@@ -156,14 +147,21 @@ class CaseScreen(DeskScreen[None]):
         else:
             self.notify("No customer is linked to this case.", markup=False)
 
-    def action_extension(self, action_id: str) -> None:
-        action = next((a for a in registry.CASE_ACTIONS if a.id == action_id), None)
-        if action is None or self.detail is None:
-            return
-        if action.supervisor_only and not self.desk_app.is_supervisor:
-            self.notify("Only a supervisor may do this.", severity="warning", markup=False)
-            return
-        action.run(self.desk_app, self.detail)
+
+def history_text(d: CaseDetail, tz: ZoneInfo) -> Text:
+    history = Text()
+    for e in d.events:
+        history.append(f"{when(e.at, tz)}  ")
+        history.append_text(Text(clean(e.actor_name or "system", one_line=True)))
+        history.append(f"  {e.action}")
+        if e.from_value or e.to_value:
+            history.append_text(Text(clean(f": {e.from_value or '-'} → {e.to_value or '-'}",
+                                           one_line=True)))
+        if e.note:
+            history.append("  — ")
+            history.append_text(Text(clean(e.note, one_line=True, limit=300)))
+        history.append("\n")
+    return history
 
 
 def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
@@ -182,93 +180,41 @@ def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
     return Static(Text("\n").join([head, body]), classes=f"message {m.direction.value}")
 
 
-class NoteDialog(DeskModal[str]):
-    """Write an internal note: ctrl+s saves, Escape discards."""
+# --- forms ---------------------------------------------------------------------------------------
 
-    BINDINGS = [
-        Binding("ctrl+s,f2", "save", "Save", id="form.save"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-    ]
-
-    def __init__(self) -> None:
-        super().__init__(classes="form")
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="form-box"):
-            yield Static("Internal note (never sent)   ctrl+s save · Esc cancel",
-                         classes="form-title")
-            yield TextArea(id="note-body")
-
-    def on_mount(self) -> None:
-        self.query_one(TextArea).focus()
-
-    def action_save(self) -> None:
-        body = self.query_one(TextArea).text
-        if body.strip():
-            self.dismiss(body)
-        else:
-            self.notify("A note needs some text.", severity="warning", markup=False)
+def note_form(desk: Desk, detail: CaseDetail) -> FormDialog[CaseDetail]:
+    """An internal note on the case: an append, so it goes in whatever changed meanwhile."""
+    case_id = detail.case.id
+    return FormDialog(
+        f"Internal note on case #{case_id} (never sent)", [Field.area("note", "Note")],
+        lambda v: cases.add_note(desk, case_id=case_id, body=v["note"]), name="case.note",
+    )
 
 
-class StatusDialog(DeskModal[CaseStatus]):
-    """Pick a status with the arrows (or j/k) and Enter."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
-
-    def __init__(self, current: CaseStatus) -> None:
-        super().__init__(classes="form")
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="form-box"):
-            yield Static("Change status   Enter picks · Esc cancels", classes="form-title")
-            yield OptionList(*(Option(s.value + (" (current)" if s is self.current else ""),
-                                      id=s.value) for s in CaseStatus), id="statuses")
-
-    def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        options.highlighted = list(CaseStatus).index(self.current)
-        options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(CaseStatus(event.option.id))
+def status_form(desk: Desk, detail: CaseDetail, *,
+                reload: Callable[[], None] | None = None) -> FormDialog[CaseDetail]:
+    """Pick a status (Enter picks and saves); decided on a stale copy, it offers ``reload``."""
+    case = detail.case
+    return FormDialog(
+        f"Status of case #{case.id}",
+        [Field.choice("status", "Status",
+                      [(s.value + (" (current)" if s is case.status else ""), s)
+                       for s in CaseStatus], case.status)],
+        lambda v: cases.set_status(desk, case_id=case.id, status=v["status"],
+                                   expected_version=case.version),
+        name="case.status", reload=reload,
+    )
 
 
-class NewCaseForm(FormModal[CaseDetail]):
-    """Open a case, optionally for a customer; ctrl+s creates it."""
-
-    BINDINGS = [
-        Binding("ctrl+s,f2", "save", "Save", id="form.save"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-    ]
-
-    def __init__(self, customer_id: int | None = None) -> None:
-        super().__init__(classes="form")
-        self.customer_id = customer_id
-
-    def compose(self) -> ComposeResult:
-        whom = f"for customer #{self.customer_id}" if self.customer_id else "(no customer yet)"
-        with VerticalScroll(id="form-box"):
-            yield Static(f"New case {whom}   ctrl+s save · Esc cancel", classes="form-title")
-            yield Select([(k.label, k.value) for k in CaseKind], value=CaseKind.QUESTION.value,
-                         allow_blank=False, id="f-kind", compact=True)
-            yield Static("", id="err-kind", classes="field-error")
-            yield Input(placeholder="subject", id="f-subject", compact=True)
-            yield Static("", id="err-subject", classes="field-error")
-            yield Static("First note (optional)", classes="form-hint")
-            yield TextArea(id="f-note")
-            yield Static("", id="err-form", classes="field-error")
-
-    def on_mount(self) -> None:
-        self.clear_errors()
-        self.query_one("#f-subject", Input).focus()
-
-    def action_save(self) -> None:
-        self.clear_errors()
-        kind = str(self.query_one("#f-kind", Select).value)
-        subject = self.query_one("#f-subject", Input).value or None
-        note = self.query_one("#f-note", TextArea).text or None
-        desk, customer_id = self.desk, self.customer_id
-        self.load("save", lambda: cases.create(desk, kind=kind, customer_id=customer_id,
-                                               subject=subject, note=note),
-                  self.dismiss, failed=self.show_error)
+def new_case_form(desk: Desk, customer_id: int | None = None) -> FormDialog[CaseDetail]:
+    """Open a case, optionally for a customer."""
+    whom = f"for customer #{customer_id}" if customer_id else "(no customer yet)"
+    return FormDialog(
+        f"New case {whom}",
+        [Field.choice("kind", "Kind", [(k.label, k) for k in CaseKind], CaseKind.QUESTION),
+         Field.text("subject", "Subject"),
+         Field.area("note", "First note (optional)")],
+        lambda v: cases.create(desk, kind=v["kind"], customer_id=customer_id,
+                               subject=v["subject"] or None, note=v["note"] or None),
+        name="case.new",
+    )

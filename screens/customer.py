@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
-from helpdesk.errors import Conflict
-from helpdesk.services import customers
+from helpdesk.services import customers, parsing
+from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CustomerDetail
-from screens import registry
-from screens.base import DeskScreen, FormModal, KeyBar
+from screens.base import DeskChanged, DeskScreen
+from screens.dialogs import Field, FormDialog, FormValues
 from screens.main import CaseTable
 from screens.text import clean, day, when
+from screens.widgets import DetailScroll
 
 CRUCIAL_MAIL = (
     "Crucial information about products or services the customer bought is still sent after a "
@@ -25,8 +26,10 @@ CRUCIAL_MAIL = (
 
 
 class CustomerScreen(DeskScreen[None]):
-    """Everything the desk knows about one customer, with edit / new case / registered actions."""
+    """Everything the desk knows about one customer, with edit / new case / registered actions.
+    Changes to the customer or their cases made anywhere show within seconds."""
 
+    SLOT = "customer"
     BINDINGS = [
         Binding("e", "edit", "Edit", id="customer.edit"),
         Binding("n", "new_case", "New case", id="customer.new_case"),
@@ -39,23 +42,28 @@ class CustomerScreen(DeskScreen[None]):
         self.detail: CustomerDetail | None = None
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="detail"):
+        with DetailScroll(id="detail"):
             yield Static(f"Customer #{self.customer_id} — loading…", id="contact")
             yield Static("Cases", classes="section")
-            yield CaseTable(id="customer-cases")
+            yield CaseTable(self.desk.settings.tz, id="customer-cases")
             yield Static("", id="more")
-        yield KeyBar()
 
     def on_mount(self) -> None:
-        for action in registry.CUSTOMER_ACTIONS:
-            if action.key:
-                self._bindings._add_binding(Binding(
-                    action.key, f"extension({action.id!r})", action.title, id=action.id))
         self.action_reload()
+
+    def extension_subject(self) -> CustomerDetail | None:
+        return self.detail
 
     def action_reload(self) -> None:
         self.load("customer", lambda: customers.get(self.desk, self.customer_id), self._show,
                   failed=self.gone)
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        shown = [c.id for c in self.detail.cases] if self.detail else []
+        if event.touches("customer", [self.customer_id]) or (
+            shown and event.touches("case", shown)
+        ):
+            self.action_reload()
 
     def _show(self, d: CustomerDetail) -> None:
         self.detail = d
@@ -83,12 +91,10 @@ class CustomerScreen(DeskScreen[None]):
             if e.is_primary and len(d.emails) > 1:
                 contact.append("  (primary)", "dim")
         self.query_one("#contact", Static).update(contact)
-
-        table = self.query_one("#customer-cases", CaseTable)
-        table.clear()
-        table.add_cases(d.cases, tz)
+        self.query_one("#customer-cases", CaseTable).set_items(d.cases)
         self.query_one("#more", Static).update(_more(d, tz))
         self.sub_title = f"customer #{d.id}"
+        self.refresh_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
@@ -98,28 +104,15 @@ class CustomerScreen(DeskScreen[None]):
         if self.detail is None:
             return
 
-        form = CustomerForm(self.detail)
-
         def saved(detail: CustomerDetail | None) -> None:
             if detail is not None:
-                self.desk_app.changes += 1
                 self._show(detail)
-            elif form.conflicted:
-                self.action_reload()
 
-        self.app.push_screen(form, saved)
+        self.app.push_screen(customer_form(self.desk, self.detail, reload=self.action_reload),
+                             saved)
 
     def action_new_case(self) -> None:
         self.desk_app.action_new_case(self.customer_id)
-
-    def action_extension(self, action_id: str) -> None:
-        action = next((a for a in registry.CUSTOMER_ACTIONS if a.id == action_id), None)
-        if action is None or self.detail is None:
-            return
-        if action.supervisor_only and not self.desk_app.is_supervisor:
-            self.notify("Only a supervisor may do this.", severity="warning", markup=False)
-            return
-        action.run(self.desk_app, self.detail)
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -174,92 +167,46 @@ def _more(d: CustomerDetail, tz: ZoneInfo) -> Text:
     return out
 
 
-#: Form fields and their labels; e-mail only when creating (addresses have their own commands).
+#: Contact fields of the customer form and their labels (e-mail only when creating: addresses
+#: have their own commands).
 FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
-    ("email", "E-mail(s)"),
+    ("email", "E-mail(s), separated by commas"),
     ("phone", "Phone"),
     ("company", "Company"),
-    ("billing_address", "Billing addr."),
-    ("shipping_address", "Shipping addr."),
+    ("billing_address", "Billing address"),
+    ("shipping_address", "Shipping address"),
 )
 
 
-class CustomerForm(FormModal[CustomerDetail]):
-    """New customer (``detail`` None) or edit of contact fields. Errors show under the field."""
+def customer_form(desk: Desk, detail: CustomerDetail | None = None, *,
+                  prefill: dict[str, str] | None = None,
+                  reload: Callable[[], None] | None = None) -> FormDialog[CustomerDetail]:
+    """New customer (``detail`` None, optionally ``prefill``-ed) or an edit of the contact
+    fields; errors show on the form's error line and focus the field they name."""
+    if detail is None:
+        values = prefill or {}
+        fields = [Field.text(name, label, values.get(name, "")) for name, label in FIELDS]
+        fields.append(Field.check("under_13", "Customer is under 13"))
 
-    BINDINGS = [
-        Binding("ctrl+s,f2", "save", "Save", id="form.save"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-    ]
+        def create(v: FormValues) -> CustomerDetail:
+            return customers.create(
+                desk, name=v["name"], emails=parsing.items(v["email"]), under_13=v["under_13"],
+                **{k: v[k] or None for k in ("phone", "company", "billing_address",
+                                             "shipping_address")})
 
-    def __init__(self, detail: CustomerDetail | None = None, *,
-                 prefill: dict[str, str] | None = None) -> None:
-        super().__init__(classes="form")
-        self.detail = detail
-        self.prefill = prefill or {}
-        #: Set when the save hit someone else's change and the person chose to reload.
-        self.conflicted = False
+        return FormDialog("New customer", fields, create, name="customer.new")
 
-    def _value(self, name: str) -> str:
-        if self.detail is None:
-            return self.prefill.get(name, "")
-        value = getattr(self.detail, name, None)
-        return value or ""
+    customer = detail
 
-    def compose(self) -> ComposeResult:
-        title = "New customer" if self.detail is None else f"Edit customer #{self.detail.id}"
-        with VerticalScroll(id="form-box"):
-            yield Static(f"{title}   (ctrl+s save · Esc cancel)", classes="form-title")
-            for name, label in FIELDS:
-                if name == "email" and self.detail is not None:
-                    continue
-                with Horizontal(classes="field-row"):
-                    yield Static(label, classes="field-label")
-                    yield Input(self._value(name), id=f"f-{name}", compact=True,
-                                placeholder="several: separate with commas"
-                                if name == "email" else "")
-                yield Static("", id=f"err-{name}", classes="field-error")
-            if self.detail is None:
-                yield Checkbox("Customer is under 13", id="f-under_13", compact=True)
-            yield Static("", id="err-form", classes="field-error")
+    def update(v: FormValues) -> CustomerDetail:
+        return customers.update(desk, customer_id=customer.id,
+                                expected_version=customer.version,
+                                **{k: value or None for k, value in v.items()})
 
-    def on_mount(self) -> None:
-        self.clear_errors()
-        self.query_one("#f-name", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.action_save()
-
-    def action_save(self) -> None:
-        values = {name: self.query_one(f"#f-{name}", Input).value
-                  for name, _ in FIELDS if self.query(f"#f-{name}")}
-        self.clear_errors()
-        desk = self.desk
-        if self.detail is None:
-            emails = [e.strip() for e in values.pop("email", "").split(",") if e.strip()]
-            under_13 = self.query_one("#f-under_13", Checkbox).value
-            fields = {k: v or None for k, v in values.items()}
-            fields["name"] = values["name"]
-
-            def call() -> CustomerDetail:
-                return customers.create(desk, emails=emails, under_13=under_13, **fields)  # type: ignore[arg-type]
-        else:
-            customer = self.detail
-
-            def call() -> CustomerDetail:
-                return customers.update(desk, customer_id=customer.id,
-                                        expected_version=customer.version,
-                                        **{k: v or None for k, v in values.items()})
-        self.load("save", call, self.dismiss, failed=self._field_error,
-                  reload=self._reload_after_conflict)
-
-    def _reload_after_conflict(self) -> None:
-        self.conflicted = True
-        self.dismiss(None)
-
-    def _field_error(self, exc: Exception) -> bool:
-        """Field errors go under the field; a plain conflict goes to the app's reload dialog."""
-        if isinstance(exc, Conflict) and not exc.field:
-            return False
-        return self.show_error(exc)
+    return FormDialog(
+        f"Edit customer #{customer.id}",
+        [Field.text(name, label, getattr(customer, name) or "")
+         for name, label in FIELDS if name != "email"],
+        update, name="customer.edit", reload=reload,
+    )

@@ -9,63 +9,33 @@ over-size mail truncated), ``f`` switches between open items and all, ``u`` relo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
-from helpdesk.errors import Invalid
-from helpdesk.services import intake
+from helpdesk.services import intake, parsing
 from helpdesk.services.intake import ImportResult, IntakeItemDetail, IntakeItemInfo, Progress
-from helpdesk.services.readmodels import Page
-from screens.base import DeskModal, DeskScreen, KeyBar
+from screens.base import DeskChanged, DeskScreen
+from screens.dialogs import Field, FormDialog
 from screens.registry import DeskCommand, register
 from screens.text import cell, lit, when
+from screens.widgets import ListColumn, ListTable, Row
 
+#: Items listed at once (the oldest open items first; the rest after these are dealt with).
+ITEMS_SHOWN = 500
 
-class ItemDialog(DeskModal[IntakeItemDetail | None]):
-    """One text field for an item action; Ctrl+S (or Enter) saves, Escape cancels."""
-
-    DEFAULT_CSS = """
-    ItemDialog { align: center middle; }
-    ItemDialog > Vertical {
-        width: 70; height: auto; border: thick $accent; background: $surface; padding: 1 2;
-    }
-    ItemDialog #error { color: $error; }
-    """
-    BINDINGS = [Binding("ctrl+s", "save", "Save", id="intake.dialog.save")]
-
-    def __init__(self, title: str, placeholder: str,
-                 submit: Callable[[str], IntakeItemDetail]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.placeholder = placeholder
-        self.submit = submit
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(lit(self.title_text))
-            yield Input(placeholder=self.placeholder, id="value")
-            yield Static("", id="error")
-            yield Static("Ctrl+S save · Esc cancel")
-
-    def action_save(self) -> None:
-        value = self.query_one("#value", Input).value.strip()
-        self.load("intake-dialog", lambda: self.submit(value), self.dismiss, failed=self._inline)
-
-    def _inline(self, exc: Exception) -> bool:
-        if not isinstance(exc, Invalid):
-            return False
-        self.query_one("#error", Static).update(lit(exc.message))
-        return True
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_save()
+ITEM_COLUMNS = (
+    ListColumn("id", "Item", 6, priority=0),
+    ListColumn("state", "State", 11, priority=0),
+    ListColumn("received", "Received", 16, priority=2),
+    ListColumn("from", "From", 24, priority=1),
+    ListColumn("subject", "Subject", 20, priority=1, flex=True),
+    ListColumn("reason", "Reason", 24, priority=1),
+)
 
 
 class IntakeScreen(DeskScreen[None]):
@@ -73,8 +43,6 @@ class IntakeScreen(DeskScreen[None]):
 
     CSS_PATH = "intake.tcss"
     BINDINGS = [
-        Binding("j", "cursor(1)", "Down", show=False, id="intake.down"),
-        Binding("k", "cursor(-1)", "Up", show=False, id="intake.up"),
         Binding("l", "link", "Link", id="intake.link"),
         Binding("c", "new_customer", "New customer", id="intake.new_customer"),
         Binding("p", "reprocess(False)", "Re-process", id="intake.reprocess"),
@@ -86,7 +54,6 @@ class IntakeScreen(DeskScreen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.state = "open"
-        self.items: tuple[IntakeItemInfo, ...] = ()
         self.result: ImportResult | None = None
         self.importing = False
 
@@ -96,15 +63,23 @@ class IntakeScreen(DeskScreen[None]):
         yield ProgressBar(id="progress", show_eta=False)
         yield Static("", id="status")
         yield Label("Open items (unmatched and quarantined)", id="items-title")
-        yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
+        yield ListTable(ITEM_COLUMNS, self._row, first_page=ITEMS_SHOWN, prefetch=0,
+                        id="items")
         with VerticalScroll(id="letter-box"):
             yield Static("", id="letter")
-        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#items", DataTable).add_columns(
-            "Item", "State", "Received", "From", "Subject", "Reason")
         self.action_reload()
+
+    def _row(self, i: IntakeItemInfo) -> Row:
+        return str(i.id), (
+            cell(i.id), cell(i.state), cell(when(i.received_at, self.desk.settings.tz)),
+            cell(i.from_address), cell(i.subject, limit=60), cell(i.reason, limit=100),
+        )
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        if event.kind in {"intake_item", "intake"}:
+            self.query_one("#items", ListTable).refresh_rows()
 
     # --- import ----------------------------------------------------------------------------
 
@@ -122,9 +97,9 @@ class IntakeScreen(DeskScreen[None]):
         def progress(p: Progress) -> None:  # runs in the worker thread
             app.call_from_thread(self._progress, p)
 
-        self.load("import", lambda: intake.import_paths(self.desk, paths=[path],
-                                                        progress=progress),
-                  self._imported, failed=self._import_failed)
+        self.change("import", lambda: intake.import_paths(self.desk, paths=[path],
+                                                          progress=progress),
+                    self._imported, failed=self._import_failed)
 
     def _progress(self, p: Progress) -> None:
         self.query_one("#progress", ProgressBar).update(total=max(p.total_bytes, 1),
@@ -138,8 +113,6 @@ class IntakeScreen(DeskScreen[None]):
             f"{r.seen} messages: {r.new_cases} new cases, {r.threaded} onto existing cases, "
             f"{r.unmatched} unmatched, {r.machine} machine mail, {r.duplicates} duplicates "
             f"skipped, {r.quarantined} quarantined")
-        self.desk_app.changes += 1
-        self.action_reload()
 
     def _import_failed(self, exc: Exception) -> bool:
         self.importing = False
@@ -149,35 +122,21 @@ class IntakeScreen(DeskScreen[None]):
     # --- items -----------------------------------------------------------------------------
 
     def action_reload(self) -> None:
-        self.load("items", lambda: intake.list_items(self.desk, state=self.state, limit=500),
-                  self._show_items)
+        desk, state = self.desk, self.state
+        self.query_one("#items", ListTable).show(
+            lambda cursor, limit: intake.list_items(desk, state=state, cursor=cursor, limit=limit))
 
-    def _show_items(self, page: Page[IntakeItemInfo]) -> None:
-        self.items = page.items
-        table = self.query_one("#items", DataTable)
-        table.clear()
-        tz = self.desk.settings.tz
-        for i in page.items:
-            table.add_row(cell(i.id), cell(i.state), cell(when(i.received_at, tz)),
-                          cell(i.from_address), cell(i.subject, limit=60),
-                          cell(i.reason, limit=100), key=str(i.id))
+    def on_list_table_loaded(self, event: ListTable.Loaded) -> None:
         title = "Open items (unmatched and quarantined)" if self.state == "open" else "All items"
-        more = " (first 500)" if page.next_cursor else ""
-        self.query_one("#items-title", Label).update(f"{title}: {len(page.items)}{more}")
+        more = f" (first {event.count})" if event.more else ""
+        self.query_one("#items-title", Label).update(f"{title}: {event.count}{more}")
 
     def action_toggle_filter(self) -> None:
         self.state = "all" if self.state == "open" else "open"
         self.action_reload()
 
-    def action_cursor(self, step: int) -> None:
-        table = self.query_one("#items", DataTable)
-        table.move_cursor(row=table.cursor_row + step)
-
     def current(self) -> IntakeItemInfo | None:
-        table = self.query_one("#items", DataTable)
-        if not self.items or table.cursor_row < 0 or table.cursor_row >= len(self.items):
-            return None
-        return self.items[table.cursor_row]
+        return self.query_one("#items", ListTable).current
 
     @on(DataTable.RowSelected, "#items")
     def show_item(self) -> None:
@@ -199,13 +158,10 @@ class IntakeScreen(DeskScreen[None]):
         self.query_one("#letter", Static).update(lit("\n".join(lines), limit=20_000))
 
     def _acted(self, detail: IntakeItemDetail | None) -> None:
-        if detail is None:
-            return
-        i = detail.item
-        where = f" on case #{i.resolved_case_id}" if i.resolved_case_id else ""
-        self.notify(f"item #{i.id} is {i.state}{where}", markup=False)
-        self.desk_app.changes += 1
-        self.action_reload()
+        if detail is not None:
+            i = detail.item
+            where = f" on case #{i.resolved_case_id}" if i.resolved_case_id else ""
+            self.notify(f"item #{i.id} is {i.state}{where}", markup=False)
 
     def _unmatched(self) -> IntakeItemInfo | None:
         item = self.current()
@@ -218,32 +174,32 @@ class IntakeScreen(DeskScreen[None]):
         item = self._unmatched()
         if item is None:
             return
-
-        def submit(value: str) -> IntakeItemDetail:
-            if not value.lstrip("#").isdigit():
-                raise Invalid("type the customer's number, e.g. 42", field="customer")
-            return intake.link(self.desk, item_id=item.id, customer_id=int(value.lstrip("#")),
-                               expected_version=item.version)
-
-        self.app.push_screen(ItemDialog(f"Link item #{item.id} to customer", "customer number",
-                                        submit), self._acted)
+        desk = self.desk
+        self.app.push_screen(FormDialog(
+            f"Link item #{item.id} to customer", [Field.text("customer", "Customer number")],
+            lambda v: intake.link(desk, item_id=item.id, expected_version=item.version,
+                                  customer_id=parsing.record_id(v["customer"], what="customer",
+                                                                field="customer")),
+            name="intake.link"), self._acted)
 
     def action_new_customer(self) -> None:
         item = self._unmatched()
         if item is None:
             return
-        self.app.push_screen(ItemDialog(
-            f"New customer from {item.from_address or 'the sender'}", "name (optional)",
-            lambda name: intake.new_customer(self.desk, item_id=item.id, name=name or None,
-                                             expected_version=item.version),
-        ), self._acted)
+        desk = self.desk
+        self.app.push_screen(FormDialog(
+            f"New customer from {item.from_address or 'the sender'}",
+            [Field.text("name", "Name (optional)")],
+            lambda v: intake.new_customer(desk, item_id=item.id, name=v["name"] or None,
+                                          expected_version=item.version),
+            name="intake.new_customer"), self._acted)
 
     def action_reprocess(self, lenient: bool) -> None:
         item = self.current()
         if item is None or item.state != intake.QUARANTINED:
             self.notify("Choose a quarantined item.", severity="warning", markup=False)
             return
-        self.load("reprocess", lambda: intake.reprocess(
+        self.change("reprocess", lambda: intake.reprocess(
             self.desk, item_id=item.id, expected_version=item.version, lenient=lenient),
             self._acted, reload=self.action_reload)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,18 +9,28 @@ from textual.widgets import DataTable, Input, Static
 
 from helpdesk.services import customers
 from helpdesk.services.readmodels import CustomerSummary
-from screens.base import DeskScreen, KeyBar
+from screens.base import DeskScreen
 from screens.text import cell
+from screens.widgets import ListColumn, ListTable, Row
 
 #: Enough to fill a tall terminal; more would only cost time per keystroke (refine instead).
 RESULTS = 30
 
+RESULT_COLUMNS = (
+    ListColumn("name", "Name", 24, priority=0, flex=True),
+    ListColumn("email", "E-mail", 30, priority=1),
+    ListColumn("company", "Company", 18, priority=3),
+    ListColumn("phone", "Phone", 16, priority=2),
+)
 
-class ResultTable(DataTable[Text]):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="list.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="list.up"),
-    ]
+
+def result_row(hit: CustomerSummary) -> Row:
+    return str(hit.id), (
+        cell(hit.name or "(erased)", "bold" if hit.name else "dim", limit=40),
+        cell(hit.primary_email or "-", limit=48),
+        cell(hit.company or "", limit=30),
+        cell(hit.phone or "", limit=20),
+    )
 
 
 class LookupScreen(DeskScreen[None]):
@@ -31,21 +40,18 @@ class LookupScreen(DeskScreen[None]):
         Binding("ctrl+n", "new_customer", "New customer", id="lookup.new_customer"),
         Binding("down", "to_results", "Results", show=False, id="lookup.results"),
     ]
+    HINT = "Find a customer: name, any e-mail, company or phone"
 
     def __init__(self) -> None:
         super().__init__()
         self.query_text = ""
 
     def compose(self) -> ComposeResult:
-        yield Static("Find a customer: name, any e-mail, company or phone", id="lookup-hint")
+        yield Static(self.HINT, id="lookup-hint")
         yield Input(placeholder="type to search…", id="search")
-        yield ResultTable(id="results", cursor_type="row")
-        yield KeyBar()
+        yield ListTable(RESULT_COLUMNS, result_row, id="results")
 
     def on_mount(self) -> None:
-        table = self.query_one(ResultTable)
-        for label in ("Name", "E-mail", "Company", "Phone"):
-            table.add_column(label, key=label.lower())
         self.focus_search()
 
     def focus_search(self) -> None:
@@ -62,19 +68,10 @@ class LookupScreen(DeskScreen[None]):
                   lambda hits: self._show(hits, text))
 
     def _show(self, hits: list[CustomerSummary], text: str) -> None:
-        table = self.query_one(ResultTable)
-        table.clear()
-        for hit in hits:
-            table.add_row(
-                cell(hit.name or "(erased)", "bold" if hit.name else "dim", limit=40),
-                cell(hit.primary_email or "-", limit=48),
-                cell(hit.company or "", limit=30),
-                cell(hit.phone or "", limit=20),
-                key=str(hit.id),
-            )
+        self.query_one(ListTable).set_items(hits)
         hint = self.query_one("#lookup-hint", Static)
         if not text:
-            hint.update("Find a customer: name, any e-mail, company or phone")
+            hint.update(self.HINT)
         elif hits:
             more = "+" if len(hits) >= RESULTS else ""
             hint.update(f"{len(hits)}{more} found · ↓ to pick, Enter opens, ctrl+n new customer")
@@ -82,30 +79,28 @@ class LookupScreen(DeskScreen[None]):
             hint.update("No customer matches · ctrl+n creates one")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        table = self.query_one(ResultTable)
-        if table.row_count:
-            self._open_row(table)
+        self._open_current()
 
     def action_to_results(self) -> None:
-        table = self.query_one(ResultTable)
+        table = self.query_one(ListTable)
         if table.row_count:
             table.focus()
 
     def on_key(self, event: events.Key) -> None:
-        """Typing a character while the results have focus goes back to the search field."""
-        table = self.query_one(ResultTable)
-        keys_of_the_list = {"j", "k", "/", "?"}
-        if self.focused is table and event.is_printable and event.character not in keys_of_the_list:
+        """Typing a character while the results have focus goes back to the search field
+        (unless the key is bound there: list keys move, as remapped)."""
+        table = self.query_one(ListTable)
+        if self.focused is table and event.is_printable and event.key not in self.active_bindings:
             search = self.query_one(Input)
             search.focus()
             search.insert_text_at_cursor(event.character or "")
             event.stop()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self._open_row(self.query_one(ResultTable))
+        self._open_current()
 
-    def _open_row(self, table: ResultTable) -> None:
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    def _open_current(self) -> None:
+        key = self.query_one(ListTable).current_key
         if key:
             self.desk_app.open_customer(int(key))
 

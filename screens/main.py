@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -10,15 +9,15 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, DisputeStage, Queue
 from helpdesk.services import cases, disputes
-from helpdesk.services.readmodels import AgentInfo, CaseSummary, Page, QueueCounts
-from screens.base import KeyBar, Loader
+from helpdesk.services.readmodels import CaseSummary, QueueCounts
+from screens.base import DeskChanged, DeskScreen
 from screens.text import cell, days_left_text, urgency, when
+from screens.widgets import ListColumn, ListTable, Picker, Row
 
 #: The first page only has to fill the screen (so a queue shows fast); later pages are larger.
 FIRST_PAGE = 50
@@ -60,14 +59,24 @@ SHORT_KIND = {
     CaseKind.POSTING_REMOVAL: "Posting",
 }
 
+#: Case columns; the deadline ("Left") is the last to give way on a narrow terminal.
+CASE_COLUMNS = (
+    ListColumn("kind", "Kind", 10, priority=1),
+    ListColumn("customer", "Customer", 12, priority=1),
+    ListColumn("subject", "Subject", 11, priority=1, flex=True),
+    ListColumn("assignee", "Assignee", 14, priority=3),
+    ListColumn("received", "Received", 10, priority=2),
+    ListColumn("left", "Left", 12, priority=0),
+)
 
-def case_row(case: CaseSummary, tz: ZoneInfo) -> list[Text]:
+
+def case_row(case: CaseSummary, tz: ZoneInfo) -> Row:
     """Table cells for a case; the whole row takes the urgency colour."""
     style = urgency(case.days_left, case.overdue)
     label = SHORT_KIND.get(case.kind, case.kind.label)
     if case.escalated or case.warning:
         label += " ⚑"
-    return [
+    return str(case.id), (
         cell(label, style, limit=14),
         cell(case.customer_name or "-", style, limit=22),
         cell(case.subject or "(no subject)", style, limit=60),
@@ -75,49 +84,26 @@ def case_row(case: CaseSummary, tz: ZoneInfo) -> list[Text]:
              limit=18),
         cell(when(case.received_at, tz)[:10], style),
         cell(days_left_text(case.days_left, case.overdue), style),
-    ]
+    )
 
 
-class CaseTable(DataTable[Text]):
+class CaseTable(ListTable[CaseSummary]):
     """A table of case summaries; row keys are case ids."""
 
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="list.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="list.up"),
-        Binding("g", "scroll_top", "First", show=False, id="list.first"),
-        Binding("G", "scroll_bottom", "Last loaded", show=False, id="list.last"),
-    ]
-
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for label in ("Kind", "Customer", "Subject", "Assignee", "Received", "Left"):
-            self.add_column(label, key=label.lower())
-
-    def add_cases(self, items: tuple[CaseSummary, ...], tz: ZoneInfo) -> None:
-        for case in items:
-            key = str(case.id)
-            if key not in self.rows:
-                self.add_row(*case_row(case, tz), key=key)
+    def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
+        super().__init__(CASE_COLUMNS, lambda c: case_row(c, tz), first_page=FIRST_PAGE,
+                         page_size=PAGE_SIZE, prefetch=PREFETCH_ROWS, id=id)
 
     @property
     def current_case_id(self) -> int | None:
-        if not self.row_count:
-            return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return int(key.value) if key.value else None
+        key = self.current_key
+        return int(key) if key else None
 
 
-class QueueList(OptionList):
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="list.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="list.up"),
-    ]
-
-
-class MainScreen(Loader, Screen[None]):
+class MainScreen(DeskScreen[None]):
     """Queues on the left, cases on the right; the banner counts the agent's urgent cases."""
 
+    SLOT = "main"
     BINDINGS = [
         Binding("n", "new_case", "New case", id="main.new_case"),
         Binding("c", "new_customer", "New customer", id="main.new_customer"),
@@ -129,29 +115,33 @@ class MainScreen(Loader, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.spec = QUEUES[0]
-        self.next_cursor: str | None = None
-        self.paging = False
-        self.seen_changes = 0
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="banner")
         with Horizontal(id="main-body"):
-            yield QueueList(*(Option(spec.label, id=spec.key) for spec in QUEUES), id="queues")
+            yield Picker(*(Option(spec.label, id=spec.key) for spec in QUEUES), id="queues")
             with Vertical(id="queue-pane"):
                 yield Static("", id="queue-title")
-                yield CaseTable(id="cases")
-        yield KeyBar()
+                yield CaseTable(self.desk.settings.tz, id="cases")
 
     def on_mount(self) -> None:
-        self.query_one(QueueList).highlighted = 0
+        self.query_one(Picker).highlighted = 0
         self.query_one(CaseTable).focus()
         self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
         self.load("banner", lambda: cases.my_counts(self.desk), self._show_banner)
         self.select_queue(self.spec.key)
 
-    def on_screen_resume(self) -> None:
-        if self.desk_app.changes != self.seen_changes:
-            self.action_refresh()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":
+            return False  # the main screen is the bottom of the stack
+        return super().check_action(action, parameters)
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        if event.kind in {"case", "customer"}:
+            self.load("banner", lambda: cases.my_counts(self.desk), self._show_banner)
+            self.query_one(CaseTable).refresh_rows()
+        elif event.kind == "agent":
+            self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
 
     def _show_banner(self, counts: QueueCounts) -> None:
         banner = self.query_one("#banner", Static)
@@ -175,48 +165,33 @@ class MainScreen(Loader, Screen[None]):
         if spec is None:
             return
         self.spec = spec
-        self.seen_changes = self.desk_app.changes
-        queues = self.query_one(QueueList)
+        queues = self.query_one(Picker)
         index = QUEUES.index(spec)
         if queues.highlighted != index:
             queues.highlighted = index
         self.query_one("#queue-title", Static).update(
             Text.assemble((spec.label.strip(), "bold"), " — loading…"))
-        self.paging = True
-        self.load("queue", page_call(self, spec, None, FIRST_PAGE), self._first_page)
+        desk = self.desk
+        self.query_one(CaseTable).show(
+            lambda cursor, limit: cases.list_queue(desk, spec.queue, cursor=cursor, limit=limit,
+                                                   stage=spec.stage))
 
-    def _first_page(self, page: Page[CaseSummary]) -> None:
-        table = self.query_one(CaseTable)
-        table.clear()
-        self._append(page)
-
-    def _next_page(self, page: Page[CaseSummary]) -> None:
-        self._append(page)
-
-    def _append(self, page: Page[CaseSummary]) -> None:
-        table = self.query_one(CaseTable)
-        table.add_cases(page.items, self.desk.settings.tz)
-        self.next_cursor = page.next_cursor
-        self.paging = False
-        more = "+" if page.next_cursor else ""
-        empty = " — nothing here" if not table.row_count else f" — {table.row_count}{more} cases"
+    def on_list_table_loaded(self, event: ListTable.Loaded) -> None:
+        count = event.count
+        more = "+" if event.more else ""
+        shown = " — nothing here" if not count else f" — {count}{more} cases"
         self.query_one("#queue-title", Static).update(
-            Text.assemble((self.spec.label.strip(), "bold"), empty))
+            Text.assemble((self.spec.label.strip(), "bold"), shown))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option.id and event.option.id != self.spec.key:
-            self.select_queue(event.option.id)
+        # Highlights queued by fast keys arrive after the list moved on: only the current one
+        # selects (answering an old one would move the list back, and so on forever).
+        key = event.option.id
+        if event.option_index == event.option_list.highlighted and key and key != self.spec.key:
+            self.select_queue(key)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.query_one(CaseTable).focus()
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        table = self.query_one(CaseTable)
-        near_end = event.cursor_row >= table.row_count - PREFETCH_ROWS
-        if near_end and self.next_cursor and not self.paging:
-            self.paging = True
-            self.load("queue", page_call(self, self.spec, self.next_cursor, PAGE_SIZE),
-                      self._next_page)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
@@ -230,7 +205,7 @@ class MainScreen(Loader, Screen[None]):
 
     def action_switch_pane(self) -> None:
         if self.focused is self.query_one(CaseTable):
-            self.query_one(QueueList).focus()
+            self.query_one(Picker).focus()
         else:
             self.query_one(CaseTable).focus()
 
@@ -241,27 +216,13 @@ class MainScreen(Loader, Screen[None]):
         self.desk_app.action_new_customer()
 
     def action_assign_self(self) -> None:
-        table = self.query_one(CaseTable)
-        case_id = table.current_case_id
-        me: AgentInfo | None = self.desk_app.me
+        case_id = self.query_one(CaseTable).current_case_id
+        me = self.desk_app.me
         if case_id is None or me is None:
             return
-        self.load(
+        self.change(
             "assign",
             lambda: cases.assign(self.desk, case_id=case_id, assignee=me.name),
-            lambda detail: self._assigned(detail.case.id),
+            lambda detail: self.notify(f"Case #{detail.case.id} is yours.", markup=False),
         )
 
-    def _assigned(self, case_id: int) -> None:
-        self.desk_app.changes += 1
-        self.notify(f"Case #{case_id} is yours.", markup=False)
-        self.action_refresh()
-
-
-def page_call(
-    screen: MainScreen, spec: QueueSpec, cursor: str | None, size: int
-) -> Callable[[], Page[CaseSummary]]:
-    """The service call for one page of ``spec`` (bound now, run in the worker)."""
-    desk = screen.desk
-    return lambda: cases.list_queue(desk, spec.queue, cursor=cursor, limit=size,
-                                    stage=spec.stage)

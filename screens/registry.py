@@ -1,52 +1,33 @@
-"""Extension points of the desk, and the pattern every screen follows to load data.
+"""Extension points of the desk: commands and screen actions, declared as bindings by
+:func:`build` (the how-to for screens is ``docs/screens-kit.md``).
 
 Plugging a screen in (no edit to ``screens/app.py`` needed)
 -----------------------------------------------------------
 Create a module ``screens/<area>.py`` and, at import time, register what it offers::
 
-    from screens.registry import CustomerAction, DeskCommand, register
-
-    def _open(app: DeskApp) -> None:
-        app.push_screen(IntakeScreen())
+    from screens.registry import CaseAction, CustomerAction, DeskCommand, register
 
     register(DeskCommand(
         id="intake.open",             # binding id: remap with keymap = {"intake.open" = "f7"}
-        title="Intake",               # palette title and footer/help description
+        title="Intake",               # palette title and help description
         help="Review unassigned incoming mail",
-        key="i",                      # None: palette only
-        open=_open,
+        key="I",                      # None: palette only
+        open=lambda app: app.push_screen(IntakeScreen()),
         supervisor_only=False,        # True: hidden from agents (the service still enforces roles)
     ))
     register(CustomerAction(id="privacy.erase", title="Erase", help="...", key="x",
                             run=lambda app, customer: ..., supervisor_only=True))
 
-The app imports every module of the ``screens`` package when it starts
-(:func:`discover`), so a new module is picked up by existing there. ``DeskCommand`` keys become
-app-wide bindings and palette entries; ``CustomerAction`` / ``CaseAction`` keys are bound on the
-customer profile / case view and receive the detail read model currently shown. Keys must not
-clash with the desk's own (see the help screen, ``?``); use letters for list-like screens and
+The app imports every module of the ``screens`` package when it starts (:func:`discover`), so
+a new module is picked up by existing there. ``DeskCommand`` keys are declared on every desk
+screen (and the palette lists them); ``CaseAction`` / ``CustomerAction`` (or any
+``ScreenAction(slot=...)``) keys are declared on the screens whose ``SLOT`` matches and receive
+what the screen shows (its ``extension_subject()``). Keys must not clash with the screen's own
+(the screen's win; see the help screen, ``?``); use letters for list-like screens and
 ctrl/F-keys for anything reachable while a form field has focus.
 
-Loading data: the worker pattern
---------------------------------
-Database work never runs on the UI thread. Screens derive from
-:class:`screens.base.DeskScreen` (or ``DeskModal``) and call::
-
-    self.load("customer", lambda: customers.get(self.app.desk, cid), self._show,
-              reload=self.refresh_data)
-
-``load`` runs the call in ``run_worker(..., thread=True, exclusive=True, group=name,
-exit_on_error=False)`` — the same as decorating a method with ``@work(thread=True,
-exclusive=True, exit_on_error=False)`` — and posts the result back with
-``app.call_from_thread``. Each call under one ``name`` gets a new generation number; a result
-whose generation is no longer the newest (the user typed on, picked another queue, left the
-screen) is dropped, so the latest request always wins. Service errors become a readable
-notification; a :class:`~helpdesk.errors.Conflict` offers a reload when ``reload`` is given;
-pass ``failed=`` to handle an error yourself (e.g. show ``Invalid.field`` under a form field) —
-return True when handled. Only plain read models cross threads, never ORM objects.
-
 Untrusted text (names, subjects, bodies, e-mails) is rendered with :mod:`screens.text`
-(``lit`` for Content, ``cell`` for DataTable cells); never build markup from it.
+(``lit`` for Content, ``cell`` for table cells); never build markup from it.
 """
 
 from __future__ import annotations
@@ -56,13 +37,16 @@ import logging
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from textual.binding import Binding
 
 if TYPE_CHECKING:
     from helpdesk.services.readmodels import CaseDetail, CustomerDetail
     from screens.app import DeskApp
 
 log = logging.getLogger(__name__)
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -78,53 +62,114 @@ class DeskCommand:
 
 
 @dataclass(frozen=True)
-class CustomerAction:
-    """An action on the customer profile; ``run`` gets the profile currently shown."""
+class ScreenAction:
+    """An action on the screens of one ``slot``; ``run`` gets what the screen shows (its
+    ``extension_subject()``: the case detail on the case view, the profile on the customer
+    screen)."""
 
     id: str
     title: str
     help: str
     key: str | None
-    run: Callable[[DeskApp, CustomerDetail], None]
+    run: Callable[[DeskApp, Any], None]
     supervisor_only: bool = False
+    slot: str = ""
 
 
 @dataclass(frozen=True)
-class CaseAction:
-    """An action on the case view; ``run`` gets the case detail currently shown."""
+class CustomerAction(ScreenAction):
+    """An action on the customer profile; ``run`` gets the :class:`CustomerDetail` shown."""
 
-    id: str
-    title: str
-    help: str
-    key: str | None
-    run: Callable[[DeskApp, CaseDetail], None]
-    supervisor_only: bool = False
+    run: Callable[[DeskApp, CustomerDetail], None]  # type: ignore[assignment]
+    slot: str = "customer"
+
+
+@dataclass(frozen=True)
+class CaseAction(ScreenAction):
+    """An action on the case view; ``run`` gets the :class:`CaseDetail` shown."""
+
+    run: Callable[[DeskApp, CaseDetail], None]  # type: ignore[assignment]
+    slot: str = "case"
 
 
 COMMANDS: list[DeskCommand] = []
-CUSTOMER_ACTIONS: list[CustomerAction] = []
-CASE_ACTIONS: list[CaseAction] = []
+ACTIONS: list[ScreenAction] = []
 
-Extension = DeskCommand | CustomerAction | CaseAction
+Extension = DeskCommand | ScreenAction
 
 #: Modules of this package that are part of the shell and register nothing.
-_SHELL = {"app", "registry", "base", "text"}
+_SHELL = {"app", "registry", "base", "text", "widgets", "dialogs"}
+
+#: Bumped by every ``register``: classes built before it are built again on next use.
+_generation = 0
+_built: dict[type, tuple[int, type]] = {}
 
 
 def register(*items: Extension) -> None:
     """Add commands/actions; registering the same id again replaces the earlier entry."""
+    global _generation
     for item in items:
         target: list[Any]
         if isinstance(item, DeskCommand):
             target = COMMANDS
-        elif isinstance(item, CustomerAction):
-            target = CUSTOMER_ACTIONS
-        elif isinstance(item, CaseAction):
-            target = CASE_ACTIONS
+        elif isinstance(item, ScreenAction):
+            target = ACTIONS
         else:
             raise TypeError(f"cannot register {type(item).__name__}")
         target[:] = [existing for existing in target if existing.id != item.id]
         target.append(item)
+    _generation += 1
+
+
+def find(slot: str | None, action_id: str) -> ScreenAction | None:
+    """The action registered under ``action_id`` for ``slot``."""
+    return next((a for a in ACTIONS if a.id == action_id and a.slot == slot), None)
+
+
+def command(command_id: str) -> DeskCommand | None:
+    return next((c for c in COMMANDS if c.id == command_id), None)
+
+
+def _keys(binding: Binding | tuple[str, ...]) -> list[str]:
+    keys = binding.key if isinstance(binding, Binding) else binding[0]
+    return [k.strip() for k in keys.split(",")]
+
+
+def build(cls: type[S]) -> type[S]:
+    """``cls`` with the registered keys declared as its ``BINDINGS``: the actions of its
+    ``SLOT`` (shown in the key bar) and the desk commands. Keys the screen binds itself win.
+
+    A subclass of the same name, built once per registry state; :class:`~screens.base.DeskScreen`
+    makes its instances from it, so a screen written as ``CaseScreen(7)`` carries the keys of
+    every extension without anyone patching bindings in after the fact.
+    """
+    if cls.__dict__.get("_registry_built"):
+        return cls
+    cached = _built.get(cls)
+    if cached is not None and cached[0] == _generation:
+        return cast("type[S]", cached[1])
+    taken = {k for base in cls.__mro__ for b in base.__dict__.get("BINDINGS", ()) for k in _keys(b)}
+    bindings: list[Binding] = []
+    slot = getattr(cls, "SLOT", None)
+    for action in ACTIONS:
+        if action.slot == slot and action.key:
+            if set(_keys(Binding(action.key, ""))) & taken:
+                log.warning("%s: key %s of %s is taken by the screen", cls.__name__,
+                            action.key, action.id)
+                continue
+            bindings.append(Binding(action.key, f"extension({action.id!r})", action.title,
+                                    id=action.id, tooltip=action.help))
+    for cmd in COMMANDS:
+        if cmd.key and not set(_keys(Binding(cmd.key, ""))) & taken:
+            bindings.append(Binding(cmd.key, f"app.run_command({cmd.id!r})", cmd.title,
+                                    show=False, id=cmd.id, tooltip=cmd.help))
+    built = type(cls.__name__, (cls,), {
+        "BINDINGS": bindings, "_registry_built": True,
+        "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    })
+    _built[cls] = (_generation, built)
+    return cast("type[S]", built)
 
 
 def discover() -> list[str]:

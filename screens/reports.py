@@ -7,22 +7,53 @@ Keys: ``f`` focuses the date range (From / To, YYYY-MM-DD, blank for open-ended;
 
 from __future__ import annotations
 
-from datetime import date
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Input, Label, Sparkline, Static
+from textual.widgets import Input, Label, Sparkline, Static
 
-from helpdesk.services import reports
+from helpdesk.errors import Invalid
+from helpdesk.services import parsing, reports
 from screens.base import DeskScreen
 from screens.registry import DeskCommand, register
 from screens.text import cell, lit
+from screens.widgets import ListColumn, ListTable, Row
 
 
 def pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
+
+
+KIND_COLUMNS = (
+    ListColumn("kind", "Kind", 24, priority=0),
+    ListColumn("received", "Received", 8, priority=0),
+    ListColumn("open", "Open", 6, priority=0),
+    ListColumn("closed", "Closed", 6, priority=1),
+    ListColumn("on_time", "On time", 7, priority=0),
+    ListColumn("median", "Median days", 11, priority=2),
+    ListColumn("breaches", "Breaches", 8, priority=0),
+)
+AGENT_COLUMNS = (
+    ListColumn("agent", "Agent", 24, priority=0, flex=True),
+    ListColumn("open", "Open", 6, priority=0),
+    ListColumn("overdue", "Overdue", 7, priority=0),
+    ListColumn("closed", "Closed", 6, priority=1),
+)
+
+
+def kind_row(k: reports.KindFigures) -> Row:
+    median = k.closing.median_days_to_close
+    return k.kind.value, (
+        cell(k.kind.label), cell(k.received), cell(k.still_open), cell(k.closing.closed),
+        cell(pct(k.closing.on_time_rate)), cell("-" if median is None else median),
+        cell(k.open_breaches, "bold red" if k.open_breaches else ""),
+    )
+
+
+def agent_row(a: reports.AgentFigures) -> Row:
+    return a.agent_name, (cell(a.display_name), cell(a.open_cases), cell(a.overdue),
+                          cell(a.closed))
 
 
 class ReportsScreen(DeskScreen[None]):
@@ -56,42 +87,29 @@ class ReportsScreen(DeskScreen[None]):
             yield Label("On-time rate of cases closed per week", classes="caption",
                         id="ontime-caption")
             yield Sparkline([], id="ontime")
-            yield DataTable(id="kinds", cursor_type="row", zebra_stripes=True)
+            yield ListTable(KIND_COLUMNS, kind_row, id="kinds")
             yield Static("", id="stages")
-            yield DataTable(id="agents", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+            yield ListTable(AGENT_COLUMNS, agent_row, id="agents")
 
     def on_mount(self) -> None:
-        self.query_one("#kinds", DataTable).add_columns(
-            "Kind", "Received", "Open", "Closed", "On time", "Median days", "Breaches")
-        self.query_one("#agents", DataTable).add_columns("Agent", "Open", "Overdue", "Closed")
-        self.query_one("#kinds", DataTable).focus()  # not the date field: letters stay keys
+        self.query_one("#kinds", ListTable).focus()  # not the date field: letters stay keys
         self.action_reload()
 
     def action_focus_range(self) -> None:
         self.query_one("#start", Input).focus()
-
-    def _range(self) -> tuple[date | None, date | None] | None:
-        values = []
-        for name in ("start", "end"):
-            raw = self.query_one(f"#{name}", Input).value.strip()
-            try:
-                values.append(date.fromisoformat(raw) if raw else None)
-            except ValueError:
-                self.notify(f"{'From' if name == 'start' else 'To'} must be a date like "
-                            "2026-03-31", severity="error")
-                return None
-        return values[0], values[1]
 
     @on(Input.Submitted)
     def _apply_range(self) -> None:
         self.action_reload()
 
     def action_reload(self) -> None:
-        span = self._range()
-        if span is None:
+        try:
+            start, end = (parsing.day(self.query_one(f"#{name}", Input).value, field=name,
+                                      label=label) for name, label in (("start", "From"),
+                                                                       ("end", "To")))
+        except Invalid as exc:
+            self.desk_app.show_error(exc)
             return
-        start, end = span
         self.load("report", lambda: reports.report(self.desk, start=start, end=end), self._show)
 
     def _show(self, r: reports.Report) -> None:
@@ -117,25 +135,15 @@ class ReportsScreen(DeskScreen[None]):
             f"On-time rate of cases closed per week ({len(rates)} weeks with closures; "
             f"latest {pct(rates[-1]) if rates else '-'})")
         self.query_one("#ontime", Sparkline).data = [100 * rate for rate in rates]
-        kinds = self.query_one("#kinds", DataTable)
-        kinds.clear()
-        for k in r.kinds:
-            if not (k.received or k.closing.closed):
-                continue
-            open_ = k.received - k.by_status["resolved"] - k.by_status["closed"]
-            kinds.add_row(
-                k.kind.label, k.received, open_, k.closing.closed, pct(k.closing.on_time_rate),
-                "-" if k.closing.median_days_to_close is None else k.closing.median_days_to_close,
-                cell(k.open_breaches, "bold red" if k.open_breaches else ""))
+        self.query_one("#kinds", ListTable).set_items(
+            k for k in r.kinds if k.received or k.closing.closed)
         self.query_one("#stages", Static).update(lit(
             "Disputes by stage: "
             + ", ".join(f"{stage.replace('_', ' ')} {n}" for stage, n in
                         r.disputes_by_stage.items())))
-        agents = self.query_one("#agents", DataTable)
-        agents.clear()
+        agents = self.query_one("#agents", ListTable)
+        agents.set_items(r.agents)
         agents.display = bool(r.agents)
-        for a in r.agents:
-            agents.add_row(cell(a.display_name), a.open_cases, a.overdue, a.closed)
 
 
 register(DeskCommand(

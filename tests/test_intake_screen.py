@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.widgets import Input, ProgressBar, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
 from helpdesk.services import cases, customers, intake
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.intake import IntakeScreen, ItemDialog
+from screens.dialogs import FormDialog
+from screens.intake import IntakeScreen
+from screens.widgets import ListTable
 from tests.conftest import settle
 from tests.hostile import HOSTILE
 from tests.intake_mail import mail, write_mbox
@@ -59,13 +61,14 @@ async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Pa
         assert bar.total and bar.progress == bar.total
         assert "1 new cases" in str(screen.query_one("#status", Static).render())
 
-        table = screen.query_one("#items", DataTable)
+        table = screen.query_one("#items", ListTable)
         assert table.row_count == 2
-        states = [table.get_row_at(r)[1].plain for r in range(2)]
+        states = [table.cell_of(key, "state").plain for key in table.row_keys()]
         assert states == ["unmatched", "quarantined"]
-        subject = table.get_row_at(0)[4]
+        first, second = table.row_keys()
+        subject = table.cell_of(first, "subject")
         assert "[@click=app.quit]" in subject.plain and "\x1b" not in subject.plain
-        assert "does not look like an e-mail" in table.get_row_at(1)[5].plain
+        assert "does not look like an e-mail" in table.cell_of(second, "reason").plain
 
         table.focus()
         await pilot.press("enter")
@@ -79,7 +82,7 @@ async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Pa
 
         await pilot.press("k", "c")
         await pilot.pause()
-        assert isinstance(app.screen, ItemDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "intake.new_customer"
         await pilot.press(*"Stan Ger", "ctrl+s")
         await settle(pilot)
         assert app.screen is screen and table.row_count == 1

@@ -14,8 +14,7 @@ from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
-from screens.disputes import CaseDialog
-from screens.privacy import PolicyPartScreen
+from screens.dialogs import FormDialog, TextDialog
 from tests.conftest import settle
 from tests.hostile import HOSTILE
 
@@ -46,13 +45,13 @@ async def test_profile_opt_out_and_erase_with_confirmation(ui_desk: Desk, tmp_pa
 
         await pilot.press("x")
         await pilot.pause()
-        assert isinstance(app.screen, CaseDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "privacy.erase"
         await pilot.press(*str(case), "enter", *"erase", "ctrl+s")
         await settle(pilot)
-        assert isinstance(app.screen, CaseDialog)  # lower-case word: refused, dialog stays
-        assert "to confirm" in str(app.screen.query_one("#error", Static).render())
+        assert isinstance(app.screen, FormDialog)  # lower-case word: refused, dialog stays
+        assert "to confirm" in str(app.screen.query_one("#form-error", Static).render())
         assert customers.get(ui_desk, cid).erased_at is None
-        confirm = app.screen.query_one("#confirm", Input)
+        confirm = app.screen.query_one("#f-confirm", Input)
         confirm.value = ""
         await pilot.press(*"ERASE", "ctrl+s")
         await settle(pilot)
@@ -74,9 +73,9 @@ async def test_disclosure_and_export_dialogs(ui_desk: Desk, tmp_path: Path) -> N
         await pilot.press(*"Broker", "enter", *"affiliate", "enter", *"sale of leads", "enter",
                           *"email", "enter", *"2026-03-01", "enter", *"none", "ctrl+s")
         await settle(pilot)
-        assert isinstance(app.screen, CaseDialog)
-        assert "does not sell" in str(app.screen.query_one("#error", Static).render())
-        app.screen.query_one("#purpose", Input).value = "group support desk"
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "privacy.disclosure"
+        assert "does not sell" in str(app.screen.query_one("#form-error", Static).render())
+        app.screen.query_one("#f-purpose", Input).value = "group support desk"
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
@@ -111,8 +110,8 @@ async def test_case_view_policy_part_and_opt_out(ui_desk: Desk, tmp_path: Path) 
         assert isinstance(app.screen, CaseScreen)
         await pilot.press("p")
         await settle(pilot)
-        assert isinstance(app.screen, PolicyPartScreen)
-        shown = str(app.screen.query_one("#policy-text", Static).render())
+        assert isinstance(app.screen, TextDialog) and app.screen.name == "privacy.policy"
+        shown = str(app.screen.query_one("#dialog-text", Static).render())
         assert "Part III. Access to Your Information" in shown
         assert "[@click=app.quit]copies[/]" in shown  # literal, not an action link
         await pilot.press("escape")

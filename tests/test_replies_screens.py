@@ -15,8 +15,11 @@ from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
-from screens.disputes import CaseDialog
-from screens.templates import DuplicatesScreen, ReplyDialog, TemplateEditor, TemplatesScreen
+from screens.dialogs import FormDialog
+from screens.duplicates import DuplicatesScreen
+from screens.replies import ReplyDialog
+from screens.templates import TemplatesScreen
+from screens.widgets import ListTable
 from tests.conftest import settle
 from tests.hostile import HOSTILE
 from tests.replies_support import add_customer, add_policy, open_case, set_customer
@@ -48,10 +51,10 @@ async def test_reply_dialog_previews_refuses_blanks_and_writes(
         preview = _text(dialog.query_one("#reply-preview", Static))
         assert f"[Case #{case_id}]" in preview and HOSTILE[2] in preview
         # the override notice cannot be filled for this case: the reason shows, no preview
-        names = [o.id for o in dialog.query_one("#reply-templates").options]
+        names = [o.id for o in dialog.query_one("#f-template").options]
         await pilot.press(*["down"] * names.index("deadline_override"))
         await settle(pilot)
-        assert "override_due_date" in _text(dialog.query_one("#reply-error", Static))
+        assert "override_due_date" in _text(dialog.query_one("#form-error", Static))
         assert _text(dialog.query_one("#reply-preview", Static)) == ""
         await pilot.press(*["down"] * (names.index("deletion_done")
                                        - names.index("deadline_override")))
@@ -59,7 +62,7 @@ async def test_reply_dialog_previews_refuses_blanks_and_writes(
         assert "deleted it" in _text(dialog.query_one("#reply-preview", Static))
         await pilot.press("f3")
         assert "deleted it" in app.clipboard
-        dialog.query_one("#reply-out", Input).value = str(out)
+        dialog.query_one("#f-out", Input).value = str(out)
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
@@ -77,16 +80,16 @@ async def test_template_editor_refuses_unknown_placeholders_then_saves(
         await pilot.press("T")
         await settle(pilot)
         assert isinstance(app.screen, TemplatesScreen)
-        first = app.screen.items[0]
+        first = app.screen.query_one(ListTable).current
         await pilot.press("enter")
         await settle(pilot)
         editor = app.screen
-        assert isinstance(editor, TemplateEditor)
+        assert isinstance(editor, FormDialog) and editor.name == "templates.edit"
         editor.query_one("#f-body", TextArea).text = "Hello ${nobody}"
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert isinstance(app.screen, TemplateEditor)
-        assert "nobody" in _text(editor.query_one("#err-body", Static))
+        assert app.screen is editor
+        assert "nobody" in _text(editor.query_one("#form-error", Static))
         editor.query_one("#f-body", TextArea).text = "Hello ${customer_name}"
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -117,17 +120,18 @@ async def test_duplicates_lead_to_a_merge_that_needs_the_typed_word(
         await pilot.press("D")
         await settle(pilot)
         assert isinstance(app.screen, DuplicatesScreen)
-        assert [(p.first.id, p.second.id) for p in app.screen.pairs] == [(keep, other)]
+        pairs = app.screen.query_one(ListTable).items.values()
+        assert [(p.first.id, p.second.id) for p in pairs] == [(keep, other)]
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
         await pilot.press("M")
         await pilot.pause()
-        assert isinstance(app.screen, CaseDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "customers.merge"
         await pilot.press(*str(other), "enter", *"merge", "ctrl+s")
         await settle(pilot)
-        assert "to confirm" in _text(app.screen.query_one("#error", Static))
-        app.screen.query_one("#confirm", Input).value = ""
+        assert "to confirm" in _text(app.screen.query_one("#form-error", Static))
+        app.screen.query_one("#f-confirm", Input).value = ""
         await pilot.press(*"MERGE", "ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)

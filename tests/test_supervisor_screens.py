@@ -14,9 +14,11 @@ from helpdesk.domain import CaseStatus, DisputeStage
 from helpdesk.services import agents, cases, customers, disputes
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.disputes import AdvanceDialog, advance_stage
+from screens.dialogs import FormDialog
+from screens.disputes import advance_stage
 from screens.reports import ReportsScreen
-from screens.workload import ReassignDialog, WorkloadScreen
+from screens.widgets import ListTable
+from screens.workload import WorkloadScreen
 from tests.conftest import settle
 from tests.hostile import HOSTILE
 
@@ -72,13 +74,13 @@ async def test_supervisor_moves_five_overdue_disputes_by_keyboard_then_reads_the
         await pilot.press("enter")
         await settle(pilot)
         assert [c.id for c in screen.cases] == five
-        customer_cell = screen.query_one("#cases", DataTable).get_row(str(five[0]))[3]
+        customer_cell = screen.query_one("#cases", ListTable).cell_of(str(five[0]), "customer")
         assert customer_cell.plain == HOSTILE[2]  # shown literally, not run as markup
         await pilot.press("space", "space", "space")
         assert screen.marked == set(five[:3])
         await pilot.press("r")
         await pilot.pause()
-        assert isinstance(app.screen, ReassignDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "workload.reassign"
         await pilot.press(*"carol", "enter", *"bob is away", "ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, WorkloadScreen)
@@ -139,8 +141,8 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         advance_stage(app, cases.get(ui_desk, five[0]))
         await pilot.pause()
         dialog = app.screen
-        assert isinstance(dialog, AdvanceDialog)
-        stages = dialog.query_one("#stage", OptionList)
+        assert isinstance(dialog, FormDialog) and dialog.name == "disputes.advance"
+        stages = dialog.query_one("#f-stage", OptionList)
         assert [stages.get_option_at_index(i).id for i in range(stages.option_count)] == [
             "acknowledged", "withdrawn"]
         await pilot.press("down", "enter")  # withdrawn; focus moves to the note
@@ -165,20 +167,20 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         await pilot.pause()
         await pilot.press("enter", "ctrl+s")
         await settle(pilot)
-        assert isinstance(app.screen, AdvanceDialog)
-        assert "outcome" in str(app.screen.query_one("#error", Static).render())
-        app.screen.query_one("#outcome", Input).value = "apology sent"
-        app.screen.query_one("#letter", Input).value = "letter 2026/4"
+        assert app.screen.name == "disputes.advance"
+        assert "outcome" in str(app.screen.query_one("#form-error", Static).render())
+        app.screen.query_one("#f-outcome", Input).value = "apology sent"
+        app.screen.query_one("#f-letter", Input).value = "letter 2026/4"
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert not isinstance(app.screen, AdvanceDialog)
+        assert not isinstance(app.screen, FormDialog)
         assert cases.get(ui_desk, five[2]).case.status is CaseStatus.RESOLVED
 
 
 async def test_open_dispute_escalate_and_override_dialogs(
     ui_desk: Desk, five: list[int], tmp_path: Path
 ) -> None:
-    from screens.disputes import CaseDialog, escalate_or_clear, open_dispute, override_deadline
+    from screens.disputes import escalate_or_clear, open_dispute, override_deadline
 
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     base = cases.get(ui_desk, five[0]).related_case_id
@@ -203,10 +205,10 @@ async def test_open_dispute_escalate_and_override_dialogs(
         await pilot.press(*"next week", "enter", *"regulator asked", "ctrl+s")
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, CaseDialog)
-        assert "2026-03-31" in str(dialog.query_one("#error", Static).render())
-        assert dialog.focused is dialog.query_one("#due", Input)
-        dialog.query_one("#due", Input).value = "2026-06-30"
+        assert isinstance(dialog, FormDialog) and dialog.name == "cases.override"
+        assert "2026-03-31" in str(dialog.query_one("#form-error", Static).render())
+        assert dialog.focused is dialog.query_one("#f-due", Input)
+        dialog.query_one("#f-due", Input).value = "2026-06-30"
         await pilot.press("ctrl+s")
         await settle(pilot)
         d = cases.get(ui_desk, base)
@@ -216,8 +218,6 @@ async def test_open_dispute_escalate_and_override_dialogs(
 
 async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
                                                tmp_path: Path) -> None:
-    from screens.disputes import CaseDialog
-
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -225,7 +225,7 @@ async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
         await settle(pilot)
         await pilot.press("t")
         await pilot.pause()
-        assert isinstance(app.screen, AdvanceDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "disputes.advance"
         await pilot.press("enter", "ctrl+s")  # acknowledged
         await settle(pilot)
         assert cases.get(ui_desk, five[0]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
@@ -233,7 +233,7 @@ async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
         assert shown is not None and shown.case.dispute_stage is DisputeStage.ACKNOWLEDGED
         await pilot.press("O")
         await pilot.pause()
-        assert isinstance(app.screen, CaseDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "cases.override"
         await pilot.press("escape")
 
     agent_app = DeskApp(ui_desk.as_agent("carol"), state_file=tmp_path / "ui.json")
@@ -243,5 +243,6 @@ async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
         await settle(pilot)
         await pilot.press("O")
         await pilot.pause()
-        assert not isinstance(agent_app.screen, CaseDialog)
-        assert any("Only a supervisor" in n.message for n in agent_app._notifications)
+        assert not isinstance(agent_app.screen, FormDialog)
+        # supervisor-only: hidden from the agent's keys (the service refuses it as well)
+        assert "O" not in agent_app.screen.active_bindings

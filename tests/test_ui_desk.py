@@ -23,9 +23,9 @@ from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
 from helpdesk.services import agents, cases, customers
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.case import CaseScreen, NoteDialog
-from screens.customer import CRUCIAL_MAIL, CustomerForm, CustomerScreen
-from screens.dialogs import ConflictDialog, HelpScreen
+from screens.case import CaseScreen
+from screens.customer import CRUCIAL_MAIL, CustomerScreen
+from screens.dialogs import ConflictDialog, FormDialog, HelpScreen
 from screens.lookup import LookupScreen
 from screens.main import FIRST_PAGE, PAGE_SIZE, CaseTable, MainScreen
 from tests.conftest import FakeClock
@@ -105,9 +105,10 @@ async def test_banner_queue_and_open_case(
         table = app.screen.query_one(CaseTable)
         assert table.row_count == 2
         # Most urgent first, coloured red.
-        first = table.get_row_at(0)
-        assert "Old question" in str(first[2]) and "overdue" in str(first[5])
-        assert "red" in str(first[5].style)
+        first = table.row_keys()[0]
+        left = table.cell_of(first, "left")
+        assert "Old question" in str(table.cell_of(first, "subject")) and "overdue" in str(left)
+        assert "red" in str(left.style)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen) and app.screen.case_id == overdue_id
@@ -199,12 +200,12 @@ async def test_new_customer_bad_email_then_good(ui_desk: Desk, tmp_path: Path) -
         await pilot.press("slash", *"Marie Curie", "ctrl+n")
         await settle(pilot)
         form = app.screen
-        assert isinstance(form, CustomerForm)
+        assert isinstance(form, FormDialog) and form.name == "customer.new"
         assert form.query_one("#f-name", Input).value == "Marie Curie"
         form.query_one("#f-email", Input).value = "marie at example"
         await pilot.press("ctrl+s")
         await settle(pilot)
-        error = form.query_one("#err-email", Static)
+        error = form.query_one("#form-error", Static)
         assert error.display and "e-mail" in static_text(error).lower()
         assert app.screen is form and form.focused is form.query_one("#f-email", Input)
         form.query_one("#f-email", Input).value = "marie@example.org"
@@ -223,7 +224,7 @@ async def test_add_note(ui_desk: Desk, clock: FakeClock, tmp_path: Path) -> None
         app.open_case(case_id)
         await settle(pilot)
         await pilot.press("n")
-        assert isinstance(app.screen, NoteDialog)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "case.note"
         await pilot.press(*"called back")
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -394,7 +395,7 @@ async def test_hostile_text_on_every_screen(
         assert "[@click=app.quit]x[/]" in text and "[link=http://x]y[/link]" in text
         await pilot.press("e")
         await settle(pilot)
-        assert isinstance(app.screen, CustomerForm)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "customer.edit"
         assert app.screen.query_one("#f-company", Input).value == "[@click=app.quit]x[/]"
         await pilot.press("escape")
         app.open_case(detail.case.id)

@@ -49,7 +49,7 @@ def extensions() -> Iterator[list[str]]:
                             run=lambda app, d: calls.append(f"case {d.case.id}")),
     )
     yield calls
-    for items in (registry.COMMANDS, registry.CASE_ACTIONS):
+    for items in (registry.COMMANDS, registry.ACTIONS):
         items[:] = [i for i in items if not i.id.startswith("test.")]
 
 

@@ -1,0 +1,104 @@
+"""Duplicate customers and merging: ``D`` lists customer records that look like one person;
+Enter opens the first of a pair, where ``M`` merges the other record into it after a typed
+confirmation. Role rules stay in the services; refusals show as errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from helpdesk.errors import Invalid
+from helpdesk.services import merge, parsing
+from helpdesk.services.readmodels import CustomerDetail
+from screens.base import DeskChanged, DeskScreen
+from screens.dialogs import Field, FormDialog, FormValues, say_saved
+from screens.registry import CustomerAction, DeskCommand, register
+from screens.text import cell
+from screens.widgets import ListColumn, ListTable, Row
+
+if TYPE_CHECKING:
+    from screens.app import DeskApp
+
+MERGE_WORD = "MERGE"
+
+PAIR_COLUMNS = (
+    ListColumn("first_id", "#", 7, priority=0),
+    ListColumn("first_name", "Name", 18, priority=0, flex=True),
+    ListColumn("first_email", "E-mail", 22, priority=2),
+    ListColumn("second_id", "#", 7, priority=0),
+    ListColumn("second_name", "Name", 18, priority=1, flex=True),
+    ListColumn("second_email", "E-mail", 22, priority=2),
+    ListColumn("why", "Why", 20, priority=1),
+)
+
+
+def pair_row(p: merge.DuplicatePair) -> Row:
+    return f"{p.first.id}:{p.second.id}", (
+        cell(p.first.id), cell(p.first.name), cell(p.first.primary_email),
+        cell(p.second.id), cell(p.second.name), cell(p.second.primary_email),
+        cell("; ".join(p.reasons)),
+    )
+
+
+class DuplicatesScreen(DeskScreen[None]):
+    """Customer records that look like one person; Enter opens the first of the pair."""
+
+    BINDINGS = [Binding("r", "reload", "Reload", id="duplicates.reload")]
+
+    def compose(self) -> ComposeResult:
+        yield Static("Possible duplicate customers (Enter opens the first; M there merges)",
+                     classes="screen-title")
+        yield ListTable(PAIR_COLUMNS, pair_row, id="duplicates-table")
+
+    def on_mount(self) -> None:
+        self.action_reload()
+        self.query_one(ListTable).focus()
+
+    def action_reload(self) -> None:
+        desk = self.desk
+        self.load("duplicates", lambda: merge.duplicates(desk),
+                  self.query_one(ListTable).set_items)
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        if event.kind == "customer":
+            self.action_reload()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        pair = self.query_one(ListTable).current
+        if pair is not None:
+            self.desk_app.open_customer(pair.first.id)
+
+
+def _merge_dialog(app: DeskApp, detail: CustomerDetail) -> None:
+    desk = app.desk
+
+    def submit(v: FormValues) -> merge.MergeResult:
+        other = parsing.record_id(v["other"], what="other customer record", field="other")
+        if v["confirm"] != MERGE_WORD:
+            raise Invalid(f"type {MERGE_WORD} (capitals) to confirm the merge", field="confirm")
+        return merge.merge(desk, keep_id=detail.id, other_id=other, keep_version=detail.version)
+
+    app.push_screen(FormDialog(
+        f"Merge another record of this person into customer #{detail.id}",
+        [Field.text("other", "Number of the other customer record"),
+         Field.text("confirm", f"Type {MERGE_WORD} to confirm")],
+        submit, name="customers.merge",
+        hint="Moves the other record's addresses, cases, consent history and disclosures here "
+             "and removes it. An opt-out on either record stays. This cannot be undone."),
+        say_saved(app, lambda r: f"Customer #{r.merged_id} merged in; "
+                                 f"{sum(r.moved.values())} records moved.",
+                  f"Customer #{detail.id}"))
+
+
+register(
+    CustomerAction(id="customers.merge", title="Merge", key="M",
+                   help="Merge another record of the same person into this one",
+                   run=_merge_dialog),
+    DeskCommand(id="customers.duplicates", title="Duplicate customers", key="D",
+                help="Customer records that look like the same person",
+                open=lambda app: app.push_screen(DuplicatesScreen())),
+)

@@ -1,0 +1,371 @@
+"""The desk's widgets: one list, one picker, one scrolling detail pane, the key bar.
+
+Every list-like widget takes its movement keys from :func:`motion_bindings`, so they share one
+set of binding ids (``list.down``, ``list.up``, ``list.first``, ``list.last``,
+``list.page_down``, ``list.page_up``) and one keymap entry (``[keymap] "list.down" = "n"``)
+remaps every list, picker and detail pane at once.
+
+:class:`ListTable` is the table every screen lists rows in: keyset paging from a service
+(:meth:`ListTable.show` with a fetch function returning a ``Page``), refresh in place that
+keeps the cursor and scroll position (:meth:`ListTable.refresh_rows`), and column priorities:
+on a narrow terminal low-priority columns give way, so the deadline column stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable, OptionList
+
+from helpdesk.services.readmodels import Page
+from screens.base import Loader
+
+T = TypeVar("T")
+
+#: A row: its key (the record's id as text) and one cell per column, in column order.
+Row = tuple[str, Sequence[Text]]
+#: Loads one page: ``fetch(cursor, limit)``; ``cursor`` None is the first page.
+Fetch = Callable[[str | None, int], Page[T]]
+
+#: The most rows a refresh reloads at once (the service's largest page).
+REFRESH_LIMIT = 500
+
+
+def motion_bindings(*, down: str = "cursor_down", up: str = "cursor_up",
+                    first: str = "first", last: str = "last",
+                    page_down: str | None = None, page_up: str | None = None) -> list[Binding]:
+    """The movement keys of every list, under the shared ``list.*`` ids; ``down``/``up``...
+    name the widget's own actions for each."""
+    bindings = [
+        Binding("j", down, "Down", show=False, id="list.down"),
+        Binding("k", up, "Up", show=False, id="list.up"),
+        Binding("g", first, "First", show=False, id="list.first"),
+        Binding("G", last, "Last", show=False, id="list.last"),
+    ]
+    if page_down and page_up:
+        bindings += [
+            Binding("pagedown", page_down, "Page down", show=False, id="list.page_down"),
+            Binding("pageup", page_up, "Page up", show=False, id="list.page_up"),
+        ]
+    return bindings
+
+
+@dataclass(frozen=True, slots=True)
+class ListColumn:
+    """A column of a :class:`ListTable`.
+
+    ``width`` is its width in cells; ``priority`` decides what stays on a narrow terminal (0
+    first; higher numbers give way first); a ``flex`` column also takes the width left over.
+    """
+
+    key: str
+    label: str
+    width: int
+    priority: int = 1
+    flex: bool = False
+
+
+class ListTable(Loader, DataTable[Text], Generic[T]):
+    """A table of records, one row per record, keyed by the record's id.
+
+    Rows come either from a paged service call (:meth:`show`: the first page at once, the next
+    when the cursor comes within ``prefetch`` rows of the end, or on :meth:`more`) or as a
+    complete list (:meth:`set_items`). ``row`` turns a record into its cells; :attr:`current` is
+    the record under the cursor.
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        *motion_bindings(page_down="page_down", page_up="page_up"),
+    ]
+
+    class Loaded(Message):
+        """Rows arrived: ``count`` rows are loaded, ``more`` when further pages exist."""
+
+        def __init__(self, table: ListTable[Any], count: int, more: bool) -> None:
+            super().__init__()
+            self.table = table
+            self.count = count
+            self.more = more
+
+        @property
+        def control(self) -> ListTable[Any]:
+            return self.table
+
+    def __init__(self, columns: Sequence[ListColumn], row: Callable[[T], Row], *,
+                 first_page: int = 50, page_size: int = 100, prefetch: int = 25,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.spec = tuple(columns)
+        self.row = row
+        self.first_page = first_page
+        self.page_size = page_size
+        self.prefetch = prefetch
+        self.items: dict[str, T] = {}
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._fetch: Fetch[T] | None = None
+        self.next_cursor: str | None = None
+        self.loading = False
+        self._shown: tuple[tuple[int, int], ...] = ()  # (column index, width) on screen
+
+    # --- what is listed --------------------------------------------------------------------
+
+    def show(self, fetch: Fetch[T]) -> None:
+        """List what ``fetch`` pages through, from its first page, cursor on top."""
+        self._fetch = fetch
+        self.next_cursor = None
+        self._load_pages(None, self.first_page, replace=True, keep=False)
+
+    def refresh_rows(self) -> None:
+        """Load the rows again (as many as are loaded now, at most :data:`REFRESH_LIMIT`),
+        keeping the cursor on the same record and the scroll position; nothing is redrawn
+        when nothing changed."""
+        if self._fetch is not None:
+            limit = min(max(self.first_page, len(self.items)), REFRESH_LIMIT)
+            self._load_pages(None, limit, replace=True, keep=True)
+
+    def set_items(self, items: Iterable[T], *, more: bool = False) -> None:
+        """List exactly ``items`` (no paging), keeping the cursor on the same record."""
+        self._fetch = None
+        self._replace(list(items), None, keep=True)
+        self.next_cursor = None
+        self.post_message(self.Loaded(self, len(self.items), more))
+
+    @property
+    def current(self) -> T | None:
+        """The record under the cursor."""
+        key = self.current_key
+        return self.items.get(key) if key is not None else None
+
+    @property
+    def current_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+    def row_keys(self) -> list[str]:
+        """Keys of the loaded rows, in order."""
+        return list(self.items)
+
+    def redraw(self, key: str) -> None:
+        """Draw the row ``key`` again from its record (after something it shows changed)."""
+        if key in self.items:
+            _, row = self.row(self.items[key])
+            self._cells[key] = tuple(row)
+            for index, _ in self._shown:
+                self.update_cell(key, self.spec[index].key, self._cells[key][index])
+
+    def cell_of(self, key: str, column: str) -> Text:
+        """The cell of ``column`` in the row ``key``, shown or not."""
+        index = next(i for i, c in enumerate(self.spec) if c.key == column)
+        return self._cells[key][index]
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def _load_pages(self, cursor: str | None, limit: int, *, replace: bool, keep: bool) -> None:
+        fetch = self._fetch
+        assert fetch is not None
+        self.loading = True
+
+        def landed(page: Page[T]) -> None:
+            self.loading = False
+            if replace:
+                self._replace(list(page.items), page.next_cursor, keep=keep)
+            else:
+                self._append(page.items)
+            self.next_cursor = page.next_cursor
+            self.post_message(self.Loaded(self, len(self.items), page.next_cursor is not None))
+
+        def failed(exc: Exception) -> bool:
+            self.loading = False
+            return False
+
+        self.load("rows", lambda: fetch(cursor, limit), landed, failed=failed)
+
+    def more(self) -> bool:
+        """Load the next page now; False when there is none (or one is on its way)."""
+        if not self.next_cursor or self._fetch is None or self.loading:
+            return False
+        self._load_pages(self.next_cursor, self.page_size, replace=False, keep=True)
+        return True
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.prefetch and event.cursor_row >= self.row_count - self.prefetch:
+            self.more()
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def _rows(self, items: list[T]) -> tuple[dict[str, T], dict[str, tuple[Text, ...]]]:
+        records: dict[str, T] = {}
+        cells: dict[str, tuple[Text, ...]] = {}
+        for item in items:
+            key, row = self.row(item)
+            if key not in records:
+                records[key] = item
+                cells[key] = tuple(row)
+        return records, cells
+
+    def _replace(self, items: list[T], next_cursor: str | None, *, keep: bool) -> None:
+        records, cells = self._rows(items)
+        self.next_cursor = next_cursor
+        if list(cells) == list(self._cells):
+            changed = {k for k in cells if cells[k] != self._cells[k]}
+            self.items, self._cells = records, cells
+            for key in changed:  # same rows in the same order: update cells in place
+                for index, _ in self._shown:
+                    self.update_cell(key, self.spec[index].key, cells[key][index])
+            return
+        key, row, scroll = self.current_key, self.cursor_row, self.scroll_y
+        self.items, self._cells = records, cells
+        self._fill()
+        if keep and self.row_count:
+            keys = list(self._cells)
+            target = keys.index(key) if key in self._cells else min(row, len(keys) - 1)
+            self.move_cursor(row=target, scroll=False)
+            self.scroll_to(y=scroll, animate=False, immediate=True)
+
+    def _append(self, items: Iterable[T]) -> None:
+        records, cells = self._rows(list(items))
+        for key, item in records.items():
+            if key not in self.items:
+                self.items[key] = item
+                self._cells[key] = cells[key]
+                self.add_row(*self._visible(cells[key]), key=key)
+
+    def _visible(self, cells: tuple[Text, ...]) -> list[Text]:
+        return [cells[index] for index, _ in self._shown]
+
+    def _fill(self) -> None:
+        self.clear()
+        for key, cells in self._cells.items():
+            self.add_row(*self._visible(cells), key=key)
+
+    # --- columns ---------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._layout(self.app.size.width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout(event.size.width)
+
+    def _layout(self, width: int) -> None:
+        """Show the columns that fit ``width``, most important first; flex columns share
+        what is left."""
+        pad = 2 * self.cell_padding
+        room = width - 2  # the vertical scrollbar
+        chosen: set[int] = set()
+        used = 0
+        for index, column in sorted(enumerate(self.spec), key=lambda c: c[1].priority):
+            if not chosen or used + column.width + pad <= room:
+                chosen.add(index)
+                used += column.width + pad
+        widths = {i: self.spec[i].width for i in chosen}
+        flex = [i for i in sorted(chosen) if self.spec[i].flex]
+        for n, index in enumerate(flex):
+            share = (room - used) // len(flex) + (1 if n < (room - used) % len(flex) else 0)
+            widths[index] += max(0, share)
+        shown = tuple((i, widths[i]) for i in sorted(chosen))
+        if shown == self._shown:
+            return
+        key, row = self.current_key, self.cursor_row
+        self._shown = shown
+        self.clear(columns=True)
+        for index, column_width in shown:
+            column = self.spec[index]
+            self.add_column(Text(column.label), key=column.key, width=column_width)
+        self._fill()
+        if key is not None and self.row_count:
+            keys = list(self._cells)
+            self.move_cursor(row=keys.index(key) if key in self._cells else row)
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """Keys of the columns on screen, left to right."""
+        return [self.spec[index].key for index, _ in self._shown]
+
+    # --- movement --------------------------------------------------------------------------
+
+    def action_first(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+
+class Picker(OptionList):
+    """A list of choices (queues, statuses, templates, agents ...) with the list keys."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        *motion_bindings(page_down="page_down", page_up="page_up"),
+    ]
+
+
+class DetailScroll(VerticalScroll):
+    """A scrolling pane of detail (a case's thread, a profile) that the list keys scroll."""
+
+    BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        *motion_bindings(down="scroll_down", up="scroll_up", first="scroll_home",
+                         last="scroll_end"),
+    ]
+
+
+class KeyBar(Widget):
+    """One line of key hints from the screen's live bindings (keymap and ``check_action``
+    included), redrawn when the bindings change. Hints that do not fit are left out whole,
+    never cut.
+
+    A light stand-in for Textual's Footer, which builds a widget per key and costs tens of
+    milliseconds on every screen push — too much for a desk that opens screens all day.
+    """
+
+    DEFAULT_CSS = "KeyBar { dock: bottom; height: 1; background: $panel; color: $text-muted; }"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hints: list[tuple[str, str, bool]] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.call_after_refresh(self.refresh_keys)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, _screen: object) -> None:
+        self.refresh_keys()
+
+    def refresh_keys(self) -> None:
+        hints: list[tuple[str, str, bool]] = []
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            b = active.binding
+            if not b.show or not b.description or b.description in seen:
+                continue
+            seen.add(b.description)
+            hints.append((self.app.get_key_display(b), b.description, active.enabled))
+        if hints != self.hints:
+            self.hints = hints
+            self.refresh()
+
+    def render(self) -> Text:
+        out = Text(no_wrap=True, overflow="crop")
+        width = self.size.width
+        for key, description, enabled in self.hints:
+            hint = Text.assemble((key, "bold"), f" {description}",
+                                 style="" if enabled else "dim")
+            gap = 2 if out else 0
+            if out.cell_len + gap + hint.cell_len > width:
+                continue
+            if gap:
+                out.append("  ")
+            out.append_text(hint)
+        return out

@@ -1,0 +1,251 @@
+"""The screens kit: live refresh from changes made elsewhere, one set of list keys that a keymap
+remaps everywhere, column priorities, the change feed, and no private Textual API in screens/."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, OptionList, Static
+
+from helpdesk.config import Settings
+from helpdesk.db.engine import open_database
+from helpdesk.domain import CaseKind
+from helpdesk.services import agents, cases, changes, customers, disputes
+from helpdesk.services.context import Desk
+from screens.app import DeskApp
+from screens.case import CaseScreen
+from screens.customer import CustomerScreen
+from screens.main import CaseTable, MainScreen
+from screens.widgets import DetailScroll, ListTable
+from tests.conftest import FakeClock, Run, settle
+
+SCREENS = Path(__file__).resolve().parent.parent / "screens"
+
+
+def _text(app: DeskApp) -> str:
+    return "\n".join(str(w.render()) for w in app.screen.query(Static))
+
+
+async def _until(pilot: Pilot[None], seconds: float, ready: object) -> float:
+    """Let the desk run (no keys pressed) until ``ready()`` is true; return the seconds it took."""
+    start = time.monotonic()
+    while not ready() and time.monotonic() - start < seconds:  # type: ignore[operator]
+        await pilot.pause(0.05)
+    return time.monotonic() - start
+
+
+@pytest.fixture
+def live_desk(db_url: str, tmp_path: Path) -> Iterator[Desk]:
+    """A desk on either backend with the real clock (changes come from other processes)."""
+    db = open_database(db_url)
+    desk = Desk(db=db, settings=Settings(db_url=db_url, timezone="Europe/Berlin",
+                                         key_file=tmp_path / "key"), actor_name="alice")
+    agents.whoami(desk)
+    yield desk
+    db.dispose()
+
+
+async def test_a_note_added_from_the_cli_appears_in_an_open_case_view(
+    live_desk: Desk, cli: Run, tmp_path: Path
+) -> None:
+    customer = customers.create(live_desk, name="Ines Live", emails=["ines@example.org"])
+    case_id = cases.create(live_desk, kind=CaseKind.ACCESS, customer_id=customer.id,
+                           subject="What do you hold?").case.id
+    app = DeskApp(live_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CaseScreen)
+        assert "called back from the CLI" not in _text(app)
+        code, _, err = cli("case", "note", str(case_id), "called back from the CLI")
+        assert code == 0, err
+        took = await _until(pilot, 2.0, lambda: "called back from the CLI" in _text(app))
+        assert "called back from the CLI" in _text(app), "not shown within 2 s"
+        assert took < 2.0 and app.screen is screen  # no key pressed, same screen
+
+
+async def test_lists_refresh_in_place_keeping_the_cursor(
+    live_desk: Desk, tmp_path: Path
+) -> None:
+    """Another desk takes a case: the open queue updates, the cursor stays on its case, the
+    banner and an open profile follow."""
+    other = live_desk.as_agent("bob")
+    agents.add(live_desk, name="bob")
+    customer = customers.create(live_desk, name="Olga Queue", emails=["olga@example.org"])
+    ids = [cases.create(live_desk, kind=CaseKind.QUESTION, customer_id=customer.id,
+                        subject=f"question {i}").case.id for i in range(6)]
+    app = DeskApp(live_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        main.select_queue("unassigned")
+        await settle(pilot)
+        table = main.query_one(CaseTable)
+        table.focus()
+        await pilot.press("j", "j", "j")
+        chosen = table.current_key
+        assert chosen is not None and table.row_count == 6
+        taken = next(i for i in ids if str(i) != chosen)
+        cases.assign(other, case_id=taken, assignee="bob")  # another desk, same database
+        await _until(pilot, 2.0, lambda: table.row_count == 5)
+        assert table.row_count == 5 and str(taken) not in table.row_keys()
+        assert table.current_key == chosen  # the cursor stayed on the case it was on
+
+        app.open_customer(customer.id)
+        await settle(pilot)
+        profile = app.screen
+        assert isinstance(profile, CustomerScreen)
+        listed = profile.query_one(CaseTable)
+
+        def subjects() -> list[str]:
+            return [str(listed.cell_of(k, "subject")) for k in listed.row_keys()]
+
+        cases.create(other, kind=CaseKind.DELETION, customer_id=customer.id,
+                     subject="forget me now")
+        await _until(pilot, 2.0, lambda: "forget me now" in subjects())
+        assert "forget me now" in subjects()
+
+def _lists(app: DeskApp) -> list[DataTable[object] | OptionList | DetailScroll]:
+    found: list[DataTable[object] | OptionList | DetailScroll] = []
+    for kind in (ListTable, OptionList, DetailScroll):
+        found += [w for w in app.screen.query(kind) if w.display]  # type: ignore[misc]
+    return found
+
+
+def _position(widget: object) -> float:
+    if isinstance(widget, DataTable):
+        return widget.cursor_row
+    if isinstance(widget, OptionList):
+        return widget.highlighted or 0
+    assert isinstance(widget, DetailScroll)
+    return widget.scroll_y
+
+
+async def test_a_list_down_remap_works_on_every_list(
+    ui_desk: Desk, clock: FakeClock, tmp_path: Path
+) -> None:
+    """``list.down`` remapped to F8 (and ``list.up`` to F7) moves every list, picker and
+    detail pane of every screen; j no longer does."""
+    agents.add(ui_desk, name="bob")
+    keep = customers.create(ui_desk, name="Ola Berg", emails=["ola@acme.example"])
+    for place in ("home", "work"):
+        customers.create(ui_desk, name="Ola Berg", emails=[f"ola@{place}.example"])
+    long_case = cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=keep.id,
+                             subject="long", note="line\n" * 60, assign_to_me=True).case.id
+    for i in range(30):
+        cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=keep.id, subject=f"q{i}",
+                     received_at=ui_desk.now() - timedelta(hours=i), assign_to_me=True)
+    base = cases.create(ui_desk, kind=CaseKind.DELETION, customer_id=keep.id).case.id
+    disputes.open_dispute(ui_desk, case_id=base)
+    keymap = {"list.down": "f8", "list.up": "f7"}
+    desk = replace(ui_desk, settings=replace(ui_desk.settings, keymap=keymap))
+    app = DeskApp(desk, state_file=tmp_path / "ui.json")
+    visited: set[str] = set()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+
+        async def every_list(where: str) -> None:
+            lists = _lists(app)
+            assert lists, f"no list on {where}"
+            for widget in lists:
+                if isinstance(widget, DetailScroll) and not widget.max_scroll_y:
+                    continue  # everything fits: nothing to scroll
+                widget.focus()
+                await pilot.pause()
+                if isinstance(widget, DetailScroll):
+                    widget.scroll_home(animate=False)
+                before = _position(widget)
+                await pilot.press("f8")
+                await pilot.pause()
+                moved = _position(widget)
+                assert moved > before, f"{where}: {type(widget).__name__}#{widget.id}"
+                await pilot.press("f7")
+                await pilot.pause()
+                assert _position(widget) < moved, f"{where}: f7 on #{widget.id}"
+                visited.add(f"{where}#{widget.id}")
+
+        await every_list("main")
+        app.screen.query_one(CaseTable).focus()
+        await pilot.press("j")  # j is no longer a list key here
+        assert app.screen.query_one(CaseTable).cursor_row == 0
+        await pilot.press("slash", *"ola")
+        await settle(pilot)
+        await every_list("lookup")
+        await pilot.press("escape")
+        app.open_customer(keep.id)
+        await settle(pilot)
+        await every_list("customer")
+        app.open_case(long_case)
+        await settle(pilot)
+        await every_list("case")
+        await pilot.press("s")  # the status picker
+        await settle(pilot)
+        await every_list("status form")
+        await pilot.press("escape", "escape", "escape")
+        for key, where in (("D", "duplicates"), ("T", "templates"), ("W", "workload"),
+                           ("A", "audit"), ("R", "reports")):
+            await pilot.press(key)
+            await settle(pilot)
+            if where == "workload":
+                await pilot.press("enter")  # the unassigned pile's cases
+                await settle(pilot)
+            await every_list(where)
+            await pilot.press("escape")
+            await settle(pilot)
+    assert {"main#cases", "main#queues", "lookup#results", "case#detail",
+            "customer#customer-cases", "workload#agents", "workload#cases", "audit#events",
+            "templates#templates-table", "duplicates#duplicates-table",
+            "status form#f-status"} <= visited
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_deadline_column_survives_narrow_terminals(
+    ui_desk: Desk, clock: FakeClock, tmp_path: Path, width: int
+) -> None:
+    cases.create(ui_desk, kind=CaseKind.CORRECTION, customer_id=None, subject="x" * 80,
+                 received_at=ui_desk.now() - timedelta(days=40), assign_to_me=True)
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(CaseTable)
+        shown = table.shown_columns
+        assert "left" in shown and "subject" in shown and "kind" in shown
+        assert table.virtual_size.width <= table.size.width  # nothing scrolls off to the right
+        key = table.row_keys()[0]
+        assert "overdue" in str(table.get_cell(key, "left"))
+        if width >= 120:
+            assert {"received", "assignee"} <= set(shown)
+
+
+def test_the_change_feed_groups_writes_and_skips_reads(desk: Desk) -> None:
+    feed = changes.ChangeFeed(desk.db)
+    feed.start()
+    customer = customers.create(desk, name="Feed Person", emails=["feed@example.org"])
+    case = cases.create(desk, kind=CaseKind.QUESTION, customer_id=customer.id).case.id
+    cases.get(desk, case)  # a view: not a change
+    found = {c.kind: c.ids for c in feed.read()}
+    assert found["customer"] == {customer.id} and found["case"] == {case}
+    cases.get(desk, case)
+    customers.get(desk, customer.id)
+    assert feed.read() == []
+    assert changes.versions(desk, "case", [case, 99999]) == {case: 1}
+
+
+def test_screens_use_no_private_textual_api_and_one_set_of_list_keys() -> None:
+    private = re.compile(r"\._(bindings|add_binding|merged_bindings|driver|loop|nodes)\b")
+    for path in SCREENS.glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert not private.search(source), f"{path.name} uses private Textual API"
+        assert "app.changes" not in source and 'getattr(app.screen' not in source, path.name
+        if path.name != "widgets.py":  # list keys are declared once, by motion_bindings
+            assert not re.search(r'Binding\("[jkgG]"', source), f"{path.name} binds j/k/g/G"
