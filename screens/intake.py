@@ -112,7 +112,8 @@ class IntakeScreen(DeskScreen[None]):
         self.query_one("#status", Static).update(
             f"{r.seen} messages: {r.new_cases} new cases, {r.threaded} onto existing cases, "
             f"{r.unmatched} unmatched, {r.machine} machine mail, {r.duplicates} duplicates "
-            f"skipped, {r.quarantined} quarantined")
+            f"skipped, {r.quarantined} quarantined"
+            + (f", {r.erased} from erased people not kept" if r.erased else ""))
 
     def _import_failed(self, exc: Exception) -> bool:
         self.importing = False

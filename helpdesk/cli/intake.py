@@ -89,7 +89,8 @@ def import_mail(args: argparse.Namespace, ctx: CliContext) -> int:
         f"{r.seen} messages in {r.sources} source(s): {r.imported} imported "
         f"({r.new_cases} new cases, {r.threaded} onto existing cases, {r.unmatched} unmatched, "
         f"{r.machine} machine mail), {r.duplicates} duplicates skipped, "
-        f"{r.quarantined} quarantined",
+        f"{r.quarantined} quarantined"
+        + (f", {r.erased} from erased people not kept" if r.erased else ""),
         *(["see them with: helpdesk intake list"] if r.unmatched or r.quarantined else []),
     ])
     return 0

@@ -343,6 +343,9 @@ class IntakeItem(Versioned, table=True):
     content_hash: str | None = Field(default=None, max_length=64, unique=True)
     raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     source: str | None = Field(default=None, sa_type=sa.Text)  # file the message came from
+    #: Keyed hash of the sender's normalised address (read best-effort even from mail that
+    #: cannot be parsed), so erasure finds a person's quarantined mail by hash as well.
+    sender_hash: str | None = Field(default=None, max_length=64, index=True)
     created_at: datetime = _now()
     resolved_at: datetime | None = _ts(default=None)
     resolved_case_id: int | None = Field(default=None, foreign_key="support_case.id")
@@ -362,6 +365,20 @@ class Erasure(SQLModel, table=True):
     status: str = Field(sa_type=KIND, nullable=False)  # complete / partial
     steps: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
+
+
+class ErasedAddress(SQLModel, table=True):
+    """One erased address (keyed hash) and when its erasure was requested: what the importer
+    asks, under the same lock as erasure, to know that a letter belongs to an erased person.
+    Derived from :attr:`Erasure.email_hashes`, so a restore can always rebuild it."""
+
+    __tablename__ = "erasure_address"
+    __table_args__ = (sa.UniqueConstraint("erasure_id", "email_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    erasure_id: int = Field(foreign_key="erasure.id", nullable=False)
+    email_hash: str = Field(max_length=64, nullable=False, index=True)
+    requested_at: datetime = _ts(nullable=False)
 
 
 class ArchiveCheck(Versioned, table=True):

@@ -2,10 +2,17 @@
 
 Every message ends as exactly one of: a new case, a message on an existing case (reply or
 reminder), an unmatched intake item (unknown sender, message kept), machine mail kept without a
-case, or a quarantined intake item (raw bytes and a reason). Duplicates are recognised by
+case, a quarantined intake item (raw bytes and a reason), or, for a letter an erased person sent
+before their erasure, a done item that keeps nothing of it. Duplicates are recognised by
 Message-ID, else by content hash, against the database and within the batch; the unique
 constraints on both are the last guard, so a batch interrupted before its commit is simply done
 again by the next run.
+
+Erasure: the batch locks the customers its senders belong to (``FOR KEY SHARE``, which only an
+erasure's or a merge's lock conflicts with) before it reads anything else, so an erasure either
+waits for the batch and then erases what it filed, or runs first and the batch then sees the
+person as erased: never attaches mail to them and keeps none of the letters they sent before
+the request (which the erasure covers), treating later ones as from a suppressed unknown sender.
 
 Speed: an import writes thousands of rows, so this module looks things up once per batch and
 writes with Core statements instead of ORM objects (building a SQLModel object costs more than
@@ -21,6 +28,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import parseaddr, parsedate_to_datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +43,7 @@ from helpdesk.db.models import (
     CaseEvent,
     Customer,
     CustomerEmail,
+    ErasedAddress,
     IntakeItem,
     Message,
     PolicyVersion,
@@ -44,6 +54,7 @@ from helpdesk.intake.parse import ParsedMail, Unreadable, content_hash, parse
 from helpdesk.intake.sources import RawMessage
 from helpdesk.services import audit, suppression
 from helpdesk.services.context import Desk
+from helpdesk.services.validation import normalize_email
 
 UNMATCHED = "unmatched"
 QUARANTINED = "quarantined"
@@ -54,6 +65,7 @@ ITEM_STATES = (UNMATCHED, QUARANTINED, DONE)
 EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(minutes=5)
 _CASE_TAG = re.compile(r"\[\s*case\s*#\s*(\d{1,12})\s*\]", re.IGNORECASE)
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+")
 _RAW_MSG_ID = re.compile(rb"^message-id:\s*(<[^<>\s]{1,990}>)", re.IGNORECASE | re.MULTILINE)
 _OPEN = [s.value for s in OPEN_STATUSES]
 
@@ -74,12 +86,13 @@ class Counts:
     machine: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    erased: int = 0  # letters from erased people, sent before their erasure: not kept
     case_ids: list[int] = field(default_factory=list)  # cases opened
     item_ids: list[int] = field(default_factory=list)  # intake items created or changed
 
     def add(self, other: Counts) -> None:
         for name in ("new_cases", "threaded", "unmatched", "machine", "duplicates",
-                     "quarantined"):
+                     "quarantined", "erased"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.case_ids += other.case_ids
         self.item_ids += other.item_ids
@@ -90,7 +103,7 @@ class Counts:
 
     @property
     def seen(self) -> int:
-        return self.imported + self.duplicates + self.quarantined
+        return self.imported + self.duplicates + self.quarantined + self.erased
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +114,33 @@ class Prepared:
     content_hash: str
     mail: ParsedMail | None
     problem: str | None  # quarantine reason when ``mail`` is None
+    #: Sender key and Date of unreadable mail, read best-effort from its headers alone.
+    raw_sender: str | None = None
+    raw_date: datetime | None = None
 
 
 def prepare(raw: RawMessage, *, lenient: bool = False) -> Prepared:
     try:
         mail = parse(raw.raw, lenient=lenient)
     except Unreadable as exc:
-        return Prepared(raw, content_hash(raw.raw), None, exc.reason)
+        return Prepared(raw, content_hash(raw.raw), None, exc.reason, *_raw_sender(raw.raw))
     return Prepared(raw, mail.content_hash, mail, None)
+
+
+def _raw_sender(raw: bytes) -> tuple[str | None, datetime | None]:
+    """From and Date of a message the parser refused, or None where they cannot be read."""
+    try:
+        headers = BytesHeaderParser().parsebytes(raw[:65536])
+        _, address = parseaddr(str(headers.get("From", "")))
+        key = normalize_email(address)[1] if address else None
+    except Exception:  # hostile headers: the message stays quarantined without a sender
+        key = None
+        headers = None
+    try:
+        when = parsedate_to_datetime(str(headers.get("Date"))) if headers else None
+    except Exception:
+        when = None
+    return key, (when if when is None or when.tzinfo else None)
 
 
 def received_time(mail: ParsedMail, now: datetime, notes: list[str]) -> datetime:
@@ -157,6 +189,8 @@ class BatchImporter:
         self._tagged: dict[int, int | None] = {}  # tagged case id -> its customer id
         self._open: dict[int, _OpenCase] = {}  # customer id -> latest open case
         self._policies: list[tuple[date, int | None]] | None = None  # (effective on, id)
+        self._hashes: dict[str, str] = {}  # sender key or quoted address -> keyed hash
+        self._erased: dict[str, tuple[int, datetime]] = {}  # hash -> (ledger id, requested)
         self._events: list[dict[str, Any]] = []
         self._attachments: list[dict[str, Any]] = []
         self._touched: set[int] = set()  # existing cases that received mail
@@ -167,6 +201,27 @@ class BatchImporter:
     def load(self, batch: Sequence[Prepared]) -> None:
         """Look up, for the whole batch at once, threads, senders, tagged and open cases."""
         mails = [p.mail for p in batch if p.mail]
+        keys = {m.sender_key for m in mails if m.sender_key}
+        keys |= {p.raw_sender for p in batch if p.raw_sender}
+        quoted = {a.casefold() for m in mails for text in (m.to, m.subject, m.body) if text
+                  for a in _ADDRESS.findall(text)}
+        if keys or quoted:
+            # First, and locked: an erasure of one of these people waits for this batch, or
+            # this batch for it (and then finds them erased below).
+            self._owners.update(self.s.exec(
+                select(CustomerEmail.normalized, CustomerEmail.customer_id)
+                .join(Customer, col(Customer.id) == col(CustomerEmail.customer_id))
+                .where(col(CustomerEmail.normalized).in_(keys), col(Customer.erased_at).is_(None))
+                .with_for_update(read=True, key_share=True, of=Customer)
+            ).all())
+            self._hashes = {k: suppression.email_hash(self.desk, k) for k in keys | quoted}
+            for ledger_id, digest, requested in self.s.exec(
+                select(ErasedAddress.erasure_id, ErasedAddress.email_hash,
+                       ErasedAddress.requested_at)
+                .where(col(ErasedAddress.email_hash).in_(set(self._hashes.values())))
+                .order_by(col(ErasedAddress.requested_at))
+            ):
+                self._erased[digest] = (ledger_id, requested)
         refs = {r for m in mails for r in m.references}
         if refs:
             for mid, case_id in self.s.exec(
@@ -175,13 +230,6 @@ class BatchImporter:
             ):
                 if mid:
                     self._thread_ids[_bracketed(mid)] = case_id
-        keys = {m.sender_key for m in mails if m.sender_key}
-        if keys:
-            self._owners.update(self.s.exec(
-                select(CustomerEmail.normalized, CustomerEmail.customer_id)
-                .join(Customer, col(Customer.id) == col(CustomerEmail.customer_id))
-                .where(col(CustomerEmail.normalized).in_(keys), col(Customer.erased_at).is_(None))
-            ).all())
         tags = {int(t) for m in mails if m.subject for t in _CASE_TAG.findall(m.subject)}
         if tags:
             self._tagged.update(self.s.exec(
@@ -263,12 +311,32 @@ class BatchImporter:
                      case_ids=c.case_ids, item_ids=c.item_ids)
 
     def quarantine(self, p: Prepared, reason: str) -> None:
+        sender = p.raw_sender or (p.mail.sender_key if p.mail else None)
+        when = p.mail.date if p.mail else p.raw_date
+        if self._drop_erased(sender, when, p.content_hash, what="an unreadable letter"):
+            return
         header = _RAW_MSG_ID.search(p.raw.raw[:65536])
         self._item(None, state=QUARANTINED, reason=reason, raw=p.raw.raw,
                    content_hash=p.content_hash, source=p.raw.source,
+                   sender_hash=self._hashes.get(sender) if sender else None,
                    message_id_header=header.group(1).decode("ascii", "replace")
                    if header else None)
         self.counts.quarantined += 1
+
+    def _drop_erased(self, sender: str | None, when: datetime | None, digest: str, *,
+                     what: str) -> bool:
+        """Keep nothing of a letter an erased person sent before (or, undated, at any time
+        before) their erasure: it is part of what they asked us to delete. Only a PII-free done
+        item stays, so a later import of the same mailbox skips it as a duplicate."""
+        sender_hash = self._hashes.get(sender) if sender else None
+        erased = self._erased.get(sender_hash) if sender_hash else None
+        if erased is None or (when is not None and when > erased[1]):
+            return False
+        self._item(None, state=DONE, reason=f"{what} from a person erased under ledger "
+                   f"#{erased[0]}, sent before the erasure: not kept", content_hash=digest,
+                   sender_hash=sender_hash, resolved_at=self.now)
+        self.counts.erased += 1
+        return True
 
     # --- one message ------------------------------------------------------------------------
 
@@ -276,6 +344,9 @@ class BatchImporter:
         """File one readable message; ``item`` is the intake item being re-processed, if any."""
         notes = list(mail.notes)
         at = received_time(mail, self.now, notes)
+        if item is None and self._drop_erased(mail.sender_key, mail.date, mail.content_hash,
+                                              what="a letter"):
+            return
         owner = self._owners.get(mail.sender_key) if mail.sender_key else None
         case_id = self._thread(mail, owner)
         if case_id is not None:
@@ -368,7 +439,8 @@ class BatchImporter:
             "message_id": mail.message_id, "in_reply_to": mail.in_reply_to,
             "references": " ".join(mail.references) if mail.references else None,
             "content_hash": mail.content_hash, "from_address": mail.sender,
-            "to_address": mail.to, "subject": mail.subject, "body": mail.body,
+            "to_address": self._scrub(mail.to), "subject": self._scrub(mail.subject),
+            "body": self._scrub(mail.body),
             "is_machine": mail.machine is not None, "created_at": self.now,
         }).scalar_one()
         self._attachments += [
@@ -377,6 +449,18 @@ class BatchImporter:
             for a in mail.attachments
         ]
         return message_id
+
+    def _scrub(self, text: str | None) -> str | None:
+        """``text`` without the addresses of erased people (a letter copying or quoting one):
+        the desk never stores an erased address again, whoever writes it."""
+        if not text or not self._erased:
+            return text
+
+        def erased(match: re.Match[str]) -> str:
+            digest = self._hashes.get(match.group().casefold())
+            return "[erased]" if digest in self._erased else match.group()
+
+        return _ADDRESS.sub(erased, text)
 
     def _event(self, case_id: int, action: str, *, from_value: str | None = None,
                to_value: str | None = None, note: str | None = None) -> dict[str, Any]:

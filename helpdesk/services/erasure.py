@@ -24,13 +24,14 @@ promise); marking archive copies "beyond use" or "purged" is supervisor-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from helpdesk.db.engine import BUSY_TIMEOUT_MS
 from helpdesk.db.models import (
@@ -43,14 +44,18 @@ from helpdesk.db.models import (
     Customer,
     CustomerEmail,
     CustomerProduct,
+    Disclosure,
+    ErasedAddress,
     Erasure,
+    FieldChange,
     IntakeItem,
     Message,
     PolicyVersion,
 )
 from helpdesk.domain import Role, SuppressionReason
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import answers, audit, cases, customers, policy, suppression
+from helpdesk.intake.importer import DONE
+from helpdesk.services import answers, audit, cases, policy, suppression, traces
 from helpdesk.services.context import Desk
 
 
@@ -127,32 +132,55 @@ def _ledger_for(s: Session, customer_id: int) -> Erasure | None:
                   .order_by(col(Erasure.id).desc()).limit(1)).first()
 
 
-def erase(desk: Desk, *, customer_id: int, case_id: int) -> ErasureInfo:
+def _lock(s: Session, customer_id: int) -> Customer:
+    """The customer row, locked against intake and other desks for the rest of the unit of
+    work (PostgreSQL; a SQLite writer holds the whole database already). Taken before anything
+    else is read, so everything read after it includes what a concurrent import committed."""
+    customer = s.exec(select(Customer).where(Customer.id == customer_id)
+                      .with_for_update()).first()
+    if customer is None:
+        raise NotFound(f"no customer #{customer_id}")
+    return customer
+
+
+def _identity(s: Session, customer: Customer) -> traces.Identity:
+    addresses = s.exec(select(CustomerEmail.normalized).where(
+        CustomerEmail.customer_id == customer.id).order_by(col(CustomerEmail.id))).all()
+    return traces.Identity(addresses=tuple(addresses), name=customer.name, phone=customer.phone)
+
+
+#: Called inside the erasure's unit of work after the rows are erased and before the commit,
+#: with the person's identifiers still in memory (the deletion flow writes its letters here).
+BeforeCommit = Callable[[Session, Agent, Erasure, traces.Identity], None]
+
+
+def erase(
+    desk: Desk, *, customer_id: int, case_id: int, before_commit: BeforeCommit | None = None,
+) -> ErasureInfo:
     """Erase a customer under the deletion request ``case_id`` (any agent)."""
     with desk.db.session(write=True) as s:
+        customer = _lock(s, customer_id)
         actor = desk.actor(s)
         case = cases.load(s, case_id)
         if case.customer_id != customer_id:
             raise Invalid(f"case #{case_id} is not a request of customer #{customer_id}",
                           field="case")
-        customer = customers.load(s, customer_id)
         ledger = _ledger_for(s, customer_id)
         if customer.erased_at is not None and ledger is not None and ledger.status == COMPLETE:
             audit.record(s, desk, actor, "erasure.repeat", "erasure", ledger.id,
                          customer_id=customer_id, case_id=case_id)
             return _info(s, ledger, already=True)
         if ledger is None or customer.erased_at is None:
+            identity = _identity(s, customer)
             marks = {name: s.exec(select(func.max(column))).one() or 0
                      for name, column in _WATERMARKS.items()}
-            hashes = [suppression.email_hash(desk, k) for k in s.exec(
-                select(CustomerEmail.normalized)
-                .where(CustomerEmail.customer_id == customer_id)).all()]
+            hashes = [suppression.email_hash(desk, k) for k in identity.addresses]
             ledger = Erasure(customer_id=customer_id, case_id=case_id, email_hashes=hashes,
                              requested_at=desk.now(), status=PARTIAL,
                              steps={"watermarks": marks}, agent_id=actor.id)
             s.add(ledger)
             s.flush()
-            steps = _erase_rows(s, desk, actor, customer, ledger)
+            steps = _erase_rows(s, desk, actor, customer, ledger, identity)
             ledger.steps = {**ledger.steps, **steps}
             for system in desk.settings.archive_systems:
                 s.add(ArchiveCheck(erasure_id=ledger.id or 0, system=system,
@@ -160,39 +188,70 @@ def erase(desk: Desk, *, customer_id: int, case_id: int) -> ErasureInfo:
             cases._event(s, desk, case, actor, "erasure", to_value=f"ledger {ledger.id}")
             audit.record(s, desk, actor, "erasure.execute", "erasure", ledger.id,
                          customer_id=customer_id, case_id=case_id, addresses=len(hashes),
+                         left=len(steps["left"]),
                          **{k: v for k, v in steps.items() if isinstance(v, int)})
             s.add(ledger)
             s.flush()
+            if before_commit is not None:
+                before_commit(s, actor, ledger, identity)
+        else:  # an earlier run stopped short: what it found left may have been dealt with
+            ledger.steps = {**ledger.steps, "left": _still_left(s, ledger.steps.get("left", {}))}
+            s.add(ledger)
         ledger_id = ledger.id or 0
     physical = _physical_cleanup(desk)
     with desk.db.session(write=True) as s:
         row = s.get(Erasure, ledger_id)
         assert row is not None
-        row.steps = {**row.steps, "physical": physical["note"]}
-        row.status = COMPLETE if physical["ok"] else PARTIAL
-        row.completed_at = desk.now() if physical["ok"] else None
+        row.steps = {**row.steps, **physical.steps}
+        done = physical.ok and not row.steps.get("left")
+        row.status = COMPLETE if done else PARTIAL
+        row.completed_at = desk.now() if done else None
         s.add(row)
         s.flush()
         return _info(s, row, already=False)
 
 
+def _sync_addresses(s: Session, ledger: Erasure) -> None:
+    """The ledger's address hashes, as rows the importer can look up under its lock."""
+    known = set(s.exec(select(ErasedAddress.email_hash)
+                       .where(ErasedAddress.erasure_id == ledger.id)).all())
+    for digest in dict.fromkeys(ledger.email_hashes):
+        if digest not in known:
+            s.add(ErasedAddress(erasure_id=ledger.id or 0, email_hash=digest,
+                                requested_at=ledger.requested_at))
+    s.flush()
+
+
+def _raw_items(s: Session, addresses: tuple[str, ...], upto: int) -> list[int]:
+    """Intake items whose kept raw mail contains one of the addresses (any letter case)."""
+    if not addresses:
+        return []
+    rows = s.exec(select(IntakeItem.id, IntakeItem.raw).where(
+        col(IntakeItem.raw).is_not(None), col(IntakeItem.id) <= upto)
+        .execution_options(yield_per=100))
+    return [item_id for item_id, raw in rows if traces.contains(raw, addresses)]
+
+
 def _erase_rows(
     s: Session, desk: Desk, actor: Agent | None, customer: Customer, ledger: Erasure,
+    identity: traces.Identity,
 ) -> dict[str, Any]:
-    """Remove the identifying part of everything the ledger row covers; returns the counts."""
+    """Remove the identifying part of everything the ledger row covers; returns the counts and
+    what the final scan still found (``left``: "table.column" -> row ids)."""
     recorded = ledger.steps.get("watermarks", {})
     marks = {name: int(recorded.get(name, 0)) for name in _WATERMARKS}
     cid = customer.id or 0
+    now = desk.now()
     suppression.suppress_customer_emails(s, desk, actor, cid, reason=SuppressionReason.ERASURE,
                                          source=f"erasure {ledger.id}")
     for digest in ledger.email_hashes:  # addresses already gone from the row stay suppressed too
         suppression.add(s, actor, digest=digest, reason=SuppressionReason.ERASURE,
-                        source=f"erasure {ledger.id}", now=desk.now())
+                        source=f"erasure {ledger.id}", now=now)
+    _sync_addresses(s, ledger)
     case_ids = list(s.exec(select(Case.id).where(Case.customer_id == cid,
                                                   col(Case.id) <= marks["support_case"])))
     case_ids = sorted(set(case_ids) | set(ledger.steps.get("case_ids", ())))
-    keys = list(s.exec(select(CustomerEmail.normalized).where(
-        CustomerEmail.customer_id == cid, col(CustomerEmail.id) <= marks["customer_email"])))
+    keys = list(identity.addresses)
     steps: dict[str, Any] = {"case_ids": case_ids}
 
     msg_filter = col(Message.case_id).in_(case_ids)
@@ -200,17 +259,26 @@ def _erase_rows(
         msg_filter = sa.or_(msg_filter, sa.func.lower(col(Message.from_address)).in_(keys))
     message_ids = list(s.exec(select(Message.id).where(
         msg_filter, col(Message.id) <= marks["message"])))
+    erased_id = sa.literal("<erased.") + sa.cast(col(Message.id), sa.String) + "@erased.invalid>"
     steps["messages"] = _update(s, Message, col(Message.id).in_(message_ids), {
         "from_address": None, "to_address": None, "subject": None, "body": None,
-        "redacted_at": desk.now()})
+        "in_reply_to": None, "references": None, "redacted_at": now,
+        # Message-IDs are often made from the sender's address; keep them unique, not personal
+        "message_id": sa.case((col(Message.message_id).is_(None), None), else_=erased_id)})
     steps["attachments"] = _update(s, Attachment, sa.and_(
         col(Attachment.message_id).in_(message_ids),
         col(Attachment.id) <= marks["attachment"]), {"filename": None, "content": None})
-    steps["intake_items"] = _update(s, IntakeItem, sa.and_(
+    item_ids = set(s.exec(select(IntakeItem.id).where(
         sa.or_(col(IntakeItem.message_id).in_(message_ids),
-               col(IntakeItem.resolved_case_id).in_(case_ids)),
-        col(IntakeItem.id) <= marks["intake_item"]), {"raw": None, "source": None,
-                                                      "reason": None})
+               col(IntakeItem.resolved_case_id).in_(case_ids),
+               col(IntakeItem.sender_hash).in_(ledger.email_hashes)),
+        col(IntakeItem.id) <= marks["intake_item"])))
+    item_ids |= set(_raw_items(s, identity.addresses, marks["intake_item"]))
+    steps["intake_items"] = _update(s, IntakeItem, col(IntakeItem.id).in_(item_ids), {
+        "raw": None, "source": None, "message_id_header": None,
+        "reason": f"erased under ledger #{ledger.id}", "resolved_at": sa.func.coalesce(
+            col(IntakeItem.resolved_at), now),
+        "state": DONE, "version": col(IntakeItem.version) + 1})
     steps["case_notes"] = _update(s, CaseEvent, sa.and_(
         col(CaseEvent.case_id).in_(case_ids), col(CaseEvent.id) <= marks["case_event"],
         col(CaseEvent.note).is_not(None)), {"note": None})
@@ -225,6 +293,19 @@ def _erase_rows(
             if quoted:  # the classifier quotes the letter's own words
                 c.classification = {**(c.classification or {}), "phrase": None}
             s.add(c)
+    s.flush()
+    own = {
+        Case.__tablename__: col(Case.id).in_(case_ids),
+        Message.__tablename__: col(Message.id).in_(message_ids),
+        Attachment.__tablename__: col(Attachment.message_id).in_(message_ids),
+        CaseEvent.__tablename__: col(CaseEvent.case_id).in_(case_ids),
+        IntakeItem.__tablename__: col(IntakeItem.id).in_(item_ids),
+        **{table: column == cid for table, column in (
+            (ConsentEvent.__tablename__, col(ConsentEvent.customer_id)),
+            (Disclosure.__tablename__, col(Disclosure.customer_id)),
+            (FieldChange.__tablename__, col(FieldChange.customer_id)),
+            (CustomerProduct.__tablename__, col(CustomerProduct.customer_id)))},
+    }
     steps["emails"] = _delete(s, CustomerEmail, sa.and_(
         CustomerEmail.customer_id == cid, col(CustomerEmail.id) <= marks["customer_email"]))
     steps["products"] = _delete(s, CustomerProduct, sa.and_(
@@ -233,12 +314,46 @@ def _erase_rows(
     for field in ("name", "phone", "company", "billing_address", "shipping_address"):
         setattr(customer, field, None)
     customer.marketing_opted_out = True
-    customer.erased_at = customer.erased_at or desk.now()
+    customer.erased_at = customer.erased_at or now
     customer.erasure_id = ledger.id
-    customer.updated_at = desk.now()
+    customer.updated_at = now
     s.add(customer)
     s.flush()
+    steps["redacted"] = traces.redact(s, identity, customer_id=cid, own=own)
+    steps["left"] = _left(s, desk, identity, cid)
     return steps
+
+
+def _left(s: Session, desk: Desk, identity: traces.Identity, customer_id: int
+          ) -> dict[str, list[int]]:
+    """The final scan: where the person is still named in the live tables (and the search)."""
+    extra = [("customer_search", "doc", "customer_id")] if desk.db.backend == "postgresql" \
+        else []
+    left = traces.scan(s, identity, customer_id=customer_id, extra=extra)
+    conn = s.connection()
+    for address in identity.addresses:
+        if any(hit.id == customer_id for hit in desk.search.search(conn, address)):
+            left.setdefault("search", [])
+    return left
+
+
+def _still_left(s: Session, left: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Of the rows an earlier run could not clear, those whose column still holds text (the
+    identifiers themselves are gone by now, so a row counts as dealt with once that column is
+    empty or the row is deleted)."""
+    tables = {t.name: t for t in SQLModel.metadata.sorted_tables}
+    still: dict[str, list[int]] = {}
+    for key, ids in left.items():
+        table_name, _, column_name = key.partition(".")
+        table = tables.get(table_name)
+        if table is None or column_name not in table.c or not ids:
+            still[key] = list(ids)  # nothing to re-check by id (e.g. the search index)
+            continue
+        rest = s.execute(sa.select(table.c.id).where(
+            table.c.id.in_(ids), table.c[column_name].is_not(None))).scalars().all()
+        if rest:
+            still[key] = sorted(rest)
+    return still
 
 
 def _update(s: Session, model: Any, where: Any, values: dict[str, Any]) -> int:
@@ -253,11 +368,16 @@ def _delete(s: Session, model: Any, where: Any) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _physical_cleanup(desk: Desk) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Physical:
+    ok: bool
+    steps: dict[str, Any]  # merged into the ledger row's steps
+
+
+def _physical_cleanup(desk: Desk) -> Physical:
     """Make sure the erased text is gone from the files, not just from the rows."""
-    if desk.db.backend != "sqlite":
-        return {"ok": True, "note": "rows removed in the transaction; old row versions remain "
-                "in PostgreSQL table files until (auto)VACUUM reclaims them"}
+    if desk.db.backend == "postgresql":
+        return _vacuum(desk)
     with desk.db.engine.execution_options(helpdesk_write=True).begin() as conn:
         for table in ("customer_fts", "customer_prefix"):
             conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('optimize')")
@@ -271,10 +391,52 @@ def _physical_cleanup(desk: Desk) -> dict[str, Any]:
         cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         raw.close()
     if busy:
-        return {"ok": False, "note": "search index optimised; the write-ahead log could not be "
-                "truncated while another desk was reading: run the erasure again to finish"}
-    return {"ok": True, "note": "search index optimised; write-ahead log checkpointed and "
-            "truncated; freed pages zeroed (secure_delete)"}
+        return Physical(False, {"physical": "search index optimised; the write-ahead log could "
+                                "not be truncated while another desk was reading: run the "
+                                "erasure again to finish"})
+    return Physical(True, {"physical": "search index optimised; write-ahead log checkpointed "
+                           "and truncated; freed pages zeroed (secure_delete)",
+                           "physical_at": desk.now().isoformat()})
+
+
+#: PostgreSQL tables outside the models that hold a person's text (kept by triggers).
+PG_DERIVED_TABLES = ("customer_search",)
+
+
+def vacuum_tables(desk: Desk) -> list[str]:
+    """Every table an erasure may rewrite (what VACUUM and ``db compact`` go over)."""
+    names = [t.name for t in SQLModel.metadata.sorted_tables
+             if t.name not in traces.NEVER_REWRITTEN]
+    return names + list(PG_DERIVED_TABLES) if desk.db.backend == "postgresql" else names
+
+
+def _vacuum(desk: Desk) -> Physical:
+    """Plain VACUUM of the tables an erasure rewrites, when this desk's role may run it.
+
+    VACUUM frees the dead row versions for reuse but leaves their bytes in the table files
+    until the space is reused; ``helpdesk db compact`` (VACUUM FULL, a maintenance window)
+    rewrites the files without them and records that in the ledger.
+    """
+    tables = vacuum_tables(desk)
+    with desk.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        allowed = set(conn.execute(sa.text(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relname = ANY(:names) AND ("
+            "pg_has_role(c.relowner, 'USAGE') OR pg_has_role((SELECT datdba FROM pg_database "
+            "WHERE datname = current_database()), 'USAGE') OR "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user))"),
+            {"names": tables}).scalars())
+        for table in tables:
+            if table in allowed:
+                conn.exec_driver_sql(f'VACUUM "{table}"')
+    note = ("dead row versions vacuumed; their bytes stay in the table files until "
+            "'helpdesk db compact' rewrites them (maintenance window)")
+    if len(allowed) < len(tables):
+        note = ("this desk's database role may not VACUUM every table; the database's "
+                "maintenance (autovacuum) frees the old row versions, and 'helpdesk db "
+                "compact' by the table owner removes their bytes")
+    return Physical(True, {"physical": note, "vacuumed_at": desk.now().isoformat()
+                           if allowed else None, "compacted_at": None})
 
 
 def reapply_ledger(desk: Desk) -> list[int]:
@@ -285,10 +447,13 @@ def reapply_ledger(desk: Desk) -> list[int]:
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         for row in s.exec(select(Erasure).order_by(col(Erasure.id))).all():
+            _sync_addresses(s, row)
             customer = s.get(Customer, row.customer_id)
             if customer is None or not _data_present(s, customer, row):
                 continue
-            _erase_rows(s, desk, actor, customer, row)
+            steps = _erase_rows(s, desk, actor, customer, row, _identity(s, customer))
+            row.steps = {**row.steps, "left": steps["left"]}
+            s.add(row)
             redone.append(customer.id or 0)
             audit.record(s, desk, actor, "erasure.reapply", "erasure", row.id,
                          customer_id=customer.id)
@@ -310,7 +475,10 @@ def _data_present(s: Session, customer: Customer, row: Erasure) -> bool:
     body = s.exec(select(Message.id).where(
         col(Message.case_id).in_(case_ids), col(Message.body).is_not(None),
         col(Message.id) <= marks.get("message", 0))).first()
-    return email is not None or body is not None
+    raw = s.exec(select(IntakeItem.id).where(
+        col(IntakeItem.sender_hash).in_(row.email_hashes), col(IntakeItem.raw).is_not(None),
+        col(IntakeItem.id) <= marks.get("intake_item", 0))).first()
+    return email is not None or body is not None or raw is not None
 
 
 def get(desk: Desk, *, erasure_id: int | None = None, customer_id: int | None = None

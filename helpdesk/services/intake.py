@@ -65,6 +65,7 @@ class ImportResult:
     machine: int
     duplicates: int
     quarantined: int
+    erased: int  # letters an erased person sent before their erasure: nothing of them kept
     case_ids: tuple[int, ...]
     item_ids: tuple[int, ...]
 
@@ -148,7 +149,7 @@ def import_paths(
         sources=len(found), seen=counts.seen, imported=counts.imported,
         new_cases=counts.new_cases, threaded=counts.threaded, unmatched=counts.unmatched,
         machine=counts.machine, duplicates=counts.duplicates, quarantined=counts.quarantined,
-        case_ids=tuple(counts.case_ids), item_ids=tuple(counts.item_ids),
+        erased=counts.erased, case_ids=tuple(counts.case_ids), item_ids=tuple(counts.item_ids),
     )
 
 
