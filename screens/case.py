@@ -133,13 +133,15 @@ class CaseScreen(DeskScreen[None]):
             self._show(detail)
 
     def action_take(self) -> None:
-        me = self.desk_app.me
-        if self.detail is None or me is None:
+        if self.detail is None:
             return
-        version = self.detail.case.version
-        self.change("change", lambda: cases.assign(
-            self.desk, case_id=self.case_id, assignee=me.name, expected_version=version),
-            self._show, reload=self.action_reload)
+
+        def refused(exc: Exception) -> bool:
+            self.action_reload()  # show who has it now (the app says so)
+            return False
+
+        self.change("change", lambda: cases.take(self.desk, case_id=self.case_id), self._show,
+                    failed=refused)
 
     def action_customer(self) -> None:
         if self.detail and self.detail.case.customer_id:

@@ -100,6 +100,11 @@ class CustomerScreen(DeskScreen[None]):
         if event.row_key.value:
             self.desk_app.open_case(int(event.row_key.value))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in {"edit", "new_case"} and self.detail is not None and self.detail.erased_at:
+            return None  # greyed: nothing is left to edit, and no case opens for them
+        return super().check_action(action, parameters)
+
     def action_edit(self) -> None:
         if self.detail is None:
             return

@@ -216,13 +216,17 @@ class MainScreen(DeskScreen[None]):
         self.desk_app.action_new_customer()
 
     def action_assign_self(self) -> None:
-        case_id = self.query_one(CaseTable).current_case_id
-        me = self.desk_app.me
-        if case_id is None or me is None:
+        table = self.query_one(CaseTable)
+        case_id = table.current_case_id
+        if case_id is None:
             return
-        self.change(
-            "assign",
-            lambda: cases.assign(self.desk, case_id=case_id, assignee=me.name),
-            lambda detail: self.notify(f"Case #{detail.case.id} is yours.", markup=False),
-        )
 
+        def refused(exc: Exception) -> bool:
+            table.refresh_rows()  # someone else took it: the row goes (the app says who)
+            return False
+
+        self.change(
+            "assign", lambda: cases.take(self.desk, case_id=case_id),
+            lambda detail: self.notify(f"Case #{detail.case.id} is yours.", markup=False),
+            failed=refused,
+        )

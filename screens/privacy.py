@@ -45,7 +45,7 @@ def _erased(info: erasure.ErasureInfo) -> str:
             f"archive copies to check: {len(info.archives)}.")
 
 
-def _erase_dialog(app: DeskApp, customer_id: int, case_id: int | None) -> None:
+def _erase_dialog(app: DeskApp, customer_id: int, name: str | None, case_id: int | None) -> None:
     desk = app.desk
     fields = [Field.text("confirm", f"Type {CONFIRM_WORD} to confirm")]
     if case_id is None:
@@ -60,7 +60,8 @@ def _erase_dialog(app: DeskApp, customer_id: int, case_id: int | None) -> None:
         return erasure.erase(desk, customer_id=customer_id, case_id=request)
 
     app.push_screen(FormDialog(
-        f"Erase customer #{customer_id}", fields, submit, name="privacy.erase",
+        f"Erase {name or '(no name)'}, customer #{customer_id}", fields, submit,
+        name="privacy.erase",
         hint="Blanks the person's details, addresses, messages and notes for good and keeps "
              "a record without personal data. This cannot be undone."),
         say_saved(app, _erased, f"Customer #{customer_id}"))
@@ -157,7 +158,7 @@ def _case_opt_out(app: DeskApp, detail: CaseDetail) -> None:
 def _case_erase(app: DeskApp, detail: CaseDetail) -> None:
     customer_id = _case_customer(app, detail)
     if customer_id is not None:
-        _erase_dialog(app, customer_id, detail.case.id)
+        _erase_dialog(app, customer_id, detail.case.customer_name, detail.case.id)
 
 
 register(
@@ -166,7 +167,7 @@ register(
                    run=lambda app, d: _opt_out(app, customer_id=d.id, case_id=None)),
     CustomerAction(id="privacy.erase", title="Erase", key="x",
                    help="Erase this customer under their deletion request",
-                   run=lambda app, d: _erase_dialog(app, d.id, None)),
+                   run=lambda app, d: _erase_dialog(app, d.id, d.name, None)),
     CustomerAction(id="privacy.disclosure", title="Disclosure", key="d",
                    help="Record who received this customer's data", run=_disclosure_dialog),
     CustomerAction(id="privacy.export", title="Export data", key="P",

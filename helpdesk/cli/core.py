@@ -77,6 +77,9 @@ def register(sub: Any) -> None:
     p.add_argument("--note")
     p.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
                    help="refuse (exit 5) unless the case is still at version N, as you saw it")
+    p = command(ca, "take", case_take, "take a case for yourself (refused, naming who has it, "
+                "when someone else does)", json_output=True)
+    p.add_argument("id", type=int)
     p = command(ca, "note", case_note, "add an internal note", json_output=True)
     p.add_argument("id", type=int)
     p.add_argument("text")
@@ -276,6 +279,12 @@ def case_status(args: argparse.Namespace, ctx: CliContext) -> int:
     emit(args, d, lambda: [
         f"case #{d.case.id}: status {e.from_value} -> {e.to_value}" for e in d.changed
     ] or [f"case #{d.case.id} is already {d.case.status.value}; nothing changed"])
+    return 0
+
+
+def case_take(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = cases.take(ctx.desk(), case_id=args.id)
+    emit(args, d, lambda: [f"case #{d.case.id} is yours"])
     return 0
 
 

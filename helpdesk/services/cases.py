@@ -429,6 +429,21 @@ def assign(
         return detail(s, desk, case)
 
 
+def take(desk: Desk, *, case_id: int) -> CaseDetail:
+    """Take a case for yourself. A case someone else has is never taken over silently: the
+    refusal names who has it (a supervisor moves it with :func:`assign` and a reason). Taking
+    your own case again changes nothing."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, None)
+        if case.assignee_id is not None and case.assignee_id != actor.id:
+            holder = s.get(Agent, case.assignee_id)
+            who = holder.display_name if holder else f"agent #{case.assignee_id}"
+            raise Conflict(f"case #{case_id} is already taken by {who}")
+        reassign_case(s, desk, actor, case, actor.name, None)
+        return detail(s, desk, case)
+
+
 def reassign_case(
     s: Session, desk: Desk, actor: Agent, case: Case, assignee: str | None, reason: str | None
 ) -> None:

@@ -1,0 +1,256 @@
+"""A day's work in the desk (issue 15), by keyboard with Pilot: each bug a person ran into is
+reproduced here as they met it, then the whole flows (dispute, correction, questions) are
+walked from received to closed. What the screen shows is read from Textual's own screenshot
+(:mod:`tests.screenshot`), so cut-off columns and stale text count as failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from helpdesk.domain import CaseKind, Role
+from helpdesk.services import agents, cases, customers
+from helpdesk.services.context import Desk
+from screens.app import DeskApp
+from screens.case import CaseScreen
+from screens.customer import CustomerScreen
+from screens.dialogs import FormDialog
+from screens.main import MainScreen
+from tests.conftest import settle
+from tests.screenshot import line_with, screen_lines
+
+
+@pytest.fixture
+def day(ui_desk: Desk) -> Iterator[Desk]:
+    """The desk as alice (the first agent, so a supervisor), with colleagues Lena and Tom."""
+    agents.whoami(ui_desk)
+    agents.add(ui_desk, name="lena", display_name="Lena Fischer")
+    agents.add(ui_desk, name="tom", display_name="Tom Berg", role=Role.AGENT)
+    yield ui_desk
+
+
+def make_app(desk: Desk, tmp_path: Path) -> DeskApp:
+    return DeskApp(desk, state_file=tmp_path / "ui-state.json")
+
+
+def open_case(desk: Desk, subject: str, *, kind: CaseKind = CaseKind.DELETION,
+              customer_id: int | None = None, days_ago: int = 1, mine: bool = False) -> int:
+    return cases.create(desk, kind=kind, customer_id=customer_id, subject=subject,
+                        received_at=desk.now() - timedelta(days=days_ago),
+                        assign_to_me=mine).case.id
+
+
+def screen(app: DeskApp) -> str:
+    return "\n".join(screen_lines(app))
+
+
+def dialog_text(app: DeskApp) -> str:
+    """The text of the dialog on top (not of the screen beneath it)."""
+    return "\n".join(str(w.render()) for w in app.screen.query(Static))
+
+
+def press_fast(app: DeskApp, *keys: str) -> None:
+    """Keys as a person types them quickly: all queued before the desk handles the first
+    (Pilot's ``press`` waits for the desk after each key, which hides feedback loops)."""
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app.post_message(event)
+
+
+async def wait_for(pilot: Pilot[None], ready: object, seconds: float = 4.0) -> bool:
+    """Let the desk run, no key pressed, until ``ready()`` holds (live refresh is ~1 s)."""
+    for _ in range(int(seconds / 0.05)):
+        if ready():  # type: ignore[operator]
+            return True
+        await pilot.pause(0.05)
+    return bool(ready())  # type: ignore[operator]
+
+
+# --- bug 1: the queue list's highlight loop -------------------------------------------------------
+
+async def test_fast_keys_in_the_queue_list_settle_on_one_queue(day: Desk, tmp_path: Path) -> None:
+    """Tab to the queues, j nine times fast, Enter, Tab, Enter: the desk shows the ninth queue
+    below the first and then goes quiet (no queue is selected again while idle). The keys are
+    queued at once as a fast typist's are (Pilot's ``press`` would wait after each)."""
+    for i in range(3):
+        open_case(day, f"Open {i}", days_ago=i)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        selected: list[str] = []
+        original = main.select_queue
+
+        def counting(key: str) -> None:
+            selected.append(key)
+            original(key)
+
+        main.select_queue = counting  # type: ignore[method-assign]
+        await pilot.press("tab")
+        press_fast(app, *"j" * 9)
+        await pilot.pause(0.2)
+        await pilot.press("enter", "tab", "enter")
+        await settle(pilot)
+        await pilot.pause(0.5)
+        settled = len(selected)
+        await pilot.pause(1.0)
+        assert len(selected) == settled, f"queues re-selected while idle: {selected[settled:]}"
+        assert main.spec.key == "open"
+        title = line_with(app, "All open")
+        assert title is not None and "loading" not in title and "3 cases" in title, screen(app)
+
+
+# --- bug 2: columns at 80 and 120 --------------------------------------------------------------
+
+LIST_HEADERS = {
+    # screen -> (the deadline column's header, columns that must show at 120)
+    "main": ("Left", ("Kind", "Customer", "Subject", "Assignee", "Received")),
+    "customer": ("Left", ("Kind", "Subject", "Received")),
+    "workload": ("Days left", ("Case", "Kind", "Customer", "Due")),
+}
+
+
+async def _open_list(app: DeskApp, pilot: Pilot[None], which: str, customer_id: int) -> None:
+    if which == "customer":
+        app.open_customer(customer_id)
+    elif which == "workload":
+        await pilot.press("W")
+        await settle(pilot)
+        await pilot.press("enter")  # the unassigned pile
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+@pytest.mark.parametrize("which", sorted(LIST_HEADERS))
+async def test_every_case_list_shows_its_deadline_column(
+    day: Desk, tmp_path: Path, size: tuple[int, int], which: str
+) -> None:
+    customer = customers.create(day, name="Ana-Maria Gonçalves-Oliveira",
+                                emails=["ana@example.org"], company="Müller & Söhne KG")
+    open_case(day, "A subject long enough to need every column it can get " * 2,
+              customer_id=customer.id, days_ago=40)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await _open_list(app, pilot, which, customer.id)
+        deadline, wide = LIST_HEADERS[which]
+        header = line_with(app, deadline)
+        assert header is not None, f"no '{deadline}' header on screen:\n{screen(app)}"
+        assert header.rstrip().endswith(deadline) or deadline in header
+        row = line_with(app, "overdue")
+        assert row is not None, screen(app)
+        if size[0] >= 120:
+            for label in wide:
+                assert label in header, f"'{label}' cut at {size}: {header!r}"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_lookup_results_keep_the_name_readable_after_fast_typing(
+    day: Desk, tmp_path: Path, width: int
+) -> None:
+    for i in range(5):
+        customers.create(day, name=f"Ana-Maria Gonçalves {i}", emails=[f"ana{i}@example.org"])
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await settle(pilot)
+        await pilot.press(*"ana-m", *["backspace"] * 4, *"na-maria g")
+        await settle(pilot)
+        row = line_with(app, "Ana-Maria Gonçalves 0")
+        assert row is not None, screen(app)
+
+
+# --- bug 3: stale screens -------------------------------------------------------------------------
+
+async def test_erasing_from_the_profile_clears_it_at_once_and_it_cannot_be_edited(
+    day: Desk, tmp_path: Path
+) -> None:
+    customer = customers.create(day, name="Greta Erasmus", emails=["greta@example.org"],
+                                phone="+49 30 1234567", billing_address="Hauptstr. 1\n10115 Berlin")
+    request = open_case(day, "Delete my data", customer_id=customer.id)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_customer(customer.id)
+        await settle(pilot)
+        assert "Greta Erasmus" in screen(app)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog)
+        assert "Greta Erasmus" in dialog_text(app), "the erase dialog names the person"
+        await pilot.press(*str(request), "enter", *"ERASE", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        shown = screen(app)
+        for personal in ("Greta Erasmus", "1234567", "Hauptstr", "greta@example.org"):
+            assert personal not in shown, f"{personal!r} still on screen after erasure"
+        assert "erased" in shown
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen), "an erased profile opened for editing"
+
+
+async def test_a_case_created_from_the_profile_shows_in_its_case_list(
+    day: Desk, tmp_path: Path
+) -> None:
+    customer = customers.create(day, name="Paul Profil", emails=["paul@example.org"])
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_customer(customer.id)
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("tab", *"Wrong address on file", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        assert "Wrong address on file" in screen(app)
+
+
+async def test_a_case_taken_from_the_cli_leaves_unassigned_and_take_names_who_has_it(
+    day: Desk, tmp_path: Path
+) -> None:
+    case_id = open_case(day, "Who took me?")
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        main.select_queue("unassigned")
+        await settle(pilot)
+        assert "Who took me?" in screen(app)
+        app.watcher.stop()  # the row stays stale for as long as this test needs
+        cases.assign(day.as_agent("lena"), case_id=case_id, assignee="lena")
+        await pilot.press("a")
+        await settle(pilot)
+        notices = [str(n.message) for n in app._notifications]
+        assert any("already taken by Lena Fischer" in n for n in notices), notices
+        assert not any("needs a reason" in n for n in notices), notices
+        assert "Who took me?" not in screen(app), "the taken case is still listed"
+
+
+async def test_a_case_taken_elsewhere_disappears_from_unassigned_by_itself(
+    day: Desk, tmp_path: Path
+) -> None:
+    case_id = open_case(day, "Live refresh please")
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        app.screen.select_queue("unassigned")
+        await settle(pilot)
+        assert "Live refresh please" in screen(app)
+        cases.assign(day.as_agent("lena"), case_id=case_id, assignee="lena")
+        assert await wait_for(pilot, lambda: "Live refresh please" not in screen(app))
