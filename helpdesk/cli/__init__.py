@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "helpdesk.cli.trust",
     "helpdesk.cli.privacy",
     "helpdesk.cli.replies",
+    "helpdesk.cli.identity",
 ]
 
 

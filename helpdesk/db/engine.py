@@ -17,13 +17,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from helpdesk.clock import utcnow
-from helpdesk.errors import Busy, Conflict, HelpdeskError, Invalid
+from helpdesk.errors import Busy, Conflict, Forbidden, HelpdeskError, Invalid
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_BUSY_SNAPSHOT = 517  # a read snapshot went stale before its first write
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a grant or a team-mode guard refused
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -136,6 +137,11 @@ class Database:
                     "the database is locked by another writer; try again in a moment"
                 ) from None
             raise
+        except sa.exc.DBAPIError as exc:
+            session.rollback()
+            if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+                raise Forbidden(f"the database refused: {_primary(exc)}") from exc
+            raise
         except BaseException:
             session.rollback()
             raise
@@ -155,6 +161,13 @@ def get_for_change(session: Session, model: type[T], ident: Any) -> T | None:
     database (``BEGIN IMMEDIATE``), so the copy it reads is current anyway.
     """
     return session.get(model, ident, with_for_update=True, populate_existing=True)
+
+
+def _primary(exc: sa.exc.DBAPIError) -> str:
+    """The server's one-line message (PostgreSQL's primary message, without SQL or context)."""
+    diag = getattr(exc.orig, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+    return text[:300]
 
 
 def _constraint(exc: IntegrityError) -> str:
@@ -182,6 +195,14 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
 
         try:
             migrate.to_head(engine, before_upgrade=copy_aside)
+        except sa.exc.DBAPIError as exc:
+            engine.dispose()
+            if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            raise Forbidden(
+                "this database needs a schema upgrade that only its owner may run: ask "
+                "them to run 'helpdesk db upgrade'"
+            ) from None
         except BaseException:
             engine.dispose()
             raise

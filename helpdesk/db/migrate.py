@@ -98,11 +98,21 @@ def to_head(engine: Engine, *, before_upgrade: Callable[[], object] | None = Non
         if now.current and before_upgrade is not None:
             before_upgrade()
         _run(command.upgrade, conn, "heads")
+        _reapply_team_grants(conn)
+
+
+def _reapply_team_grants(conn: Connection) -> None:
+    """A team database: grant the tables a migration added (see helpdesk.db.team)."""
+    from helpdesk.db import team
+
+    team.reapply(conn)
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
     with schema_lock(engine) as conn:
         _run(command.upgrade, conn, revision)
+        if revision == "heads":
+            _reapply_team_grants(conn)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

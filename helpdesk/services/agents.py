@@ -7,7 +7,7 @@ from sqlmodel import select
 from helpdesk.db.models import Agent
 from helpdesk.domain import Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import audit
+from helpdesk.services import audit, team
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AgentInfo, IdentityInfo, agent_from
 from helpdesk.services.validation import check_agent_name, clean_text
@@ -46,6 +46,7 @@ def add(
         agent = Agent(name=name, display_name=shown, role=role)
         s.add(agent)
         s.flush()
+        team.sync_agent(s, agent)  # PostgreSQL team mode: create or map the login role
         audit.record(s, desk, actor, "agent.add", "agent", agent.id, role=role.value)
         return agent_from(agent)
 
@@ -96,5 +97,6 @@ def update(
         if changes:
             s.add(agent)
             s.flush()
+            team.sync_agent(s, agent)
             audit.record(s, desk, actor, "agent.update", "agent", agent.id, **changes)
         return agent_from(agent)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from helpdesk.db.models import DeskSetting
+from helpdesk.db.models import Agent, DeskSetting
 from helpdesk.domain import Role
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
@@ -20,7 +20,7 @@ from helpdesk.services.context import Desk
 IMPERSONATION = "allow_impersonation"
 
 
-def _value(session: Session, name: str, default: Any) -> Any:
+def _value(session: Session, name: str, default: Any = None) -> Any:
     row = session.get(DeskSetting, name)
     return default if row is None else row.value
 
@@ -40,16 +40,21 @@ def set_impersonation(desk: Desk, *, allowed: bool) -> bool:
     """Turn acting as another agent on or off for every desk of this database (supervisors)."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
-        row = s.get(DeskSetting, IMPERSONATION)
-        if row is not None and row.value is allowed:
-            return allowed
-        if row is None:
-            row = DeskSetting(name=IMPERSONATION, value=allowed)
-        row.value = allowed
-        row.updated_at = desk.now()
-        row.updated_by_id = actor.id
-        s.add(row)
-        s.flush()
-        audit.record(s, desk, actor, "setting.change", "desk_setting", None,
-                     name=IMPERSONATION, value=allowed)
+        store(s, desk, actor, IMPERSONATION, allowed)
         return allowed
+
+
+def store(session: Session, desk: Desk, actor: Agent, name: str, new: Any) -> None:
+    """Set ``name`` inside the caller's unit of work (a supervisor's), audited when it changes.
+    Values are flags and role names, never personal data: the audit records them."""
+    row = session.get(DeskSetting, name)
+    if row is not None and row.value == new:
+        return
+    row = row or DeskSetting(name=name, value=new)
+    row.value = new
+    row.updated_at = desk.now()
+    row.updated_by_id = actor.id
+    session.add(row)
+    session.flush()
+    audit.record(session, desk, actor, "setting.change", "desk_setting", None, name=name,
+                 value=new)

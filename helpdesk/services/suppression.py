@@ -20,9 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from helpdesk.db.models import Agent, ConsentEvent, Customer, CustomerEmail, SuppressionEntry
+from helpdesk.db.types import UTCDateTime
 from helpdesk.domain import Channel, ConsentAction, ConsentPurpose, Role, SuppressionReason
 from helpdesk.errors import Invalid
 from helpdesk.services import audit, policy
@@ -72,10 +75,15 @@ def is_suppressed(session: Session, desk: Desk, normalized: str) -> bool:
 
 
 def hash_suppressed(session: Session, digest: str) -> bool:
+    channels = [Channel.EMAIL.value, Channel.ALL.value]
+    if session.get_bind().dialect.name == "postgresql":
+        # a function with the owner's rights: in team mode agents may not read the list
+        return bool(session.execute(
+            sa.select(sa.func.helpdesk_suppressed(digest, sa.cast(channels, ARRAY(sa.Text))))
+        ).scalar_one())
     row = session.exec(
         select(SuppressionEntry.id).where(
-            SuppressionEntry.email_hash == digest,
-            col(SuppressionEntry.channel).in_([Channel.EMAIL.value, Channel.ALL.value]),
+            SuppressionEntry.email_hash == digest, col(SuppressionEntry.channel).in_(channels)
         )
     ).first()
     return row is not None
@@ -91,20 +99,23 @@ def add(
     now: datetime,
     channel: Channel = Channel.EMAIL,
 ) -> bool:
-    """Put a hash on the list inside the caller's unit of work; False when already there."""
-    existing = session.exec(
-        select(SuppressionEntry.id).where(
-            SuppressionEntry.email_hash == digest, SuppressionEntry.channel == channel.value
-        )
-    ).first()
-    if existing is not None:
-        return False
-    session.add(SuppressionEntry(
-        email_hash=digest, channel=channel.value, reason=reason.value, source=source[:200],
-        created_at=now, created_by_id=actor.id if actor else None,
-    ))
-    session.flush()
-    return True
+    """Put a hash on the list inside the caller's unit of work; False when already there.
+
+    Written without reading the list first (INSERT ... ON CONFLICT DO NOTHING): in team mode
+    on PostgreSQL agents may add entries but not read them."""
+    result = session.execute(_INSERT_NEW, {
+        "email_hash": digest, "channel": channel.value, "reason": reason.value,
+        "source": source[:200], "created_at": now, "created_by_id": actor.id if actor else None,
+    })
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# Plain SQL: SQLAlchemy would add RETURNING id to a one-row INSERT, which needs SELECT too.
+_INSERT_NEW = sa.text(
+    "INSERT INTO suppression_entry (email_hash, channel, reason, source, created_at, "
+    "created_by_id) VALUES (:email_hash, :channel, :reason, :source, :created_at, "
+    ":created_by_id) ON CONFLICT DO NOTHING"
+).bindparams(sa.bindparam("created_at", type_=UTCDateTime))
 
 
 def suppress_customer_emails(

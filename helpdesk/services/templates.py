@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from helpdesk import clock
+from helpdesk.db.engine import INSUFFICIENT_PRIVILEGE
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, Message, PolicyVersion, Template
 from helpdesk.domain import CaseKind, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
@@ -253,6 +254,10 @@ def ensure_defaults(s: Session, desk: Desk, actor: Agent) -> int:
                                body=t.body, transactional=t.transactional, updated_at=desk.now()))
         except sa.exc.IntegrityError:
             continue  # another desk seeded it a moment ago
+        except sa.exc.ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            break  # team mode: an agent may not write templates; a supervisor's desk seeds
         added += 1
     if added:
         audit.record(s, desk, actor, "template.seed", "reply_template", None, added=added)
