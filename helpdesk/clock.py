@@ -8,23 +8,13 @@ first instant *after* it (local midnight starting day D+N+1, in UTC), so "overdu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from helpdesk.config import Settings
 from helpdesk.domain import CaseKind
-
-#: Clocks promised by the privacy policy (Part III: 30 days; Part VI: 90 days for disputes).
-POLICY_DAYS: dict[CaseKind, int] = {
-    CaseKind.ACCESS: 30,
-    CaseKind.CORRECTION: 30,
-    CaseKind.DELETION: 30,
-    CaseKind.OBJECTION: 30,
-    CaseKind.UNDER_13: 30,
-    CaseKind.POSTING_REMOVAL: 30,
-    CaseKind.DISPUTE: 90,
-}
 
 
 def utcnow() -> datetime:
@@ -52,35 +42,50 @@ def end_of_day_after(received_at: datetime, days: int, tz: ZoneInfo) -> datetime
     return start_of_day(local_date(received_at, tz) + timedelta(days=days + 1), tz)
 
 
+#: A policy version's promised periods: calendar days per kind (what the supervisor confirmed
+#: when the version was added). Kinds it does not name fall back to the desk's service levels.
+Periods = Mapping[str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """The deadlines that apply to a case. ``effective`` is the one the desk works to."""
+    """The deadlines that apply to a case. ``effective`` is the one the desk works to: the
+    stricter of the policy version's promise (or the desk's service level) and any legal rule."""
 
     effective: datetime
-    policy: datetime | None  # None: the policy sets no clock; a desk service level applies
+    policy: datetime | None  # None: the version names no period; a desk service level applies
     rule: str  # which rule produced ``effective``: "policy", "service level" or a legal rule name
+    days: int  # the calendar days of the rule that produced ``effective``
 
 
-def clock_days(kind: CaseKind, settings: Settings) -> list[tuple[str, int]]:
-    """Every (rule name, days) that applies to ``kind``."""
+def clock_days(
+    kind: CaseKind, settings: Settings, periods: Periods | None
+) -> list[tuple[str, int]]:
+    """Every (rule name, days) that applies to ``kind`` under a version's ``periods`` (None:
+    no policy version was in force)."""
     rules: list[tuple[str, int]] = []
-    if kind in POLICY_DAYS:
-        rules.append(("policy", POLICY_DAYS[kind]))
+    if periods and kind.value in periods:
+        rules.append(("policy", periods[kind.value]))
     else:
-        rules.append(("service level", settings.service_levels.get(kind.value, 5)))
+        rules.append(("service level", settings.service_level(kind)))
     rules.extend((r.name, r.days) for r in settings.legal_rules if kind in r.kinds)
     return rules
 
 
-def compute_deadline(kind: CaseKind, received_at: datetime, settings: Settings) -> Deadline:
+def compute_deadline(
+    kind: CaseKind, received_at: datetime, settings: Settings, periods: Periods | None
+) -> Deadline:
+    """The one deadline rule of the desk: intake, new cases, kind changes and a policy version
+    loaded later all call this (through ``services.policy`` where a session is at hand)."""
     tz = settings.tz
     candidates = [
-        (end_of_day_after(received_at, days, tz), name)
-        for name, days in clock_days(kind, settings)
+        (end_of_day_after(received_at, days, tz), name, days)
+        for name, days in clock_days(kind, settings, periods)
     ]
-    effective, rule = min(candidates, key=lambda c: c[0])
-    policy = end_of_day_after(received_at, POLICY_DAYS[kind], tz) if kind in POLICY_DAYS else None
-    return Deadline(effective=effective, policy=policy, rule=rule)
+    effective, rule, days = min(candidates, key=lambda c: c[0])
+    policy = (end_of_day_after(received_at, periods[kind.value], tz)
+              if periods and kind.value in periods else None)
+    return Deadline(effective=effective, policy=policy, rule=rule, days=days)
 
 
 def due_date(due_at: datetime, tz: ZoneInfo) -> date:

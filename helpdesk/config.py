@@ -64,6 +64,18 @@ def _system_timezone() -> str:
     return target.split(marker, 1)[1] if marker in target else "UTC"
 
 
+#: Service levels out of the box: a question in 5 days, a marketing opt-out by the next day, and
+#: for requests and disputes the periods a privacy policy usually promises, so a desk without a
+#: loaded version (or with one that names no period for a kind) still runs a sensible clock.
+DEFAULT_SERVICE_LEVELS: dict[str, int] = {
+    CaseKind.QUESTION.value: 5,
+    CaseKind.MARKETING_OPT_OUT.value: 1,
+    **{k.value: 30 for k in (CaseKind.ACCESS, CaseKind.CORRECTION, CaseKind.DELETION,
+                             CaseKind.OBJECTION, CaseKind.UNDER_13, CaseKind.POSTING_REMOVAL)},
+    CaseKind.DISPUTE.value: 90,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LegalRule:
     """A stricter legal deadline that applies to some kinds (e.g. a national access-request law)."""
@@ -77,10 +89,9 @@ class LegalRule:
 class Settings:
     db_url: str = field(default_factory=default_db_url)
     timezone: str = field(default_factory=_system_timezone)
-    #: Desk service levels in calendar days for kinds the policy gives no clock.
-    service_levels: dict[str, int] = field(
-        default_factory=lambda: {CaseKind.QUESTION.value: 5, CaseKind.MARKETING_OPT_OUT.value: 1}
-    )
+    #: The desk's own clock in calendar days, per kind, for kinds the policy version in force
+    #: names no period for (and for every kind before any version is loaded).
+    service_levels: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_LEVELS))
     legal_rules: tuple[LegalRule, ...] = ()
     #: Days after receipt at which a dispute is flagged (policy limit is 90).
     dispute_warning_days: tuple[int, ...] = (60, 75, 85)
@@ -95,6 +106,9 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def service_level(self, kind: CaseKind) -> int:
+        return self.service_levels.get(kind.value, DEFAULT_SERVICE_LEVELS[kind.value])
 
     def public_view(self) -> dict[str, Any]:
         """The effective configuration without secrets (passwords in URLs are masked)."""

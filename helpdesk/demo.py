@@ -198,7 +198,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "support_case": ("id", "version", "kind", "status", "subject", "customer_id", "assignee_id",
                      "received_at", "due_at", "policy_due_at", "due_rule", "policy_version_id",
                      "dispute_stage", "escalated", "outcome", "created_by_id", "created_at",
-                     "updated_at", "closed_at"),
+                     "updated_at", "closed_at", "rule_due_at"),
     "message": ("id", "case_id", "direction", "at", "message_id", "in_reply_to", "references",
                 "from_address", "to_address", "subject", "body", "author_id", "language",
                 "is_machine", "created_at"),
@@ -246,7 +246,8 @@ class Plan:
     agent_ids: tuple[int, ...]
     agent_names: dict[int, str]
     settings: Settings
-    policy_versions: tuple[tuple[date, int], ...]  # (effective_on, id), newest first
+    #: (effective_on, id, periods), newest first
+    policy_versions: tuple[tuple[date, int, dict[str, int]], ...]
     instant: Callable[[datetime], Any]  # how the backend wants an instant
     flag: Callable[[bool], Any]  # how the backend wants a boolean
     day: Callable[[date], Any]  # how the backend wants a calendar date
@@ -401,7 +402,8 @@ class _Generator:
         return kind, status, stage, age
 
     def _deadline(self, kind: CaseKind, received: datetime) -> tuple[Any, Any, str, int | None]:
-        """(due_at, policy_due_at, rule, policy version id) as the backend wants them.
+        """(due_at, policy_due_at, rule, policy version id) as the backend wants them; the
+        effective deadline is also the rules' deadline (demo cases carry no override).
 
         They depend only on the local day of receipt, so each (kind, day) is computed once.
         """
@@ -409,15 +411,18 @@ class _Generator:
         day = clock.local_date(received, p.settings.tz)
         found = self.deadlines.get((kind, day))
         if found is None:
-            d = clock.compute_deadline(kind, received, p.settings)
+            version = self._policy(day)
+            d = clock.compute_deadline(kind, received, p.settings,
+                                       version[1] if version else None)
             found = self.deadlines[(kind, day)] = (
                 p.instant(d.effective), p.instant(d.policy) if d.policy else None, d.rule,
-                self._policy(day))
+                version[0] if version else None)
         return found
 
-    def _policy(self, day: date) -> int | None:
-        """The policy version in force on a local day."""
-        return next((pid for eff, pid in self.plan.policy_versions if eff <= day), None)
+    def _policy(self, day: date) -> tuple[int, dict[str, int]] | None:
+        """The policy version in force on a local day: (id, periods)."""
+        return next(((pid, periods) for eff, pid, periods in self.plan.policy_versions
+                     if eff <= day), None)
 
     def _case(self, out: Batch, cust: list[Any], name: str, email: str) -> None:
         p, ts = self.plan, self.plan.instant
@@ -441,7 +446,7 @@ class _Generator:
             p.flag(kind is CaseKind.DISPUTE and age > 75 and not closed),
             self._pick(OUTCOMES) if closed else None, p.supervisor_id, stamps[0],
             stamps[2] if closed else stamps[1] if assignee else stamps[0],
-            stamps[2] if closed else None,
+            stamps[2] if closed else None, due,
         ))
         inbound = self._thread(out, case_id, status, subject, name, email, stamps, assignee,
                                again=handled + (finished - handled) / 2)
@@ -523,7 +528,8 @@ class _Generator:
         pv = self._policy(clock.local_date(at, p.settings.tz))
         out["consent_event"].append((
             self.take("consent_event"), customer_id, purpose.value, action.value, channel.value,
-            p.instant(at), case_id, message_id, agent or p.supervisor_id, pv, note,
+            p.instant(at), case_id, message_id, agent or p.supervisor_id, pv[0] if pv else None,
+            note,
         ))
 
     def _disclosure(self, out: Batch, customer_id: int) -> None:
@@ -631,7 +637,8 @@ def generate(desk: Desk, *, customers: int, seed: int = 1) -> dict[str, int]:
         if s.exec(select(func.count()).select_from(Customer)).one():
             raise Conflict("the database already has customers; demo data goes into an empty desk")
         team, added = _agents(s, desk)
-        versions = s.exec(select(PolicyVersion.effective_on, PolicyVersion.id)
+        versions = s.exec(select(PolicyVersion.effective_on, PolicyVersion.id,
+                                 PolicyVersion.periods)
                           .order_by(col(PolicyVersion.effective_on).desc())).all()
         conn = s.connection()
         sqlite = conn.dialect.name == "sqlite"
@@ -645,7 +652,7 @@ def generate(desk: Desk, *, customers: int, seed: int = 1) -> dict[str, int]:
             agent_ids=tuple(a.id or 0 for a in team),
             agent_names={a.id or 0: a.name for a in team},
             settings=desk.settings,
-            policy_versions=tuple((eff, pid or 0) for eff, pid in versions),
+            policy_versions=tuple((eff, pid or 0, periods) for eff, pid, periods in versions),
             instant=sqlite_instant if sqlite else _identity,
             flag=int if sqlite else bool,
             day=date.isoformat if sqlite else _identity,

@@ -99,7 +99,7 @@ class CaseScreen(DeskScreen[None]):
         head.append(f"{c.due_date.isoformat()} ({days_left_text(c.days_left, c.overdue)})",
                     urgency(c.days_left, c.overdue) or "bold")
         if c.policy_breach:
-            head.append("  POLICY DEADLINE MISSED", "bold red")
+            head.append("  PROMISED DEADLINE MISSED", "bold red")
         if d.override_due_at:
             head.append("\nDeadline overridden: ", "dim")
             head.append_text(Text(clean(d.override_reason or "", one_line=True, limit=300)))

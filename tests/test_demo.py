@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +17,23 @@ from helpdesk.db.engine import open_database
 from helpdesk.db.types import UTCDateTime
 from helpdesk.domain import CLOSED_STATUSES, CaseKind, CaseStatus, DisputeStage, RecipientKind
 from helpdesk.errors import Conflict, Forbidden
-from helpdesk.services import agents, customers
+from helpdesk.services import agents, customers, policy
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
 
 N = 400
 
 
+#: A version that takes effect inside the demo's range, with periods unlike the usual ones, so
+#: the deadlines show whether the generator takes them from the version in force at receipt.
+SHORT_POLICY = ("Part III. Access to Your Information\nWrite to us to correct or delete your "
+                "data. We will do it within 21 days.\nPart VI. Contact\nWe resolve disputes "
+                "within 60 days.\n")
+
+
 @pytest.fixture
 def demo_desk(desk: Desk) -> Desk:
+    policy.add(desk, text=SHORT_POLICY, effective_on=date(2026, 1, 1))
     counts = demo.generate(desk, customers=N, seed=7)
     assert counts["customer"] == N
     return desk
@@ -47,11 +56,11 @@ def test_every_kind_in_every_status_and_every_dispute_stage(demo_desk: Desk) -> 
 
 def test_closed_invariants_and_deadlines(demo_desk: Desk) -> None:
     cases = rows(demo_desk, "SELECT id, kind, status, dispute_stage, received_at, due_at, "
-                            "policy_due_at, closed_at, assignee_id FROM support_case")
+                            "policy_due_at, closed_at, assignee_id, rule_due_at FROM support_case")
     assert len(cases) >= len(demo.COVERAGE)
     now = demo_desk.now()
-    settings = demo_desk.settings
-    for cid, kind, status, stage, received, due, policy_due, closed, assignee in cases:
+    under_short = 0
+    for cid, kind, status, stage, received, due, policy_due, closed, assignee, rule_due in cases:
         received, due = _utc(received), _utc(due)
         is_closed = CaseStatus(status) in CLOSED_STATUSES
         assert (closed is not None) == is_closed, cid
@@ -62,10 +71,13 @@ def test_closed_invariants_and_deadlines(demo_desk: Desk) -> None:
             assert stage in (DisputeStage.RESOLVED, DisputeStage.WITHDRAWN), cid
         if kind == CaseKind.DISPUTE and not is_closed:
             assert stage not in (DisputeStage.RESOLVED, DisputeStage.WITHDRAWN), cid
-        expected = clock.compute_deadline(CaseKind(kind), received, settings)
-        assert due == expected.effective, cid
+        with demo_desk.db.session() as s:
+            expected, _ = policy.deadline_for(s, demo_desk, CaseKind(kind), received)
+        assert due == expected.effective and due == _utc(rule_due), cid
+        under_short += expected.rule == "policy" and expected.days in (21, 60)
         assert (_utc(policy_due) if policy_due else None) == expected.policy, cid
         assert (assignee is None) == (status == CaseStatus.NEW), cid
+    assert under_short > 10  # the version's window holds cases on its own clocks
 
 
 def test_queues_have_overdue_due_soon_and_fresh_cases(demo_desk: Desk) -> None:

@@ -114,9 +114,15 @@ def test_terminal_output_neutralises_escape_sequences(cli) -> None:  # type: ign
 def test_policy_add_from_a_file(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     policy = tmp_path / "policy.txt"
     policy.write_text("Part III. Access to Your Information\nWithin 30 days.\n", encoding="utf-8")
-    code, out, _ = cli("policy", "add", str(policy), "--effective", "2015-04-17", "--json")
-    assert code == 0 and json.loads(out)["effective_on"] == "2015-04-17"
-    code, _, err = cli("policy", "add", str(policy), "--effective", "2016-01-01")
+    code, _, err = cli("policy", "add", str(policy), "--effective", "2015-04-17", "--json")
+    assert code == 6 and "not confirmed" in err  # periods are confirmed, never assumed
+    assert "no policy version" in cli("policy", "list")[1]
+    code, out, _ = cli("policy", "add", str(policy), "--effective", "2015-04-17", "--json",
+                       "--yes")
+    added = json.loads(out)
+    assert code == 0 and added["effective_on"] == "2015-04-17"
+    assert added["periods"] == {"access": 30}
+    code, _, err = cli("policy", "add", str(policy), "--effective", "2016-01-01", "--yes")
     assert code == 5
     code, _, err = cli("policy", "add", str(tmp_path / "missing.txt"), "--effective", "2016-01-01")
     assert code == 6 and "cannot read" in err

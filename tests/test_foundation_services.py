@@ -177,7 +177,8 @@ def test_missing_customer_is_not_found(desk: Desk) -> None:
 
 
 def test_case_deadline_follows_policy_and_records_policy_version(desk: Desk, clock) -> None:  # type: ignore[no-untyped-def]
-    policy.add(desk, text="Part III. Access\n30 days.", effective_on=date(2015, 4, 17))
+    policy.add(desk, text="Part III. Access\nWe delete your data within 30 days.",
+               effective_on=date(2015, 4, 17))
     cid = make_customer(desk)
     received = datetime(2026, 1, 31, 22, 59, tzinfo=UTC)  # 23:59 in Berlin
     d = cases.create(desk, kind=CaseKind.DELETION, customer_id=cid, received_at=received)

@@ -314,7 +314,7 @@ def test_confirm_or_change_the_suggested_kind(desk: Desk, ann: int, tmp_path: Pa
                                   expected_version=confirmed.case.version)
     assert changed.case.kind is CaseKind.DELETION
     assert changed.case.due_date.isoformat() == "2026-04-08"
-    assert changed.policy_due_at is not None
+    assert changed.rule_due_at == changed.case.due_at and changed.due_rule == "service level"
     with pytest.raises(Conflict):
         intake.confirm_kind(desk, case_id=case.id, kind="access",
                             expected_version=confirmed.case.version)

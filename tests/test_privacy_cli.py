@@ -19,7 +19,7 @@ POLICY = ("Part II. Information Usage\nWe may use cookies. We do not sell inform
 def _setup(cli, tmp_path: Path) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     policy = tmp_path / "policy.txt"
     policy.write_text(POLICY)
-    assert cli("policy", "add", str(policy), "--effective", "2015-04-17")[0] == 0
+    assert cli("policy", "add", str(policy), "--effective", "2015-04-17", "--yes")[0] == 0
     assert cli("agent", "add", "bob")[0] == 0
     code, out, _ = cli("customer", "add", "--name", "Robin \x1b[31mRed", "--email",
                        "robin@example.com", "--json")

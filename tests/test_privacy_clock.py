@@ -17,8 +17,13 @@ from helpdesk.domain import CaseKind
 US = timedelta(microseconds=1)
 
 
+#: A policy version's periods as the 2015 text promises them (Part III: 30 days; VI: 90 days).
+PERIODS = {"access": 30, "correction": 30, "deletion": 30, "objection": 30, "dispute": 90}
+
+
 def _due(kind: CaseKind, received: datetime, zone: str) -> clock.Deadline:
-    return clock.compute_deadline(kind, received, Settings(db_url="sqlite://", timezone=zone))
+    return clock.compute_deadline(kind, received, Settings(db_url="sqlite://", timezone=zone),
+                                  PERIODS)
 
 
 def _local(zone: str, *args: int) -> datetime:

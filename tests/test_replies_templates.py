@@ -48,13 +48,17 @@ def test_every_template_renders_for_every_kind_it_serves(desk: Desk) -> None:
             set_customer(desk, customer, name=name)
             case_id = open_case(desk, customer, kind, language=t.language, message_id=None)
             set_case(desk, case_id, outcome="We removed the posting.")
-            supervisor.override_deadline(desk, case_id=case_id, new_due=date(2026, 5, 30),
+            late = "${days_overdue}" in t.body  # a letter for overdue cases: make one late
+            supervisor.override_deadline(desk, case_id=case_id,
+                                         new_due=date(2026, 3, 8) if late else date(2026, 5, 30),
                                          reason="Archive vendor needs two more weeks.")
             draft = replies.preview(desk, case_id=case_id, template=t.name)
             assert draft.language == t.language
             assert "$" not in draft.body and "$" not in draft.subject, (t.name, kind)
             assert draft.subject.endswith(f"[Case #{case_id}]")
             assert f"{name}," in draft.body  # verbatim, markup and escapes included
+            if late:
+                assert " 2 " in draft.body and "2026-03-08" in draft.body, (t.name, kind)
             if "${policy_text}" in t.body:
                 assert PART_MARKERS[kind] in draft.body, (t.name, kind)
                 others = set(PART_MARKERS.values()) - {PART_MARKERS[kind]}

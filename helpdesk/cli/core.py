@@ -85,12 +85,28 @@ def register(sub: Any) -> None:
     p.add_argument("text")
 
     po = group(sub, "policy", "privacy policy versions")
-    p = command(po, "add", policy_add, "register a policy text (supervisors only)",
-                json_output=True)
+    p = command(po, "add", policy_add, "register a policy text (supervisors only): shows the "
+                "periods read from it and asks to confirm them", json_output=True)
     p.add_argument("file", type=Path)
     p.add_argument("--effective", required=True, metavar="YYYY-MM-DD")
     p.add_argument("--label")
+    p.add_argument("--period", action="append", default=[], metavar="KIND=DAYS",
+                   help="set a kind's period instead of (or where missing from) the text; "
+                   "repeat for more")
+    p.add_argument("--header-lines", type=int, metavar="N",
+                   help="leading lines of the file that are not policy text (default: as read)")
+    p.add_argument("--yes", action="store_true",
+                   help="confirm the periods without asking (needed when not at a terminal)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what would be stored and stop")
     command(po, "list", policy_list, "list policy versions", json_output=True)
+    p = command(po, "show", policy_show, "a version's periods per kind and where each comes "
+                "from", json_output=True)
+    p.add_argument("id", type=int)
+    p = command(po, "periods", policy_periods, "change a version's periods before it takes "
+                "effect (supervisors only)", json_output=True)
+    p.add_argument("id", type=int)
+    p.add_argument("period", nargs="+", metavar="KIND=DAYS")
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -221,7 +237,9 @@ def _case_rows(items: tuple[CaseSummary, ...] | list[CaseSummary]) -> list[str]:
 
 def _case_lines(d: CaseDetail) -> list[str]:
     c = d.case
-    due = "closed" if c.days_left is None else f"{c.due_date} ({c.days_left} days left)"
+    due = ("closed" if c.days_left is None else
+           f"{c.due_date} (overdue by {-c.days_left} days)" if c.days_left < 0 else
+           f"{c.due_date} ({c.days_left} days left)")
     lines = [
         f"Case #{c.id}  {c.kind.label}  [{c.status.value}]",
         f"  customer:  #{c.customer_id} {safe(c.customer_name)}",
@@ -229,7 +247,7 @@ def _case_lines(d: CaseDetail) -> list[str]:
         f"  assignee:  {safe(c.assignee_name)}",
         f"  received:  {safe(c.received_at)}",
         f"  due:       {due}  (rule: {d.due_rule})",
-        f"  policy:    {safe(d.policy_version_label)}",
+        f"  policy:    {safe(d.policy_version_label or d.policy_note)}",
     ]
     if c.dispute_stage:
         lines.append(f"  stage:     {c.dispute_stage.value}")
@@ -294,6 +312,46 @@ def case_note(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def _periods_arg(values: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for raw in values:
+        kind, sep, days = raw.partition("=")
+        if not sep or not days.strip().isdigit():
+            raise Invalid(f"'{safe(raw)}' is not KIND=DAYS (e.g. dispute=60)", field="period")
+        out[kind.strip()] = int(days)
+    return out
+
+
+def _period_lines(periods: tuple[policy.PeriodInfo, ...]) -> list[str]:
+    lines = []
+    for p in periods:
+        where = {"text": f"{p.part or 'text'}: \"{safe(p.sentence)}\"",
+                 "service level": "not in the policy: the desk's service level applies",
+                 "set by supervisor": "set by a supervisor"}.get(
+            p.source, f"{p.source} (the policy names no separate period)")
+        lines.append(f"  {p.kind.value:<16} {p.days:>3} days  {where}")
+        if p.note:
+            lines.append(f"  {'':<16}           note: {safe(p.note)}")
+    return lines
+
+
+def _preview_lines(found: policy.PolicyPreview) -> list[str]:
+    lines = ["Periods (calendar days from receipt):", *_period_lines(found.periods)]
+    if found.header:
+        lines.append("Not policy text (left out of answers and letters):")
+        lines += [f"  line {i}: {safe(line)}" for i, line in enumerate(found.header, 1)]
+    return lines
+
+
+def _confirm(question: str) -> bool:
+    import sys
+
+    if not sys.stdin.isatty():
+        return False
+    print(question, end=" ", flush=True)
+    return sys.stdin.readline().strip().casefold() in {"y", "yes"}
+
+
 def policy_add(args: argparse.Namespace, ctx: CliContext) -> int:
     effective = parsing.required_day(args.effective, field="effective", label="--effective")
     try:
@@ -304,9 +362,47 @@ def policy_add(args: argparse.Namespace, ctx: CliContext) -> int:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise Invalid(f"{args.file} is not UTF-8 text", field="file") from None
-    info = policy.add(ctx.desk(), text=text, effective_on=effective, label=args.label)
-    emit(args, info, lambda: [f"policy version #{info.id} '{safe(info.label)}' effective "
-                              f"{info.effective_on}"])
+    desk = ctx.desk()
+    periods = _periods_arg(args.period)
+    found = policy.preview(desk, text=text, periods=periods, header_lines=args.header_lines)
+    if args.dry_run:
+        emit(args, found, lambda: _preview_lines(found))
+        return 0
+    question = "\n".join(_preview_lines(found)) + "\nAdd this version with these periods? [y/N]"
+    if not args.yes and (args.json or not _confirm(question)):
+        raise Invalid("the periods were not confirmed: check them with --dry-run, then add "
+                      "with --yes (and --period KIND=DAYS to change one)", field="periods")
+    info = policy.add(desk, text=text, effective_on=effective, label=args.label,
+                      periods=periods, header_lines=found.header_lines)
+
+    def lines() -> list[str]:
+        out = [f"policy version #{info.id} '{safe(info.label)}' effective {info.effective_on}"]
+        if info.cases_reached or info.consent_events_reached:
+            out.append(f"given to {len(info.cases_reached)} earlier case(s) and "
+                       f"{info.consent_events_reached} consent event(s) in its window; "
+                       "their history says so")
+        return out
+
+    emit(args, info, lines)
+    return 0
+
+
+def policy_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = policy.show(ctx.desk(), args.id)
+    v = d.version
+    emit(args, d, lambda: [
+        f"policy version #{v.id} '{safe(v.label)}' effective {v.effective_on}"
+        + ("  (periods editable until it takes effect)" if v.editable else ""),
+        "Periods (calendar days from receipt):", *_period_lines(d.periods),
+        *(["Not policy text:"] + [f"  {safe(h)}" for h in d.header] if d.header else []),
+    ])
+    return 0
+
+
+def policy_periods(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = policy.set_periods(ctx.desk(), policy_id=args.id, periods=_periods_arg(args.period))
+    emit(args, info, lambda: [f"policy version #{info.id}: " + ", ".join(
+        f"{k} {v} days" for k, v in sorted(info.periods.items()))])
     return 0
 
 

@@ -142,9 +142,8 @@ def case_override(args: argparse.Namespace, ctx: CliContext) -> int:
     d = supervisor.override_deadline(ctx.desk(), case_id=args.case, new_due=due,
                                      reason=args.reason, expected_version=args.expected_version)
     emit(args, d, lambda: [
-        f"case #{d.case.id} now due {d.case.due_date} (override); policy deadline "
-        f"{safe(d.policy_due_at)}" + (" - past the policy promise" if d.case.policy_breach
-                                      else "")
+        f"case #{d.case.id} now due {d.case.due_date} (override); promised deadline "
+        f"{safe(d.rule_due_at)}" + (" - already missed" if d.case.policy_breach else "")
     ])
     return 0
 

@@ -69,14 +69,25 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
     PostgreSQL: a transaction-level advisory lock (per database). SQLite: an exclusive
     transaction, which waits for the lock up to the busy timeout instead of failing at once
     the way a deferred transaction that tries to start writing does.
+
+    On SQLite, foreign keys are off while the lock is held, the procedure SQLite documents for
+    schema changes: changing a column rebuilds its table (copy, drop, rename) while other
+    tables' rows point at it. They can only be switched outside a transaction; each step is
+    checked with ``foreign_key_check`` before it commits (:func:`_run`).
     """
     with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
             conn.execution_options(helpdesk_exclusive=True)
-        with conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-            yield conn
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys = ON")
 
 
 def to_head(engine: Engine, *, before_upgrade: Callable[[], object] | None = None) -> None:
@@ -124,3 +135,5 @@ def _run(step: Callable[[Config, str], None], conn: Connection, revision: str) -
     cfg = alembic_config(conn.engine)
     cfg.attributes["connection"] = conn
     step(cfg, revision)
+    if conn.dialect.name == "sqlite" and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+        raise RuntimeError(f"migrating to {revision} broke a foreign key")

@@ -73,6 +73,10 @@ class PolicyVersion(SQLModel, table=True):
     sha256: str = Field(max_length=64, unique=True, nullable=False)
     added_at: datetime = _now()
     added_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    #: Promised calendar days per case kind, read from the text and confirmed by a supervisor.
+    periods: dict[str, int] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
+    #: Leading lines of the file that are not policy text (a provenance note, a title).
+    header_lines: int = Field(default=0, nullable=False)
 
 
 class Customer(Versioned, table=True):
@@ -159,6 +163,10 @@ class Case(Versioned, table=True):
     due_at: datetime = _ts(nullable=False)  # effective deadline (exclusive instant)
     policy_due_at: datetime | None = _ts(default=None)  # the policy's own promise, if any
     due_rule: str = Field(default="policy", max_length=100, nullable=False)
+    #: The deadline the rules set (the stricter of the policy version's promise, or the desk's
+    #: service level, and any legal rule); a supervisor's override never moves it, so reports
+    #: judge "on time" against it.
+    rule_due_at: datetime = _ts(nullable=False)
     override_due_at: datetime | None = _ts(default=None)  # supervisor override, both kept
     override_reason: str | None = Field(default=None, sa_type=sa.Text)
     override_by_id: int | None = Field(default=None, foreign_key="agent.id")
@@ -244,6 +252,8 @@ class ConsentEvent(SQLModel, table=True):
     source_message_id: int | None = Field(default=None, foreign_key="message.id")
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
     policy_version_id: int | None = Field(default=None, foreign_key="policy_version.id")
+    #: When the version was assigned after the fact (it was loaded later than the event).
+    policy_assigned_at: datetime | None = _ts(default=None)
     note: str | None = Field(default=None, sa_type=sa.Text)
 
 

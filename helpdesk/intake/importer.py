@@ -188,7 +188,8 @@ class BatchImporter:
         self._owners: dict[str, int] = {}  # sender key -> customer id
         self._tagged: dict[int, int | None] = {}  # tagged case id -> its customer id
         self._open: dict[int, _OpenCase] = {}  # customer id -> latest open case
-        self._policies: list[tuple[date, int | None]] | None = None  # (effective on, id)
+        #: (effective on, id, periods) of every version, loaded once per batch
+        self._policies: list[tuple[date, int | None, dict[str, int]]] | None = None
         self._hashes: dict[str, str] = {}  # sender key or quoted address -> keyed hash
         self._erased: dict[str, tuple[int, datetime]] = {}  # hash -> (ledger id, requested)
         self._events: list[dict[str, Any]] = []
@@ -403,12 +404,13 @@ class BatchImporter:
             self.counts.threaded += 1
             return earlier.id
         kind = result.primary or CaseKind.QUESTION
-        deadline = clock.compute_deadline(kind, at, self.desk.settings)
+        version_id, periods = self._policy_version(at)
+        deadline = clock.compute_deadline(kind, at, self.desk.settings, periods)
         case_id = self.db.execute(sa.insert(_CASES).returning(_CASES.c.id), {
             "kind": kind.value, "status": CaseStatus.NEW.value, "subject": subject,
             "customer_id": customer_id, "received_at": at, "due_at": deadline.effective,
             "policy_due_at": deadline.policy, "due_rule": deadline.rule,
-            "policy_version_id": self._policy_version(at),
+            "rule_due_at": deadline.effective, "policy_version_id": version_id,
             "dispute_stage": DisputeStage.RECEIVED.value if kind is CaseKind.DISPUTE else None,
             "suggested_kind": result.primary.value if result.primary else None,
             "classification": {**result.as_json(), "reminder_of": None, "confirmed": False,
@@ -421,17 +423,21 @@ class BatchImporter:
         self.counts.case_ids.append(case_id)
         return case_id
 
-    def _policy_version(self, at: datetime) -> int | None:
-        """The version in force on the receipt day (the rule of ``policy.in_force``, over the
-        few versions loaded once per batch instead of a query per case)."""
+    def _policy_version(self, at: datetime) -> tuple[int | None, dict[str, int] | None]:
+        """The version in force on the receipt day and its periods (the rule of
+        ``policy.deadline_for``, over the few versions loaded once per batch instead of a query
+        per case)."""
         if self._policies is None:
             self._policies = list(self.s.exec(
-                select(PolicyVersion.effective_on, PolicyVersion.id)
+                select(PolicyVersion.effective_on, PolicyVersion.id, PolicyVersion.periods)
                 .order_by(col(PolicyVersion.effective_on))
             ).all())
         day = clock.local_date(at, self.desk.settings.tz)
-        index = bisect.bisect_right([d for d, _ in self._policies], day)
-        return self._policies[index - 1][1] if index else None
+        index = bisect.bisect_right([d for d, _, _ in self._policies], day)
+        if not index:
+            return None, None
+        _, version_id, periods = self._policies[index - 1]
+        return version_id, periods
 
     def _message(self, mail: ParsedMail, at: datetime, case_id: int | None) -> int:
         message_id = self.db.execute(sa.insert(_MESSAGES).returning(_MESSAGES.c.id), {

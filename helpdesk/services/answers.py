@@ -18,11 +18,9 @@ from sqlmodel import Session
 from helpdesk.db.models import PolicyVersion
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid, NotFound
+from helpdesk.policytext import PolicyPart, parts, sentences
 from helpdesk.services import cases, policy
 from helpdesk.services.context import Desk
-
-_HEADING = re.compile(r"^\s*Part\s+([IVXLC]+)\s*[.:\-]\s*(.+?)\s*$", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 #: Words looked for in Part headings, per kind, in order of preference.
 KIND_HEADINGS: dict[CaseKind, tuple[str, ...]] = {
@@ -38,47 +36,12 @@ KIND_HEADINGS: dict[CaseKind, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyPart:
-    number: str  # Roman numeral as written
-    title: str
-    text: str  # the Part's body, without its heading
-
-
-def parts(text: str) -> list[PolicyPart]:
-    """The policy's Parts in order; text before the first heading is not a Part."""
-    found: list[PolicyPart] = []
-    number = title = None
-    body: list[str] = []
-    for line in text.splitlines():
-        m = _HEADING.match(line)
-        if m:
-            if number is not None and title is not None:
-                found.append(PolicyPart(number, title, "\n".join(body).strip()))
-            number, title, body = m.group(1).upper(), m.group(2), []
-        elif number is not None:
-            body.append(line)
-    if number is not None and title is not None:
-        found.append(PolicyPart(number, title, "\n".join(body).strip()))
-    return found
-
-
 def part_for(text: str, kind: CaseKind) -> PolicyPart | None:
     for word in KIND_HEADINGS[kind]:
         for part in parts(text):
             if re.search(rf"\b{re.escape(word)}\b", part.title, re.IGNORECASE):
                 return part
     return None
-
-
-def sentences(text: str, *words: str) -> list[str]:
-    """Sentences of ``text`` mentioning any of ``words`` (case-insensitive), in order."""
-    out = []
-    for line in text.splitlines():
-        for sentence in _SENTENCE.split(line.strip()):
-            if sentence and any(w in sentence.casefold() for w in words):
-                out.append(sentence)
-    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,10 +125,15 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         .where(CaseEvent.case_id == case.id)
         .order_by(col(CaseEvent.at), col(CaseEvent.id))
     ).all()
-    policy_label = None
+    policy_label = policy_note = None
     if case.policy_version_id:
         pv = s.get(PolicyVersion, case.policy_version_id)
         policy_label = pv.label if pv else None
+    else:
+        first = s.exec(select(func.min(PolicyVersion.effective_on))).one()
+        policy_note = (f"received before any loaded policy version (the first takes effect "
+                       f"{first}); the desk's service levels set its clock" if first else
+                       "no policy version is loaded; the desk's service levels set its clock")
     return CaseDetail(
         case=case_summaries(s, desk, [case])[0],
         policy_due_at=case.policy_due_at,
@@ -146,6 +151,8 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
             message_from(m, author, tuple(attachments.get(m.id or 0, ()))) for m, author in messages
         ),
         events=tuple(case_event_from(e, actor) for e, actor in events),
+        rule_due_at=case.rule_due_at,
+        policy_note=policy_note,
     )
 
 
@@ -341,8 +348,7 @@ def new_case(
             raise Conflict(f"customer #{customer_id} has been erased")
     if related_case_id is not None:
         load(s, related_case_id)
-    deadline = clock.compute_deadline(kind, received_at, desk.settings)
-    pv = policy_service.in_force(s, received_at, desk)
+    deadline, pv = policy_service.deadline_for(s, desk, kind, received_at)
     now = desk.now()
     case = Case(
         kind=kind,
@@ -351,9 +357,6 @@ def new_case(
         customer_id=customer_id,
         assignee_id=assignee_id,
         received_at=received_at,
-        due_at=deadline.effective,
-        policy_due_at=deadline.policy,
-        due_rule=deadline.rule,
         policy_version_id=pv.id if pv else None,
         dispute_stage=DisputeStage.RECEIVED if kind is CaseKind.DISPUTE else None,
         related_case_id=related_case_id,
@@ -361,6 +364,7 @@ def new_case(
         created_at=now,
         updated_at=now,
     )
+    policy_service.apply_deadline(case, deadline)
     s.add(case)
     s.flush()
     _event(s, desk, case, actor, "created", to_value=kind.value)

@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from helpdesk import clock
 from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
@@ -42,7 +41,7 @@ from helpdesk.intake.importer import (
     prepare,
 )
 from helpdesk.intake.sources import RawMessage, discover, read
-from helpdesk.services import audit, cases, suppression
+from helpdesk.services import audit, cases, policy, suppression
 from helpdesk.services import customers as customer_service
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AttachmentInfo, CaseDetail, Page
@@ -424,12 +423,9 @@ def confirm_kind(
         chosen = cases.parse_kind(kind or case.suggested_kind or case.kind)
         old = CaseKind(case.kind)
         if chosen is not old:
-            deadline = clock.compute_deadline(chosen, case.received_at, desk.settings)
+            deadline, _ = policy.deadline_for(s, desk, chosen, case.received_at)
             case.kind = chosen
-            case.policy_due_at = deadline.policy
-            case.due_rule = deadline.rule
-            if case.override_due_at is None:
-                case.due_at = deadline.effective
+            policy.apply_deadline(case, deadline)
             case.dispute_stage = DisputeStage.RECEIVED if chosen is CaseKind.DISPUTE else None
         case.classification = {**(case.classification or {}), "confirmed": True,
                                "confirmed_kind": chosen.value}

@@ -141,7 +141,8 @@ class CaseSummary:
     version: int
     #: Open disputes: the highest configured warning day reached (60, 75, 85 ...), else None.
     warning: int | None = None
-    #: Closed after, or still open past, the policy's own promise (even when a supervisor
+    #: Closed after, or still open past, the deadline the rules set: the policy version's
+    #: promise or the desk's service level, or a stricter legal rule (even when a supervisor
     #: override moved ``due_at`` later).
     policy_breach: bool = False
 
@@ -181,8 +182,7 @@ def case_summary_from(
         version=c.version,
         warning=clock.warning_level(c.received_at, now, tz, warning_days)
         if open_ and is_dispute else None,
-        policy_breach=c.policy_due_at is not None
-        and clock.is_overdue(c.policy_due_at, c.closed_at or now),
+        policy_breach=clock.is_overdue(c.rule_due_at, c.closed_at or now),
     )
 
 
@@ -302,6 +302,11 @@ class CaseDetail:
     events: tuple[CaseEventInfo, ...]
     #: The history entries the call that returned this detail wrote (empty: nothing changed).
     changed: tuple[CaseEventInfo, ...] = ()
+    #: The deadline the rules set (policy version or service level, and legal rules), which
+    #: an override does not move; reports judge "on time" against it.
+    rule_due_at: datetime | None = None
+    #: Why no policy version is recorded, when none is (e.g. received before the first one).
+    policy_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from importlib import resources
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from helpdesk import clock
@@ -47,7 +48,9 @@ PLACEHOLDERS: dict[str, str] = {
     "case_kind": "the kind of request, e.g. Deletion",
     "received_date": "the day the request was received (desk time zone)",
     "due_date": "the day the request is due (the effective deadline)",
-    "days_left": "whole days until the due date (open cases only)",
+    "days_left": "whole days until the due date (open cases not yet overdue)",
+    "days_overdue": "whole days past the due date (overdue open cases only)",
+    "clock_days": "the calendar days from receipt to the due date (e.g. 30)",
     "original_due_date": "the due date promised before any override",
     "override_due_date": "the due date a supervisor's override set (overridden cases only)",
     "override_reason": "the reason recorded with the override (overridden cases only)",
@@ -121,6 +124,10 @@ def render_text(text: str, values: dict[str, str | None], *, field: str) -> str:
     if unknown:
         raise Invalid(f"the {field} uses unknown placeholder ${{{unknown[0]}}}", field=field)
     missing = [n for n in needed if values[n] is None]
+    if "days_left" in missing and values.get("days_overdue"):
+        raise Invalid(f"this case is overdue by {values['days_overdue']} days, so it has no "
+                      "${days_left}: use a letter that says it is overdue (e.g. the "
+                      "'overdue_notice' template, with ${days_overdue})", field=field)
     if missing:
         described = "; ".join(f"${{{n}}} ({PLACEHOLDERS.get(n, n)})" for n in missing)
         raise Invalid(f"this case has no value for {described}: fill it in on the case or "
@@ -151,6 +158,7 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
     policy = s.get(PolicyVersion, case.policy_version_id) if case.policy_version_id else None
     part = answers.part_for(policy.text, kind) if policy else None
     open_ = case.closed_at is None
+    left = clock.days_left(case.due_at, desk.now(), tz)
 
     def day(instant: datetime | None) -> str | None:
         return clock.due_date(instant, tz).isoformat() if instant else None
@@ -162,7 +170,10 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
         "case_kind": kind.label,
         "received_date": clock.local_date(case.received_at, tz).isoformat(),
         "due_date": day(case.due_at),
-        "days_left": str(max(0, clock.days_left(case.due_at, desk.now(), tz))) if open_ else None,
+        "days_left": str(left) if open_ and left >= 0 else None,
+        "days_overdue": str(-left) if open_ and left < 0 else None,
+        "clock_days": str((clock.due_date(case.due_at, tz)
+                           - clock.local_date(case.received_at, tz)).days),
         "original_due_date": day(case.policy_due_at) or _promised_before_override(s, case, tz),
         "override_due_date": day(case.override_due_at),
         "override_reason": case.override_reason if case.override_due_at else None,
@@ -237,31 +248,42 @@ def shipped() -> list[_Shipped]:
 
 
 def ensure_defaults(s: Session, desk: Desk, actor: Agent) -> int:
-    """Add any shipped template missing from the table; returns how many were added.
+    """Add any shipped template missing from the table, and bring the ones nobody edited up to
+    the shipped text (a corrected letter reaches desks that already seeded the old one);
+    returns how many were added or refreshed.
 
-    Templates a supervisor edited are left alone (only missing name/language pairs are added).
-    Two desks seeding at once is harmless: each insert is guarded by a savepoint and the
-    (name, language) unique constraint.
+    Templates a supervisor edited or created are left alone. Two desks seeding at once is
+    harmless: each write is guarded by a savepoint, the (name, language) unique constraint and
+    the row version.
     """
-    have = set(s.exec(select(Template.name, Template.language)).all())
-    added = 0
+    have = {(t.name, t.language): t for t in s.exec(select(Template)).all()}
+    changed = 0
     for t in shipped():
-        if (t.name, t.language) in have:
+        row = have.get((t.name, t.language))
+        values = {"kind": t.kind, "subject": t.subject, "body": t.body,
+                  "transactional": t.transactional}
+        if row is not None and (row.updated_by_id is not None or all(
+                getattr(row, f) == v for f, v in values.items())):
             continue
         try:
             with s.begin_nested():
-                s.add(Template(name=t.name, kind=t.kind, language=t.language, subject=t.subject,
-                               body=t.body, transactional=t.transactional, updated_at=desk.now()))
-        except sa.exc.IntegrityError:
+                if row is None:
+                    s.add(Template(name=t.name, language=t.language, updated_at=desk.now(),
+                                   **values))
+                else:
+                    for f, v in values.items():
+                        setattr(row, f, v)
+                    s.add(row)
+        except (sa.exc.IntegrityError, StaleDataError):
             continue  # another desk seeded it a moment ago
         except sa.exc.ProgrammingError as exc:
             if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
                 raise
             break  # team mode: an agent may not write templates; a supervisor's desk seeds
-        added += 1
-    if added:
-        audit.record(s, desk, actor, "template.seed", "reply_template", None, added=added)
-    return added
+        changed += 1
+    if changed:
+        audit.record(s, desk, actor, "template.seed", "reply_template", None, added=changed)
+    return changed
 
 
 def check_key(name: str, language: str | None) -> None:
