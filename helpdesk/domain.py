@@ -66,6 +66,11 @@ class DisputeStage(StrEnum):
     RESOLVED = "resolved"
     WITHDRAWN = "withdrawn"
 
+    @property
+    def label(self) -> str:
+        """As people write it: "resolution proposed"."""
+        return self.value.replace("_", " ")
+
 
 class MessageDirection(StrEnum):
     INBOUND = "inbound"

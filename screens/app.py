@@ -46,7 +46,8 @@ class DeskCommands(Provider):
         app = self.app
         assert isinstance(app, DeskApp)
         entries: list[tuple[str, str, object]] = [
-            (f"Go to queue: {spec.label}", "Show this queue", partial(app.go_to_queue, spec.key))
+            (f"Go to queue: {spec.label.strip()}", "Show this queue",
+             partial(app.go_to_queue, spec.key))
             for spec in QUEUES
         ]
         entries += [

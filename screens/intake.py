@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
 from helpdesk.services import intake, parsing
 from helpdesk.services.intake import ImportResult, IntakeItemDetail, IntakeItemInfo, Progress
+from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog
 from screens.registry import DeskCommand, register
@@ -60,7 +61,6 @@ class IntakeScreen(DeskScreen[None]):
     def compose(self) -> ComposeResult:
         yield Label("Intake: import mail (.eml file, mbox file, Maildir or folder), Enter starts")
         yield Input(placeholder="path to import", id="path")
-        yield ProgressBar(id="progress", show_eta=False)
         yield Static("", id="status")
         yield Label("Open items (unmatched and quarantined)", id="items-title")
         yield ListTable(ITEM_COLUMNS, self._row, first_page=ITEMS_SHOWN, prefetch=0,
@@ -90,8 +90,9 @@ class IntakeScreen(DeskScreen[None]):
             return
         self.importing = True
         self.query_one("#status", Static).update(lit(f"importing {path} ..."))
-        bar = self.query_one("#progress", ProgressBar)
-        bar.update(total=None, progress=0)
+        # The bar exists only while an import runs: an idle bar would animate (and wake the
+        # desk 15 times a second) for as long as the screen stays open.
+        self.mount(ProgressBar(id="progress", show_eta=False), before="#status")
         app = self.app
 
         def progress(p: Progress) -> None:  # runs in the worker thread
@@ -102,21 +103,26 @@ class IntakeScreen(DeskScreen[None]):
                     self._imported, failed=self._import_failed)
 
     def _progress(self, p: Progress) -> None:
-        self.query_one("#progress", ProgressBar).update(total=max(p.total_bytes, 1),
-                                                        progress=p.done_bytes)
-        self.query_one("#status", Static).update(f"{p.messages:,} messages read")
+        for bar in self.query("#progress").results(ProgressBar):
+            bar.update(total=max(p.total_bytes, 1), progress=p.done_bytes)
+        self.query_one("#status", Static).update(f"{counted(p.messages, 'message')} read")
+
+    def _import_ended(self) -> None:
+        self.importing = False
+        self.query("#progress").remove()
 
     def _imported(self, r: ImportResult) -> None:
-        self.importing = False
+        self._import_ended()
         self.result = r
         self.query_one("#status", Static).update(
-            f"{r.seen} messages: {r.new_cases} new cases, {r.threaded} onto existing cases, "
-            f"{r.unmatched} unmatched, {r.machine} machine mail, {r.duplicates} duplicates "
-            f"skipped, {r.quarantined} quarantined"
-            + (f", {r.erased} from erased people not kept" if r.erased else ""))
+            f"{counted(r.seen, 'message')}: {counted(r.new_cases, 'new case')}, "
+            f"{r.threaded:,} onto existing cases, {r.unmatched:,} unmatched, "
+            f"{r.machine:,} machine mail, {counted(r.duplicates, 'duplicate')} skipped, "
+            f"{r.quarantined:,} quarantined"
+            + (f", {r.erased:,} from erased people not kept" if r.erased else ""))
 
     def _import_failed(self, exc: Exception) -> bool:
-        self.importing = False
+        self._import_ended()
         self.query_one("#status", Static).update(lit(f"import stopped: {exc}"))
         return False  # the desk shows the error too
 

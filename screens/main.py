@@ -14,7 +14,8 @@ from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, DisputeStage, Queue
 from helpdesk.services import cases, disputes
-from helpdesk.services.readmodels import CaseSummary, QueueCounts
+from helpdesk.services.readmodels import CaseSummary, QueueCounts, QueueTotals
+from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.text import cell, days_left_text, urgency, when
 from screens.widgets import ListColumn, ListTable, Picker, Row
@@ -41,8 +42,7 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("overdue", "Overdue", Queue.OVERDUE),
     QueueSpec("disputes", "Disputes", Queue.DISPUTES),
     *(
-        QueueSpec(f"disputes:{stage.value}", f"  {stage.value.replace('_', ' ')}",
-                  Queue.DISPUTES, stage)
+        QueueSpec(f"disputes:{stage.value}", f"  {stage.label}", Queue.DISPUTES, stage)
         for stage in DisputeStage
         if disputes.next_stages(stage)  # queues hold open cases: final stages are never there
     ),
@@ -112,14 +112,20 @@ class MainScreen(DeskScreen[None]):
         Binding("tab", "switch_pane", "Pane", show=False, id="main.pane"),
     ]
 
+    #: Width of the queue list's labels (its CSS width less border and padding).
+    QUEUE_LABEL_WIDTH = 21
+
     def __init__(self) -> None:
         super().__init__()
         self.spec = QUEUES[0]
+        self.totals: QueueTotals | None = None
+        self.loaded: tuple[int, bool] | None = None  # rows loaded, more to come
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="banner")
         with Horizontal(id="main-body"):
-            yield Picker(*(Option(spec.label, id=spec.key) for spec in QUEUES), id="queues")
+            yield Picker(*(Option(self._queue_label(spec), id=spec.key) for spec in QUEUES),
+                         id="queues")
             with Vertical(id="queue-pane"):
                 yield Static("", id="queue-title")
                 yield CaseTable(self.desk.settings.tz, id="cases")
@@ -128,8 +134,13 @@ class MainScreen(DeskScreen[None]):
         self.query_one(Picker).highlighted = 0
         self.query_one(CaseTable).focus()
         self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
-        self.load("banner", lambda: cases.my_counts(self.desk), self._show_banner)
+        self._load_counts()
         self.select_queue(self.spec.key)
+
+    def _load_counts(self) -> None:
+        desk = self.desk
+        self.load("banner", lambda: cases.my_counts(desk), self._show_banner)
+        self.load("totals", lambda: cases.queue_totals(desk), self._show_totals)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
@@ -138,7 +149,7 @@ class MainScreen(DeskScreen[None]):
 
     def desk_changed(self, event: DeskChanged) -> None:
         if event.kind in {"case", "customer"}:
-            self.load("banner", lambda: cases.my_counts(self.desk), self._show_banner)
+            self._load_counts()
             self.query_one(CaseTable).refresh_rows()
         elif event.kind == "agent":
             self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
@@ -154,9 +165,47 @@ class MainScreen(DeskScreen[None]):
                     if counts.mine_due_soon else "")
         text.append(f" · {counts.mine_open} open")
         if counts.mine_dispute_warnings:
-            text.append(f" · {counts.mine_dispute_warnings} disputes past a warning day",
-                        "bold magenta")
+            text.append(f" · {counted(counts.mine_dispute_warnings, 'dispute')} past a warning "
+                        "day", "bold magenta")
+        if counts.team_overdue is not None:  # supervisors answer for the whole team
+            text.append("\nTeam: ", "bold")
+            text.append(f"{counts.team_overdue:,} overdue", "bold red" if counts.team_overdue
+                        else "green")
+            text.append(f" · {counts.team_due_soon or 0:,} due within 7 days",
+                        "yellow" if counts.team_due_soon else "")
+            if counts.team_dispute_warnings:
+                text.append(f" · {counted(counts.team_dispute_warnings, 'dispute')} past a "
+                            "warning day", "bold magenta")
         banner.update(text)
+
+    def _queue_label(self, spec: QueueSpec) -> Text:
+        """The queue's name and, once counted, how many cases it holds, right-aligned."""
+        label = Text(spec.label)
+        if self.totals is not None:
+            n = f"{self.totals.of(spec.queue, spec.stage):,}"
+            label.append(" " * max(1, self.QUEUE_LABEL_WIDTH - len(spec.label) - len(n)))
+            label.append(n, "bold" if spec.queue is Queue.OVERDUE and n != "0" else "")
+        return label
+
+    def _show_totals(self, totals: QueueTotals) -> None:
+        self.totals = totals
+        queues = self.query_one(Picker)
+        for spec in QUEUES:
+            queues.replace_option_prompt(spec.key, self._queue_label(spec))
+        self._show_title()
+
+    def _show_title(self) -> None:
+        spec = self.spec
+        if self.totals is not None:
+            total = self.totals.of(spec.queue, spec.stage)
+            shown = f" — {counted(total, 'case')}" if total else " — nothing here"
+        elif self.loaded is not None:
+            count, more = self.loaded
+            shown = f" — {count:,}{'+' if more else ''} cases" if count else " — nothing here"
+        else:
+            shown = " — loading…"
+        self.query_one("#queue-title", Static).update(
+            Text.assemble((spec.label.strip(), "bold"), shown))
 
     # --- queues -----------------------------------------------------------------------------
 
@@ -169,19 +218,16 @@ class MainScreen(DeskScreen[None]):
         index = QUEUES.index(spec)
         if queues.highlighted != index:
             queues.highlighted = index
-        self.query_one("#queue-title", Static).update(
-            Text.assemble((spec.label.strip(), "bold"), " — loading…"))
+        self.loaded = None
+        self._show_title()
         desk = self.desk
         self.query_one(CaseTable).show(
             lambda cursor, limit: cases.list_queue(desk, spec.queue, cursor=cursor, limit=limit,
                                                    stage=spec.stage))
 
     def on_list_table_loaded(self, event: ListTable.Loaded) -> None:
-        count = event.count
-        more = "+" if event.more else ""
-        shown = " — nothing here" if not count else f" — {count}{more} cases"
-        self.query_one("#queue-title", Static).update(
-            Text.assemble((self.spec.label.strip(), "bold"), shown))
+        self.loaded = (event.count, event.more)
+        self._show_title()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Highlights queued by fast keys arrive after the list moved on: only the current one
@@ -200,7 +246,7 @@ class MainScreen(DeskScreen[None]):
     # --- actions ----------------------------------------------------------------------------
 
     def action_refresh(self) -> None:
-        self.load("banner", lambda: cases.my_counts(self.desk), self._show_banner)
+        self._load_counts()
         self.select_queue(self.spec.key)
 
     def action_switch_pane(self) -> None:

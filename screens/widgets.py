@@ -112,7 +112,9 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._fetch: Fetch[T] | None = None
         self.next_cursor: str | None = None
-        self.loading = False
+        #: A page is on its way. (Not Widget.loading: that one covers the table with an
+        #: animated indicator, which takes focus away and spins while a load is pending.)
+        self.fetching = False
         self._shown: tuple[tuple[int, int], ...] = ()  # (column index, width) on screen
 
     # --- what is listed --------------------------------------------------------------------
@@ -172,10 +174,10 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
     def _load_pages(self, cursor: str | None, limit: int, *, replace: bool, keep: bool) -> None:
         fetch = self._fetch
         assert fetch is not None
-        self.loading = True
+        self.fetching = True
 
         def landed(page: Page[T]) -> None:
-            self.loading = False
+            self.fetching = False
             if replace:
                 self._replace(list(page.items), page.next_cursor, keep=keep)
             else:
@@ -184,14 +186,14 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
             self.post_message(self.Loaded(self, len(self.items), page.next_cursor is not None))
 
         def failed(exc: Exception) -> bool:
-            self.loading = False
+            self.fetching = False
             return False
 
         self.load("rows", lambda: fetch(cursor, limit), landed, failed=failed)
 
     def more(self) -> bool:
         """Load the next page now; False when there is none (or one is on its way)."""
-        if not self.next_cursor or self._fetch is None or self.loading:
+        if not self.next_cursor or self._fetch is None or self.fetching:
             return False
         self._load_pages(self.next_cursor, self.page_size, replace=False, keep=True)
         return True

@@ -1,8 +1,9 @@
 """Workload view (supervisors): open work per agent, and reassigning a selection of cases.
 
 Keys: the list keys move, Enter on an agent lists their open cases, space marks a case, ``a``
-marks all (again: none), ``r`` reassigns the marked cases (or the highlighted one) after asking
-for the agent and a reason, ``u`` reloads, Escape goes back. The services enforce the role: an
+marks all of them — every open case of that agent, also those not loaded yet (again: none) —,
+``r`` reassigns the marked cases (or the highlighted one) after asking for the agent (picked
+by name) and a reason, ``u`` reloads, Escape goes back. The services enforce the role: an
 agent who gets here is told so by the refusal the first load brings back.
 """
 
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Label
 
 from helpdesk.services import supervisor
 from helpdesk.services.readmodels import CaseSummary
+from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog, FormValues
 from screens.registry import DeskCommand, register
@@ -48,8 +50,8 @@ CASE_COLUMNS = (
 
 
 def agent_row(r: supervisor.AgentLoad) -> Row:
-    name = r.agent_name or UNASSIGNED
-    return name, (
+    name = r.display_name or UNASSIGNED
+    return r.agent_name or UNASSIGNED, (
         cell(name if r.active else f"{name} (inactive)"), cell(r.role.value if r.role else ""),
         cell(r.open_cases), cell(r.open_disputes), cell(r.due_soon),
         cell(r.overdue, "bold red" if r.overdue else ""),
@@ -77,7 +79,7 @@ class WorkloadScreen(DeskScreen[None]):
         self.agent: str | None = None  # whose cases are listed (None: the unassigned pile)
         self.listing = False
         self.marked: set[int] = set()
-        self.agent_names: list[str] = []
+        self.loads: dict[str | None, supervisor.AgentLoad] = {}
 
     def compose(self) -> ComposeResult:
         yield Label("Workload")
@@ -100,7 +102,7 @@ class WorkloadScreen(DeskScreen[None]):
         style = urgency(c.days_left, c.overdue) or ("yellow" if c.warning else "")
         return str(c.id), (
             cell(MARK if c.id in self.marked else " "), cell(f"#{c.id}"), cell(c.kind.label),
-            cell(c.customer_name), cell(c.dispute_stage.value if c.dispute_stage else ""),
+            cell(c.customer_name), cell(c.dispute_stage.label if c.dispute_stage else ""),
             cell(str(c.due_date)), cell(days_left_text(c.days_left, c.overdue), style),
             cell(c.warning or "", "yellow" if c.warning else ""),
         )
@@ -110,17 +112,19 @@ class WorkloadScreen(DeskScreen[None]):
     def action_reload(self) -> None:
         self.load("workload", lambda: supervisor.workload(self.desk), self._show_agents)
         if self.listing:
-            self._load_cases(self.agent)
+            self._cases_table.refresh_rows()
 
     def desk_changed(self, event: DeskChanged) -> None:
         if event.kind in {"case", "agent"}:
             self.action_reload()
 
     def _show_agents(self, rows: tuple[supervisor.AgentLoad, ...]) -> None:
-        self.agent_names = [r.agent_name for r in rows if r.agent_name and r.active]
+        self.loads = {r.agent_name: r for r in rows}
         table = self.query_one("#agents", ListTable)
         table.set_items(rows)
-        if not self.listing:
+        if self.listing:
+            self._show_title()
+        else:
             table.focus()
 
     @on(DataTable.RowSelected, "#agents")
@@ -132,14 +136,17 @@ class WorkloadScreen(DeskScreen[None]):
 
     def _load_cases(self, agent: str | None) -> None:
         self.agent, self.listing = agent, True
-        self.load("workload-cases", lambda: supervisor.agent_cases(self.desk, agent=agent),
-                  self._show_cases)
+        desk = self.desk
+        self._cases_table.show(lambda cursor, limit: supervisor.agent_cases(
+            desk, agent=agent, cursor=cursor, limit=limit))
+        self._show_title()
 
-    def _show_cases(self, items: tuple[CaseSummary, ...]) -> None:
-        self.marked &= {c.id for c in items}
-        self.query_one("#cases-title", Label).update(
-            lit(f"Open cases of {self.agent or UNASSIGNED}: {len(items)}"))
-        self._cases_table.set_items(items)
+    def _show_title(self) -> None:
+        load = self.loads.get(self.agent)
+        who = (load.display_name if load else None) or self.agent or UNASSIGNED
+        total = counted(load.open_cases, "open case") if load else "open cases"
+        marked = f" · {len(self.marked):,} marked" if self.marked else ""
+        self.query_one("#cases-title", Label).update(lit(f"{who}: {total}{marked}"))
 
     # --- selection and reassignment --------------------------------------------------------
 
@@ -155,41 +162,55 @@ class WorkloadScreen(DeskScreen[None]):
         table = self._cases_table
         table.redraw(str(case.id))
         table.action_cursor_down()
+        self._show_title()
 
     def action_mark_all(self) -> None:
+        """Every open case of the agent listed, loaded or not (again: none)."""
         if self._focused_case() is None:
             return
-        everything = {c.id for c in self.cases}
-        self.marked = set() if self.marked == everything else everything
-        for c in self.cases:
-            self._cases_table.redraw(str(c.id))
+        desk, agent = self.desk, self.agent
+        self.load("mark-all", lambda: supervisor.agent_case_ids(desk, agent=agent),
+                  self._mark_all)
+
+    def _mark_all(self, ids: tuple[int, ...]) -> None:
+        everything = set(ids)
+        self.marked = set() if everything <= self.marked else everything
+        for key in self._cases_table.row_keys():
+            self._cases_table.redraw(key)
+        self._show_title()
 
     def action_reassign(self) -> None:
-        chosen = [c for c in self.cases if c.id in self.marked]
+        loaded = {c.id: c for c in self.cases}
+        chosen = sorted(self.marked)
         current = self._focused_case()
         if not chosen and current is not None:
-            chosen = [current]
+            chosen = [current.id]
         if not chosen:
             self.notify("Choose an agent (Enter), then mark cases with space.",
                         severity="warning")
             return
-        versions = {c.id: c.version for c in chosen}
+        # What was seen carries its version; marked rows not loaded yet move as they are.
+        versions = {cid: loaded[cid].version for cid in chosen if cid in loaded}
         desk = self.desk
 
         def submit(v: FormValues) -> tuple[CaseSummary, ...]:
-            return supervisor.reassign(desk, case_ids=list(versions), assignee=v["assignee"],
+            return supervisor.reassign(desk, case_ids=chosen, assignee=v["assignee"] or None,
                                        reason=v["reason"], expected_versions=versions)
 
         def done(moved: tuple[CaseSummary, ...] | None) -> None:
             if moved is not None:
                 self.marked.clear()
-                self.notify(f"Reassigned {len(moved)} case(s).", markup=False)
+                self._show_title()
+                self.notify(f"Reassigned {counted(len(moved), 'case')}.", markup=False)
 
+        agents = [(r.display_name or r.agent_name, r.agent_name)
+                  for r in self.loads.values()
+                  if r.agent_name and r.active and r.agent_name != self.agent]
         self.app.push_screen(FormDialog(
-            f"Reassign {len(chosen)} case(s) to",
-            [Field.text("assignee", "Agent login name"), Field.text("reason", "Reason (required)")],
-            submit, name="workload.reassign", reload=self.action_reload,
-            hint="Agents: " + ", ".join(self.agent_names)), done)
+            f"Reassign {counted(len(chosen), 'case')} to",
+            [Field.choice("assignee", "Agent", [*agents, ("nobody (unassigned)", "")]),
+             Field.text("reason", "Reason (required)")],
+            submit, name="workload.reassign", reload=self.action_reload), done)
 
 
 register(DeskCommand(

@@ -8,21 +8,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import LoadingIndicator, Static
 
 from helpdesk.domain import CaseKind, Role
-from helpdesk.services import agents, cases, customers
+from helpdesk.services import agents, cases, customers, supervisor
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog
 from screens.main import MainScreen
+from screens.widgets import ListTable
+from screens.workload import WorkloadScreen
 from tests.conftest import settle
+from tests.intake_mail import mail, write_mbox
 from tests.screenshot import line_with, screen_lines
 
 
@@ -254,3 +258,142 @@ async def test_a_case_taken_elsewhere_disappears_from_unassigned_by_itself(
         assert "Live refresh please" in screen(app)
         cases.assign(day.as_agent("lena"), case_id=case_id, assignee="lena")
         assert await wait_for(pilot, lambda: "Live refresh please" not in screen(app))
+
+
+# --- friction: counts and totals ----------------------------------------------------------------
+
+async def test_every_queue_shows_its_count_and_lists_say_their_exact_total(
+    day: Desk, tmp_path: Path
+) -> None:
+    for i in range(57):
+        open_case(day, f"Old {i}", days_ago=40)  # overdue (30-day clock), unassigned
+    open_case(day, "Mine and fresh", mine=True)
+    cases.take(day.as_agent("lena"), case_id=open_case(day, "Lena's late one", days_ago=45))
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert "My cases" in (line_with(app, "My cases", "1") or "")
+        overdue = line_with(app, "Overdue ")
+        assert overdue is not None and overdue.split("│")[0].split()[-1] == "58", overdue
+        await pilot.press("tab", "j", "j", "j")  # mine, unassigned, due soon, overdue
+        await settle(pilot)
+        title = line_with(app, "Overdue —")
+        assert title is not None and "58 cases" in title and "+" not in title, title
+        await pilot.press("k", "k")  # unassigned
+        await settle(pilot)
+        assert "57 cases" in (line_with(app, "Unassigned —") or "")
+        await pilot.press("k")
+        await settle(pilot)
+        assert "My cases — 1 case" in screen(app) and "1 cases" not in screen(app)
+        banner = screen_lines(app)[:2]
+        assert "Team: 58 overdue" in "\n".join(banner), banner
+
+
+async def test_the_palette_names_queues_without_stray_spaces(day: Desk, tmp_path: Path) -> None:
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"go to queue")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        shown = screen(app)
+        assert "Go to queue: resolution proposed" in shown, shown
+        assert "queue:  " not in shown and "resolution_proposed" not in shown
+
+
+# --- bug 4: "mark all" stopped at 500 -------------------------------------------------------------
+
+def pile(desk: Desk, agent: str, count: int, disputes: int) -> None:
+    """``count`` open cases of ``agent`` (``disputes`` of them disputes), in one unit of work."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        owner = agents_table_id(s, agent)
+        for i in range(count):
+            kind = CaseKind.DISPUTE if i < disputes else CaseKind.ACCESS
+            cases.new_case(s, desk, actor, kind=kind, customer_id=None, subject=f"Pile {i}",
+                           received_at=desk.now() - timedelta(days=i % 60, hours=i),
+                           assignee_id=owner)
+
+
+def agents_table_id(s: Any, name: str) -> int:
+    from sqlmodel import select
+
+    from helpdesk.db.models import Agent
+    agent = s.exec(select(Agent).where(Agent.name == name)).one()
+    return int(agent.id)
+
+
+async def test_mark_all_marks_every_open_case_and_reassign_moves_them_all(
+    day: Desk, tmp_path: Path
+) -> None:
+    pile(day, "lena", 718, disputes=16)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("W")
+        await settle(pilot)
+        workload = app.screen
+        assert isinstance(workload, WorkloadScreen)
+        agents_shown = workload.query_one("#agents", ListTable).row_keys()
+        for _ in range(agents_shown.index("lena")):
+            await pilot.press("j")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Lena Fischer: 718 open cases" in screen(app)
+        await pilot.press("a")
+        await settle(pilot)
+        assert len(workload.marked) == 718 and "718 marked" in screen(app)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "Reassign 718 cases to" in dialog_text(app)
+        # alice, then Tom Berg: Lena herself is not offered
+        await pilot.press("j", "enter", *"Lena is on leave", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, WorkloadScreen)
+    left = supervisor.agent_cases(day, agent="lena")
+    assert left.items == () and left.next_cursor is None
+    moved, cursor = [], None
+    while True:
+        page = supervisor.agent_cases(day, agent="tom", cursor=cursor, limit=500)
+        moved += page.items
+        if (cursor := page.next_cursor) is None:
+            break
+    assert len(moved) == 718 and sum(c.kind is CaseKind.DISPUTE for c in moved) == 16
+
+
+# --- bug 10: nothing animates while the desk is idle ------------------------------------------
+
+def animating(app: DeskApp) -> list[str]:
+    """Widgets on the current screen that redraw themselves on a timer (or a loading cover)."""
+    return [repr(w) for w in app.screen.walk_children()
+            if w.auto_refresh or isinstance(w, LoadingIndicator) or getattr(w, "loading", False)]
+
+
+async def test_an_idle_desk_animates_nothing_on_any_screen_even_after_an_import(
+    day: Desk, tmp_path: Path
+) -> None:
+    customer = customers.create(day, name="Idle Ida", emails=["ida@example.org"])
+    case_id = open_case(day, "Idle", customer_id=customer.id)
+    box = write_mbox(tmp_path / "in.mbox", [mail(subject=f"Question {i}", msgid=f"<q{i}@x>")
+                                             for i in range(3)])
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert animating(app) == []
+        for key in ("W", "R", "T", "D", "I"):
+            app.pop_screen() if len(app.screen_stack) > 2 else None
+            await pilot.press(key)
+            await settle(pilot)
+            assert animating(app) == [], (key, animating(app))
+        await pilot.press(*str(box), "enter")
+        await settle(pilot)
+        assert "3 messages" in screen(app)
+        assert animating(app) == []
+        await pilot.press("escape")
+        app.open_case(case_id)
+        await settle(pilot)
+        app.open_customer(customer.id)
+        await settle(pilot)
+        assert animating(app) == []

@@ -133,7 +133,7 @@ def test_workload_counts_and_is_for_supervisors(
     assert by[None].open_cases == 1 and by["carol"].open_cases == 0
     clock.advance(days=-61 + 1)  # back to day 11: 'soon' is due in 4 days
     assert {r.agent_name: r.due_soon for r in supervisor.workload(desk)}["bob"] == 1
-    assert supervisor.agent_cases(desk, agent="bob")[0].id == old  # most urgent first
+    assert supervisor.agent_cases(desk, agent="bob").items[0].id == old  # most urgent first
     for call in (lambda: supervisor.workload(team["bob"]),
                  lambda: supervisor.agent_cases(team["bob"], agent="bob")):
         with pytest.raises(Forbidden, match="only a supervisor"):

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.cli.output import CliContext, command, emit, group, page_lines, safe, table
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
 from helpdesk.services import agents, cases, customers, desk_settings, parsing, policy
@@ -274,14 +274,7 @@ def case_new(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def case_list(args: argparse.Namespace, ctx: CliContext) -> int:
     page = cases.list_queue(ctx.desk(), args.queue, cursor=args.cursor, limit=args.limit)
-
-    def lines() -> list[str]:
-        out = _case_rows(page.items) if page.items else ["no cases in this queue"]
-        if page.next_cursor:
-            out.append(f"more: --cursor '{page.next_cursor}'")
-        return out
-
-    emit(args, page, lines)
+    emit(args, page, lambda: page_lines(page, _case_rows, "no cases in this queue"))
     return 0
 
 

@@ -12,10 +12,10 @@ import csv
 import sys
 from typing import Any
 
-from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.cli.output import CliContext, command, emit, group, page_lines, safe, table
 from helpdesk.domain import DisputeStage
 from helpdesk.errors import Invalid
-from helpdesk.services import disputes, parsing, reports, supervisor
+from helpdesk.services import cases, disputes, parsing, reports, supervisor
 from helpdesk.services.readmodels import CaseDetail, CaseSummary
 
 
@@ -80,6 +80,9 @@ def register(sub: Any) -> None:
                 json_output=True)
     p.add_argument("--agent", metavar="NAME",
                    help="list this agent's open cases instead ('-' for unassigned)")
+    p.add_argument("--limit", type=int, default=cases.DEFAULT_PAGE,
+                   help="cases per page with --agent")
+    p.add_argument("--cursor", help="continue after a previous page (--agent)")
 
     p = command(sub, "report", report, "desk figures: volume, on-time rate, breaches, stages")
     fmt = p.add_mutually_exclusive_group()
@@ -164,8 +167,9 @@ def case_deescalate(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def workload(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.agent is not None:
-        items = supervisor.agent_cases(ctx.desk(), agent=None if args.agent == "-" else args.agent)
-        emit(args, items, lambda: _summary_rows(items) if items else ["no open cases"])
+        page = supervisor.agent_cases(ctx.desk(), agent=None if args.agent == "-" else args.agent,
+                                      cursor=args.cursor, limit=args.limit)
+        emit(args, page, lambda: page_lines(page, _summary_rows, "no open cases"))
         return 0
     rows = supervisor.workload(ctx.desk())
     emit(args, rows, lambda: table(

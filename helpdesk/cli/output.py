@@ -8,11 +8,13 @@ import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from helpdesk.errors import HelpdeskError
 from helpdesk.services.context import Desk, open_desk
-from helpdesk.services.readmodels import to_jsonable
+from helpdesk.services.readmodels import Page, to_jsonable
+
+T = TypeVar("T")
 
 
 class CliContext:
@@ -94,6 +96,15 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [fmt.format(*headers).rstrip()] + [fmt.format(*row).rstrip() for row in cells]
+
+
+def page_lines(page: Page[T], rows: Callable[[tuple[T, ...]], list[str]],
+               empty: str) -> list[str]:
+    """A page of a list as text, saying how to get the next page when there is one."""
+    out = rows(page.items) if page.items else [empty]
+    if page.next_cursor:
+        out.append(f"more: --cursor '{page.next_cursor}'")
+    return out
 
 
 def fail(exc: HelpdeskError) -> int:

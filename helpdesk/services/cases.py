@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from helpdesk import clock
 from helpdesk.db.engine import get_for_change
@@ -32,6 +33,7 @@ from helpdesk.services.readmodels import (
     CaseSummary,
     Page,
     QueueCounts,
+    QueueTotals,
     case_event_from,
     case_summary_from,
     message_from,
@@ -168,6 +170,24 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise Invalid("that page cursor is not one the desk produced", field="cursor") from None
 
 
+def _queue_where(desk: Desk, actor: Agent, queue: Queue, now: datetime,
+                 stage: DisputeStage | None = None) -> sa.ColumnElement[bool]:
+    """What puts an open case in ``queue`` (the open-ness itself is the caller's filter)."""
+    if queue is Queue.MINE:
+        return Case.assignee_id == actor.id
+    if queue is Queue.UNASSIGNED:
+        return col(Case.assignee_id).is_(None)
+    if queue is Queue.OVERDUE:
+        return col(Case.due_at) <= now
+    if queue is Queue.DUE_SOON:
+        return sa.and_(col(Case.due_at) > now, col(Case.due_at) <= _due_soon_limit(desk))
+    if queue is Queue.DISPUTES:
+        if stage is not None:
+            return sa.and_(Case.kind == CaseKind.DISPUTE, Case.dispute_stage == stage)
+        return Case.kind == CaseKind.DISPUTE
+    return sa.true()
+
+
 def list_queue(
     desk: Desk,
     queue: Queue | str,
@@ -181,51 +201,72 @@ def list_queue(
     Open queues are ordered by deadline (most urgent first); ``all`` by receipt, newest first.
     """
     queue = parse_queue(queue)
-    limit = max(1, min(limit, MAX_PAGE))
+    chosen = parse_stage(stage) if stage is not None and queue is Queue.DISPUTES else None
     with desk.db.session() as s:
         actor = desk.actor(s)
-        query = select(Case)
-        now = desk.now()
         if queue is Queue.ALL:
-            key = (col(Case.received_at), col(Case.id))
-            descending = True
+            return page(s, desk, select(Case), cursor=cursor, limit=limit, newest_first=True)
+        query = select(Case).where(col(Case.closed_at).is_(None),
+                                   _queue_where(desk, actor, queue, desk.now(), chosen))
+        return page(s, desk, query, cursor=cursor, limit=limit)
+
+
+def page(s: Session, desk: Desk, query: SelectOfScalar[Case], *, cursor: str | None, limit: int,
+         newest_first: bool = False) -> Page[CaseSummary]:
+    """One keyset page of the cases ``query`` selects: by deadline, most urgent first, or
+    (``newest_first``) by receipt. Any page costs the same as the first."""
+    limit = max(1, min(limit, MAX_PAGE))
+    if newest_first:
+        key = (col(Case.received_at), col(Case.id))
+    else:
+        key = (col(Case.due_at), col(Case.id))
+    if cursor:
+        at, cid = _decode_cursor(cursor)
+        at_param = sa.literal(at, type_=Case.__table__.c.due_at.type)
+        if newest_first:
+            query = query.where(sa.or_(key[0] < at_param, sa.and_(key[0] == at_param,
+                                                                    key[1] < cid)))
         else:
-            key = (col(Case.due_at), col(Case.id))
-            descending = False
-            query = query.where(col(Case.closed_at).is_(None))
-        if queue is Queue.MINE:
-            query = query.where(Case.assignee_id == actor.id)
-        elif queue is Queue.UNASSIGNED:
-            query = query.where(col(Case.assignee_id).is_(None))
-        elif queue is Queue.OVERDUE:
-            query = query.where(col(Case.due_at) <= now)
-        elif queue is Queue.DUE_SOON:
-            query = query.where(col(Case.due_at) > now, col(Case.due_at) <= _due_soon_limit(desk))
-        elif queue is Queue.DISPUTES:
-            query = query.where(Case.kind == CaseKind.DISPUTE)
-            if stage is not None:
-                query = query.where(Case.dispute_stage == parse_stage(stage))
-        if cursor:
-            at, cid = _decode_cursor(cursor)
-            at_param = sa.literal(at, type_=Case.__table__.c.due_at.type)
-            if descending:
-                query = query.where(sa.or_(key[0] < at_param, sa.and_(key[0] == at_param,
-                                                                        key[1] < cid)))
-            else:
-                query = query.where(sa.or_(key[0] > at_param, sa.and_(key[0] == at_param,
-                                                                        key[1] > cid)))
-        order = [k.desc() for k in key] if descending else list(key)
-        rows = s.exec(query.order_by(*order).limit(limit + 1)).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = case_summaries(s, desk, rows)
-        next_cursor = None
-        if more and rows:
-            last = rows[-1]
-            next_cursor = _encode_cursor(
-                last.received_at if queue is Queue.ALL else last.due_at, last.id or 0
-            )
-        return Page(items=items, next_cursor=next_cursor)
+            query = query.where(sa.or_(key[0] > at_param, sa.and_(key[0] == at_param,
+                                                                    key[1] > cid)))
+    order = [k.desc() for k in key] if newest_first else list(key)
+    rows = s.exec(query.order_by(*order).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        next_cursor = _encode_cursor(last.received_at if newest_first else last.due_at,
+                                     last.id or 0)
+    return Page(items=case_summaries(s, desk, rows), next_cursor=next_cursor)
+
+
+def queue_totals(desk: Desk) -> QueueTotals:
+    """How many cases each queue holds now (open queues; ``all`` counts closed ones too), and
+    open disputes per stage: one pass over the open cases."""
+    with desk.db.session() as s:
+        actor = desk.actor(s)
+        return _totals(s, desk, actor)
+
+
+def _count_if(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+
+def _totals(s: Session, desk: Desk, actor: Agent) -> QueueTotals:
+    now = desk.now()
+    open_queues = [q for q in Queue if q is not Queue.ALL]
+    stages = list(DisputeStage)
+    row = s.execute(
+        sa.select(
+            *(_count_if(_queue_where(desk, actor, q, now)) for q in open_queues),
+            *(_count_if(_queue_where(desk, actor, Queue.DISPUTES, now, st)) for st in stages),
+        ).where(col(Case.closed_at).is_(None))
+    ).one()
+    counts = dict(zip(open_queues, (int(v) for v in row[:len(open_queues)]), strict=True))
+    counts[Queue.ALL] = int(s.exec(select(func.count()).select_from(Case)).one())
+    per_stage = dict(zip(stages, (int(v) for v in row[len(open_queues):]), strict=True))
+    return QueueTotals(queues=counts, stages=per_stage)
 
 
 def _due_soon_limit(desk: Desk) -> datetime:
@@ -238,24 +279,35 @@ def _due_soon_limit(desk: Desk) -> datetime:
 
 def my_counts(desk: Desk) -> QueueCounts:
     """Counts for the start banner: the acting agent's open, overdue and due-soon cases, and
-    their open disputes that have reached the first warning day."""
+    their open disputes that have reached the first warning day; for a supervisor also the
+    team's overdue, due-soon and warned cases (they answer for everyone's)."""
     with desk.db.session() as s:
         actor = desk.actor(s)
         now = desk.now()
-        mine = select(func.count()).select_from(Case).where(
-            Case.assignee_id == actor.id, col(Case.closed_at).is_(None)
-        )
         warnings = desk.settings.dispute_warning_days
+        warned = sa.and_(
+            Case.kind == CaseKind.DISPUTE,
+            col(Case.received_at) < clock.reached_before(min(warnings), now, desk.settings.tz),
+        ) if warnings else sa.false()
+        mine = Case.assignee_id == actor.id
+        figures = [
+            _count_if(sa.and_(mine, warned)),
+            _count_if(mine),
+            _count_if(sa.and_(mine, _queue_where(desk, actor, Queue.OVERDUE, now))),
+            _count_if(sa.and_(mine, _queue_where(desk, actor, Queue.DUE_SOON, now))),
+        ]
+        team = actor.role == Role.SUPERVISOR
+        if team:
+            figures += [_count_if(_queue_where(desk, actor, Queue.OVERDUE, now)),
+                        _count_if(_queue_where(desk, actor, Queue.DUE_SOON, now)),
+                        _count_if(warned)]
+        row = [int(v) for v in s.execute(
+            sa.select(*figures).where(col(Case.closed_at).is_(None))).one()]
         return QueueCounts(
-            mine_dispute_warnings=s.exec(mine.where(
-                Case.kind == CaseKind.DISPUTE,
-                col(Case.received_at) < clock.reached_before(min(warnings), now, desk.settings.tz),
-            )).one() if warnings else 0,
-            mine_open=s.exec(mine).one(),
-            mine_overdue=s.exec(mine.where(col(Case.due_at) <= now)).one(),
-            mine_due_soon=s.exec(
-                mine.where(col(Case.due_at) > now, col(Case.due_at) <= _due_soon_limit(desk))
-            ).one(),
+            mine_dispute_warnings=row[0], mine_open=row[1], mine_overdue=row[2],
+            mine_due_soon=row[3],
+            team_overdue=row[4] if team else None, team_due_soon=row[5] if team else None,
+            team_dispute_warnings=row[6] if team else None,
         )
 
 

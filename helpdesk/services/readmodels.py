@@ -6,6 +6,7 @@ Converters (``*_from``) live beside the classes so every service builds a view t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from helpdesk import clock
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message
-from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
 
 T = TypeVar("T")
 
@@ -25,8 +26,8 @@ def to_jsonable(value: Any) -> Any:
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, Mapping):
+        return {str(to_jsonable(k)): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (datetime, date)):
@@ -311,9 +312,24 @@ class CaseDetail:
 
 @dataclass(frozen=True, slots=True)
 class QueueCounts:
-    """What the start banner says about the acting agent's own cases."""
+    """What the start banner says: the acting agent's own cases and, for supervisors, the
+    team's (``team_*`` are None for agents)."""
 
     mine_open: int
     mine_overdue: int
     mine_due_soon: int  # due within 7 days, not yet overdue
     mine_dispute_warnings: int = 0  # open disputes past the first warning day
+    team_overdue: int | None = None
+    team_due_soon: int | None = None
+    team_dispute_warnings: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTotals:
+    """How many cases every queue holds now, counted in one go (the sidebar and list titles)."""
+
+    queues: Mapping[Queue, int]
+    stages: Mapping[DisputeStage, int]  # open disputes at each stage
+
+    def of(self, queue: Queue, stage: DisputeStage | None = None) -> int:
+        return self.stages.get(stage, 0) if stage is not None else self.queues.get(queue, 0)

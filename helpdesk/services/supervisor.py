@@ -15,6 +15,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from helpdesk import clock
 from helpdesk.db.models import Agent, Case
@@ -22,10 +23,11 @@ from helpdesk.domain import CaseKind, Role
 from helpdesk.errors import HelpdeskError, Invalid, NotFound
 from helpdesk.services import audit, cases
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import CaseDetail, CaseSummary
+from helpdesk.services.readmodels import CaseDetail, CaseSummary, Page
 from helpdesk.services.validation import clean_text
 
-MAX_BULK = 500
+#: The most cases one reassignment moves (one unit of work); an agent's whole open pile fits.
+MAX_BULK = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,26 +144,35 @@ def workload(desk: Desk) -> tuple[AgentLoad, ...]:
         return tuple(out)
 
 
+def _agent_open_cases(s: Session, agent: str | None) -> SelectOfScalar[Case]:
+    query = select(Case).where(col(Case.closed_at).is_(None))
+    if agent is None:
+        return query.where(col(Case.assignee_id).is_(None))
+    target = s.exec(select(Agent).where(Agent.name == agent)).first()
+    if target is None:
+        raise NotFound(f"no agent named '{agent}'")
+    return query.where(Case.assignee_id == target.id)
+
+
 def agent_cases(
-    desk: Desk, *, agent: str | None, limit: int = cases.MAX_PAGE
-) -> tuple[CaseSummary, ...]:
-    """An agent's open cases (``agent=None``: unassigned ones), most urgent first.
+    desk: Desk, *, agent: str | None, cursor: str | None = None, limit: int = cases.DEFAULT_PAGE
+) -> Page[CaseSummary]:
+    """One page of an agent's open cases (``agent=None``: unassigned ones), most urgent first.
 
     Supervisors only: the workload view's drill-down, where cases are picked for reassignment.
     """
     with desk.db.session() as s:
         _supervisor_check(desk, s)
-        query = select(Case).where(col(Case.closed_at).is_(None))
-        if agent is None:
-            query = query.where(col(Case.assignee_id).is_(None))
-        else:
-            target = s.exec(select(Agent).where(Agent.name == agent)).first()
-            if target is None:
-                raise NotFound(f"no agent named '{agent}'")
-            query = query.where(Case.assignee_id == target.id)
-        limit = max(1, min(limit, cases.MAX_PAGE))
-        rows = s.exec(query.order_by(col(Case.due_at), col(Case.id)).limit(limit)).all()
-        return cases.case_summaries(s, desk, rows)
+        return cases.page(s, desk, _agent_open_cases(s, agent), cursor=cursor, limit=limit)
+
+
+def agent_case_ids(desk: Desk, *, agent: str | None) -> tuple[int, ...]:
+    """Every open case of an agent (``None``: unassigned), most urgent first: what "mark all"
+    marks, however many there are. Supervisors only."""
+    with desk.db.session() as s:
+        _supervisor_check(desk, s)
+        query = _agent_open_cases(s, agent).order_by(col(Case.due_at), col(Case.id))
+        return tuple(c.id or 0 for c in s.exec(query))
 
 
 def escalate(
