@@ -36,6 +36,9 @@ REDACTED = "[erased]"
 #: scanned, so personal data that reached them by mistake is reported.
 NEVER_REWRITTEN = frozenset({"audit_event", "policy_version", "erasure", "erasure_address",
                              "suppression_entry", "agent", "alembic_version"})
+#: Tables of keyed hashes only, never searched (in team mode agents may not read the
+#: suppression list at all).
+HASHES_ONLY = frozenset({"suppression_entry", "erasure_address", "alembic_version"})
 _ESCAPE = "\\"
 _BATCH = 200
 
@@ -95,7 +98,8 @@ def _binary_columns(table: sa.Table) -> list[sa.Column[Any]]:
 
 
 def _tables() -> list[sa.Table]:
-    return [t for t in SQLModel.metadata.sorted_tables if "id" in t.c]
+    return [t for t in SQLModel.metadata.sorted_tables
+            if "id" in t.c and t.name not in HASHES_ONLY]
 
 
 def _others(table: sa.Table, customer_id: int) -> sa.ColumnElement[bool] | None:
