@@ -12,13 +12,17 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
-from helpdesk.services import cases, changes
+from helpdesk.errors import Invalid
+from helpdesk.services import cases, changes, customers
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail, MessageInfo
 from screens.base import DeskChanged, DeskScreen
-from screens.dialogs import Field, FormDialog
+from screens.dialogs import Field, FormDialog, FormValues, SearchDialog
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
 from screens.widgets import DetailScroll
+
+#: Matches the link dialog lists (refine the search for more).
+LINK_MATCHES = 20
 
 _DIRECTION = {
     MessageDirection.INBOUND: "⇐ from customer",
@@ -89,8 +93,8 @@ class CaseScreen(DeskScreen[None]):
         head.append_text(Text(clean(c.subject or "(no subject)", one_line=True, limit=500)))
         head.append("\nCustomer  ", "dim")
         head.append_text(Text(clean(c.customer_name or "none linked", one_line=True, limit=200)))
-        if c.customer_id:
-            head.append(f"  #{c.customer_id} (c opens)", "dim")
+        head.append(f"  #{c.customer_id} (c opens)" if c.customer_id else "  (c links one)",
+                    "dim")
         head.append("\nAssignee  ", "dim")
         head.append_text(Text(clean(c.assignee_name or "unassigned", one_line=True)))
         head.append("\nReceived  ", "dim")
@@ -144,10 +148,13 @@ class CaseScreen(DeskScreen[None]):
                     failed=refused)
 
     def action_customer(self) -> None:
-        if self.detail and self.detail.case.customer_id:
+        """Open the case's customer; with none linked yet, find and link one."""
+        if self.detail is None:
+            return
+        if self.detail.case.customer_id:
             self.desk_app.open_customer(self.detail.case.customer_id)
         else:
-            self.notify("No customer is linked to this case.", markup=False)
+            self.app.push_screen(link_form(self.desk, self.detail), self._changed)
 
 
 def history_text(d: CaseDetail, tz: ZoneInfo) -> Text:
@@ -206,6 +213,27 @@ def status_form(desk: Desk, detail: CaseDetail, *,
                                    expected_version=case.version),
         name="case.status", reload=reload,
     )
+
+
+def link_form(desk: Desk, detail: CaseDetail) -> SearchDialog[CaseDetail]:
+    """Find the customer the case is about and link it (Enter on a match saves)."""
+    case = detail.case
+
+    def search(text: str) -> list[tuple[str, int]]:
+        found = customers.find(desk, text, limit=LINK_MATCHES)
+        return [(f"#{c.id}  {c.name or '(erased)'}  {c.primary_email or ''}  {c.company or ''}"
+                 .rstrip(), c.id) for c in found]
+
+    def submit(v: FormValues) -> CaseDetail:
+        if v["pick"] is None:
+            raise Invalid("type part of the customer's name, e-mail, company or phone, then "
+                          "pick them", field="find")
+        return cases.link_customer(desk, case_id=case.id, customer_id=v["pick"],
+                                   expected_version=case.version)
+
+    return SearchDialog(f"Link case #{case.id} to its customer", search, submit,
+                        label="Find the customer (name, e-mail, company or phone)",
+                        name="case.link")
 
 
 def new_case_form(desk: Desk, customer_id: int | None = None) -> FormDialog[CaseDetail]:

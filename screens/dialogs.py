@@ -228,6 +228,33 @@ class FormDialog(DeskModal[T]):
             self.action_save()
 
 
+class SearchDialog(FormDialog[T]):
+    """Pick one record by typing part of it: a ``find`` text field whose every change runs
+    ``search`` off the UI thread and lists what it finds in the ``pick`` choice field (Enter or
+    Down moves there, Enter saves). ``submit`` gets the picked value as ``values["pick"]``."""
+
+    BINDINGS = [Binding("down", "to_matches", "Matches", show=False, id="form.matches")]
+
+    def __init__(self, title: str, search: Callable[[str], Sequence[tuple[str, Any]]],
+                 submit: Callable[[FormValues], T], *, label: str, hint: str = "",
+                 name: str | None = None) -> None:
+        super().__init__(title, [Field.text("find", label), Field.choice("pick", "Matches", [])],
+                         submit, hint=hint, name=name)
+        self.search = search
+
+    @on(Input.Changed, "#f-find")
+    def _find(self, event: Input.Changed) -> None:
+        text, search = event.value.strip(), self.search
+        if not text:
+            self.forget("search")
+            self.set_choices("pick", [])
+            return
+        self.load("search", lambda: search(text), lambda found: self.set_choices("pick", found))
+
+    def action_to_matches(self) -> None:
+        self.query_one("#f-pick").focus()
+
+
 def _options(choices: Sequence[tuple[str, Any]]) -> list[Option]:
     """Options of a choice field; an option's id is its value's text (for str/int values)."""
     return [Option(lit(label), id=str(value) if isinstance(value, str | int) else str(i))

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import LoadingIndicator, Static
+from textual.widgets import LoadingIndicator, OptionList, Static
 
-from helpdesk.domain import CaseKind, Role
+from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.services import agents, cases, customers, supervisor
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
@@ -55,8 +55,11 @@ def screen(app: DeskApp) -> str:
 
 
 def dialog_text(app: DeskApp) -> str:
-    """The text of the dialog on top (not of the screen beneath it)."""
-    return "\n".join(str(w.render()) for w in app.screen.query(Static))
+    """The text of the dialog on top (not of the screen beneath it), choices included."""
+    parts = [str(w.render()) for w in app.screen.query(Static)]
+    parts += [str(picker.get_option_at_index(i).prompt)
+              for picker in app.screen.query(OptionList) for i in range(picker.option_count)]
+    return "\n".join(parts)
 
 
 def press_fast(app: DeskApp, *keys: str) -> None:
@@ -397,3 +400,41 @@ async def test_an_idle_desk_animates_nothing_on_any_screen_even_after_an_import(
         app.open_customer(customer.id)
         await settle(pilot)
         assert animating(app) == []
+
+
+# --- bug 6: blank cases and orphans ----------------------------------------------------------
+
+async def test_a_blank_new_case_is_refused_and_an_orphan_gets_its_customer(
+    day: Desk, tmp_path: Path
+) -> None:
+    paul = customers.create(day, name="Paul Orphanidis", emails=["paul@example.org"])
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog), "a blank case was created"
+        assert "needs a subject or a customer" in dialog_text(app)
+        assert cases.queue_totals(day).of(Queue.ALL) == 0
+        await pilot.press(*"Letter without a sender", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        case_id = app.screen.case_id
+        assert "none linked" in screen(app)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"orphan")
+        await settle(pilot)
+        assert "Paul Orphanidis" in dialog_text(app)
+        await pilot.press("enter", "enter")  # to the matches, then pick the first
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert "Paul Orphanidis" in screen(app)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        assert "Letter without a sender" in screen(app)
+    history = cases.get(day, case_id).events
+    assert history[-1].action == "customer" and history[-1].to_value == f"#{paul.id}"

@@ -3,11 +3,13 @@ get the same answers because the rules live here."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from helpdesk.domain import CaseKind, Role
-from helpdesk.errors import Conflict
-from helpdesk.services import agents, cases
+from helpdesk.errors import Conflict, Invalid, NotFound
+from helpdesk.services import agents, cases, customers
 from helpdesk.services.context import Desk
 from tests.conftest import Run
 
@@ -34,3 +36,42 @@ def test_cli_take_says_who_has_the_case(cli: Run, desk: Desk, lena: Desk) -> Non
     assert cli("case", "take", str(case.case.id), agent="lena")[0] == 0
     code, _out, err = cli("case", "take", str(case.case.id))
     assert code == 5 and "already taken by Lena Fischer" in err
+
+
+def test_a_case_needs_a_subject_or_a_customer_and_gets_its_customer_later(
+    desk: Desk, lena: Desk
+) -> None:
+    with pytest.raises(Invalid, match="needs a subject or a customer") as refused:
+        cases.create(desk, kind=CaseKind.QUESTION, customer_id=None, subject="   ")
+    assert refused.value.field == "subject"
+    ann = customers.create(desk, name="Ann", emails=["ann@example.org"]).id
+    bea = customers.create(desk, name="Bea", emails=["bea@example.org"]).id
+    case = cases.create(desk, kind=CaseKind.QUESTION, customer_id=None, subject="Letter")
+    linked = cases.link_customer(lena, case_id=case.case.id, customer_id=ann,
+                                 expected_version=case.case.version)
+    assert linked.case.customer_name == "Ann"
+    with pytest.raises(Conflict):  # decided on the unlinked copy
+        cases.link_customer(desk, case_id=case.case.id, customer_id=bea,
+                            expected_version=case.case.version)
+    fixed = cases.link_customer(desk, case_id=case.case.id, customer_id=bea)
+    assert [(e.action, e.from_value, e.to_value) for e in fixed.events[-2:]] == [
+        ("customer", None, f"#{ann}"), ("customer", f"#{ann}", f"#{bea}")]
+    assert [c.id for c in customers.get(desk, bea).cases] == [case.case.id]
+    assert customers.get(desk, ann).cases == ()
+    with pytest.raises(NotFound):
+        cases.link_customer(desk, case_id=case.case.id, customer_id=9999)
+    cases.set_status(desk, case_id=case.case.id, status="closed")
+    with pytest.raises(Invalid, match="closed"):
+        cases.link_customer(desk, case_id=case.case.id, customer_id=ann)
+
+
+def test_cli_opens_a_case_without_customer_and_links_it(cli: Run, desk: Desk) -> None:
+    ann = customers.create(desk, name="Ann", emails=["ann@example.org"]).id
+    code, _out, err = cli("case", "new", "--kind", "question")
+    assert code == 6 and "needs a subject or a customer" in err
+    code, out, _ = cli("case", "new", "--kind", "question", "--subject", "Letter", "--json")
+    assert code == 0
+    case_id = json.loads(out)["case"]["id"]
+    code, out, _ = cli("case", "link", str(case_id), str(ann))
+    assert code == 0 and f"case #{case_id} is for customer #{ann}" in out
+    assert cli("case", "link", str(case_id), "424242")[0] == 3

@@ -6,7 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from helpdesk.cli.output import CliContext, command, emit, group, page_lines, safe, table
+from helpdesk.cli.output import (
+    CliContext,
+    command,
+    emit,
+    group,
+    if_version,
+    page_lines,
+    safe,
+    table,
+)
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
 from helpdesk.services import agents, cases, customers, desk_settings, parsing, policy
@@ -60,8 +69,9 @@ def register(sub: Any) -> None:
     ca = group(sub, "case", "cases")
     p = command(ca, "new", case_new, "open a case", json_output=True)
     p.add_argument("--kind", required=True, choices=[k.value for k in CaseKind])
-    p.add_argument("--customer", type=int, required=True, metavar="ID")
-    p.add_argument("--subject")
+    p.add_argument("--customer", type=int, metavar="ID",
+                   help="the customer (or link one later with 'case link')")
+    p.add_argument("--subject", help="what the case is about (needed without --customer)")
     p.add_argument("--note", help="internal note to start the case with")
     p.add_argument("--mine", action="store_true", help="assign the case to yourself")
     p = command(ca, "list", case_list, "list the cases of a queue", json_output=True)
@@ -75,8 +85,12 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=int)
     p.add_argument("status")
     p.add_argument("--note")
-    p.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
-                   help="refuse (exit 5) unless the case is still at version N, as you saw it")
+    if_version(p)
+    p = command(ca, "link", case_link, "link a case to its customer (or to the right one)",
+                json_output=True)
+    p.add_argument("id", type=int, metavar="CASE")
+    p.add_argument("customer", type=int, metavar="CUSTOMER")
+    if_version(p)
     p = command(ca, "take", case_take, "take a case for yourself (refused, naming who has it, "
                 "when someone else does)", json_output=True)
     p.add_argument("id", type=int)
@@ -290,6 +304,13 @@ def case_status(args: argparse.Namespace, ctx: CliContext) -> int:
     emit(args, d, lambda: [
         f"case #{d.case.id}: status {e.from_value} -> {e.to_value}" for e in d.changed
     ] or [f"case #{d.case.id} is already {d.case.status.value}; nothing changed"])
+    return 0
+
+
+def case_link(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = cases.link_customer(ctx.desk(), case_id=args.id, customer_id=args.customer,
+                            expected_version=args.expected_version)
+    emit(args, d, lambda: [f"case #{d.case.id} is for customer #{d.case.customer_id}"])
     return 0
 
 

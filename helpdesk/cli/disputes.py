@@ -12,7 +12,16 @@ import csv
 import sys
 from typing import Any
 
-from helpdesk.cli.output import CliContext, command, emit, group, page_lines, safe, table
+from helpdesk.cli.output import (
+    CliContext,
+    command,
+    emit,
+    group,
+    if_version,
+    page_lines,
+    safe,
+    table,
+)
 from helpdesk.domain import DisputeStage
 from helpdesk.errors import Invalid
 from helpdesk.services import cases, disputes, parsing, reports, supervisor
@@ -26,8 +35,7 @@ def _subcommands(sub: Any, name: str) -> Any:
 
 
 def _version(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
-                   help="refuse if the case is no longer at this version (someone changed it)")
+    if_version(p)
 
 
 def register(sub: Any) -> None:

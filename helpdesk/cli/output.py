@@ -98,6 +98,13 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
     return [fmt.format(*headers).rstrip()] + [fmt.format(*row).rstrip() for row in cells]
 
 
+def if_version(parser: argparse.ArgumentParser, record: str = "case") -> None:
+    """The ``--if-version N`` option of a change decided on what the person saw."""
+    parser.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
+                        help=f"refuse (exit 5) unless the {record} is still at version N, "
+                             "as you saw it")
+
+
 def page_lines(page: Page[T], rows: Callable[[tuple[T, ...]], list[str]],
                empty: str) -> list[str]:
     """A page of a list as text, saying how to get the next page when there is one."""

@@ -10,7 +10,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from helpdesk.cli.output import CliContext, command, emit, group, safe, subcommands, table
+from helpdesk.cli.output import (
+    CliContext,
+    command,
+    emit,
+    group,
+    if_version,
+    safe,
+    subcommands,
+    table,
+)
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid
 from helpdesk.services import merge, replies, templates
@@ -29,8 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("--preview", action="store_true",
                    help="only show the rendered reply; write and record nothing")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-    p.add_argument("--if-version", dest="expected_version", type=int, metavar="N",
-                   help="refuse if the case is no longer at this version")
+    if_version(p)
 
     tp = group(sub, "template", "reply templates")
     p = command(tp, "list", template_list, "list reply templates", json_output=True)
@@ -45,7 +53,7 @@ def register(sub: Any) -> None:
     p.add_argument("name")
     p.add_argument("--language", metavar="CODE", default=templates.DEFAULT_LANGUAGE)
     _template_fields(p)
-    p.add_argument("--if-version", dest="expected_version", type=int, metavar="N")
+    if_version(p, "template")
     p = command(tp, "add", template_add, "add a template or a language of one "
                 "(supervisors only)", json_output=True)
     p.add_argument("name")

@@ -361,10 +361,17 @@ def create(
     assign_to_me: bool = False,
     related_case_id: int | None = None,
 ) -> CaseDetail:
-    """Open a case. Its clock starts at ``received_at`` (the customer's message), not now."""
+    """Open a case. Its clock starts at ``received_at`` (the customer's message), not now.
+
+    A case says what it is about: a subject, a customer, or both (a customer can be linked
+    later with :func:`link_customer`). One with neither is refused: nobody could work it.
+    """
     kind = parse_kind(kind)
     subject = clean_text(subject, field="subject")
     note = clean_text(note, field="note", multiline=True)
+    if not subject and customer_id is None:
+        raise Invalid("a case needs a subject or a customer (a customer can be linked later)",
+                      field="subject")
     received = clock.as_utc(received_at) if received_at else desk.now()
     if received > desk.now() + timedelta(minutes=5):
         raise Invalid("a case cannot be received in the future", field="received_at")
@@ -376,6 +383,40 @@ def create(
         if note:
             s.add(Message(case_id=case.id, direction=MessageDirection.NOTE, at=desk.now(),
                           body=note, author_id=actor.id))
+        return detail(s, desk, case)
+
+
+def link_customer(
+    desk: Desk, *, case_id: int, customer_id: int, expected_version: int | None = None
+) -> CaseDetail:
+    """Link the case to its customer (or, when the wrong one was linked, to the right one).
+
+    The change is in the case's history (from which customer to which) and the audit trail,
+    so both profiles show it. A closed case keeps the customer it was closed for, and an erased
+    customer gets no new case (a dispute about their erasure is opened from the erased case).
+    """
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, expected_version)
+        if case.customer_id == customer_id:
+            return detail(s, desk, case)
+        if case.closed_at is not None:
+            raise Invalid(f"case #{case_id} is closed; its customer stays as it was",
+                          field="case")
+        customer = s.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"no customer #{customer_id}")
+        if customer.erased_at is not None:
+            raise Conflict(f"customer #{customer_id} has been erased")
+        previous = case.customer_id
+        case.customer_id = customer_id
+        case.updated_at = desk.now()
+        s.add(case)
+        _event(s, desk, case, actor, "customer",
+               f"#{previous}" if previous else None, f"#{customer_id}")
+        s.flush()
+        audit.record(s, desk, actor, "case.link", "case", case.id, customer_id=customer_id,
+                     previous_customer_id=previous)
         return detail(s, desk, case)
 
 

@@ -38,6 +38,7 @@ READ_ACTIONS = frozenset({"backup.create"})
 #: Detail keys naming further rows an event touched, and their kind.
 RELATED = {
     "customer_id": "customer",
+    "previous_customer_id": "customer",
     "merged_id": "customer",
     "case_id": "case",
     "related_case_id": "case",
