@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "helpdesk.cli.privacy",
     "helpdesk.cli.replies",
     "helpdesk.cli.identity",
+    "helpdesk.cli.inbox",
 ]
 
 

@@ -287,6 +287,27 @@ class FieldChange(SQLModel, table=True):
     at: datetime = _now()
 
 
+class Notification(SQLModel, table=True):
+    """A notice in one agent's inbox. Ids, kinds and a text built from them; no personal data."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        sa.Index("ix_notification_agent_at", "agent_id", "at", "id"),
+        sa.Index("ix_notification_key", "key", "agent_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(foreign_key="agent.id", nullable=False)  # the recipient
+    kind: str = Field(sa_type=KIND, nullable=False)  # inbox.NoticeKind
+    case_id: int | None = Field(default=None, foreign_key="support_case.id")
+    at: datetime = _now()
+    text: str = Field(max_length=500, nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="agent.id")  # who caused it
+    key: str | None = Field(default=None, max_length=200)  # posts once per key and recipient
+    read_at: datetime | None = _ts(default=None)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only, hash-chained record of views, exports and changes. Ids and hashes only."""
 

@@ -52,7 +52,7 @@ from helpdesk.domain import OPEN_STATUSES, CaseKind, CaseStatus, DisputeStage, M
 from helpdesk.intake.classify import classify
 from helpdesk.intake.parse import ParsedMail, Unreadable, content_hash, parse
 from helpdesk.intake.sources import RawMessage
-from helpdesk.services import audit, suppression
+from helpdesk.services import audit, inbox, suppression
 from helpdesk.services.context import Desk
 from helpdesk.services.validation import normalize_email
 
@@ -515,11 +515,16 @@ class BatchImporter:
                 .where(_CASES.c.id.in_(sorted(self._woken)),
                        _CASES.c.status == CaseStatus.WAITING.value)
                 .values(status=CaseStatus.OPEN.value)
-                .returning(_CASES.c.id)
-            ).scalars().all()
+                .returning(_CASES.c.id, _CASES.c.assignee_id, _CASES.c.kind)
+            ).all()
             self._events += [self._event(i, "status", from_value=CaseStatus.WAITING.value,
                                          to_value=CaseStatus.OPEN.value, note="customer replied")
-                             for i in waiting]
+                             for i, _, _ in waiting]
+            for case_id, assignee, kind in waiting:
+                inbox.notify(self.s, self.desk, kind=inbox.NoticeKind.REPLY, case_id=case_id,
+                             to=[assignee], text=f"{inbox.case_label(case_id, kind)}: the customer "
+                             "answered while it was waiting on them (a verification or document "
+                             "may have arrived)")
         if self._touched:  # a new version: anyone editing the case sees that mail arrived
             self.db.execute(sa.update(_CASES).where(_CASES.c.id.in_(sorted(self._touched)))
                            .values(version=_CASES.c.version + 1, updated_at=self.now))

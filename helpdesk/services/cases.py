@@ -24,7 +24,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
-from helpdesk.services import audit
+from helpdesk.services import audit, inbox
 from helpdesk.services import policy as policy_service
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
@@ -576,6 +576,12 @@ def reassign_case(
     audit.record(s, desk, actor, "case.assign", "case", case.id,
                  from_agent_id=previous.id if previous else None,
                  to_agent_id=target.id if target else None)
+    if target is not None:
+        inbox.notify(s, desk, kind=inbox.NoticeKind.REASSIGNED, case_id=case.id,
+                     to=[target.id], actor=actor,
+                     text=f"{inbox.case_label(case.id, case.kind)} was assigned to you by "
+                          f"{actor.display_name}; it is due "
+                          f"{clock.due_date(case.due_at, desk.settings.tz)}")
 
 
 def add_note(desk: Desk, *, case_id: int, body: str) -> CaseDetail:

@@ -21,7 +21,7 @@ from helpdesk import clock
 from helpdesk.db.models import Agent, Case
 from helpdesk.domain import CaseKind, Role
 from helpdesk.errors import HelpdeskError, Invalid, NotFound
-from helpdesk.services import audit, cases
+from helpdesk.services import audit, cases, inbox
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail, CaseSummary, Page
 from helpdesk.services.validation import clean_text
@@ -208,6 +208,11 @@ def _set_escalated(
         cases._event(s, desk, case, actor, action, note=note)
         s.flush()
         audit.record(s, desk, actor, f"case.{action}", "case", case.id)
+        if escalated:
+            inbox.notify(s, desk, kind=inbox.NoticeKind.ESCALATED, case_id=case.id,
+                         supervisors=True, actor=actor,
+                         text=f"{inbox.case_label(case.id, case.kind)} was escalated by "
+                              f"{actor.display_name}")
         return cases.detail(s, desk, case)
 
 
