@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "helpdesk.cli.replies",
     "helpdesk.cli.identity",
     "helpdesk.cli.inbox",
+    "helpdesk.cli.records",
 ]
 
 

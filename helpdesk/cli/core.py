@@ -16,6 +16,7 @@ from helpdesk.cli.output import (
     safe,
     table,
 )
+from helpdesk.cli.records import change_lines
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
 from helpdesk.services import agents, cases, customers, desk_settings, parsing, policy
@@ -231,7 +232,11 @@ def _customer_lines(d: CustomerDetail) -> list[str]:
     ]
     if d.products:
         lines.append("  products:")
-        lines += [f"    {p.relation}: {safe(p.product)} {safe(p.reference)}" for p in d.products]
+        lines += [f"    {p.relation}: {safe(p.product)} {safe(p.reference)}"
+                  f"{f' ({p.occurred_on})' if p.occurred_on else ''}" for p in d.products]
+    if d.changes:
+        lines.append("  changes:")
+        lines += change_lines(d.changes)
     if d.cases:
         lines.append("  cases:")
         lines += ["    " + line for line in _case_rows(d.cases)]
@@ -275,6 +280,9 @@ def _case_lines(d: CaseDetail) -> list[str]:
         f"    {safe(e.at)} {safe(e.actor_name)} {e.action} {safe(e.from_value)} -> "
         f"{safe(e.to_value)}" for e in d.events
     ]
+    if d.corrections:
+        lines.append("  corrections made under this case:")
+        lines += change_lines(d.corrections)
     return lines
 
 

@@ -275,7 +275,10 @@ class Disclosure(Versioned, table=True):
 
 
 class FieldChange(SQLModel, table=True):
-    """Correction history: which field changed, by whom, for which case; never the values."""
+    """Correction history: which field changed from what to what, by whom, for which case.
+
+    The values are personal data (the identifying part): erasure blanks them and keeps the rest.
+    """
 
     __tablename__ = "field_change"
 
@@ -285,6 +288,11 @@ class FieldChange(SQLModel, table=True):
     field: str = Field(max_length=64, nullable=False)
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
     at: datetime = _now()
+    # identifying part (blanked by erasure)
+    old_value: str | None = Field(default=None, sa_type=sa.Text)
+    new_value: str | None = Field(default=None, sa_type=sa.Text)
+    #: Set once erasure blanked the values (so "-" is not mistaken for "was empty").
+    values_erased: bool = Field(default=False, nullable=False)
 
 
 class Notification(SQLModel, table=True):

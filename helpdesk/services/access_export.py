@@ -27,6 +27,7 @@ from helpdesk.services.readmodels import (
     CustomerDetail,
     DisclosureInfo,
     EmailInfo,
+    FieldChangeInfo,
     MessageInfo,
     ProductInfo,
     to_jsonable,
@@ -65,6 +66,8 @@ class AccessExport:
     consent_history: tuple[ConsentInfo, ...]
     disclosures: tuple[DisclosureInfo, ...]
     cases: tuple[ExportedCase, ...]
+    #: Every change to the record: field, old -> new, when, by whom, under which case.
+    changes: tuple[FieldChangeInfo, ...] = ()
 
 
 def export(desk: Desk, *, customer_id: int) -> AccessExport:
@@ -92,7 +95,7 @@ def export(desk: Desk, *, customer_id: int) -> AccessExport:
         purchases=tuple(p for p in profile.products if p.relation == "purchase"),
         registrations=tuple(p for p in profile.products if p.relation == "registration"),
         consent_history=profile.consent, disclosures=profile.disclosures,
-        cases=tuple(exported),
+        cases=tuple(exported), changes=profile.changes,
     )
 
 
@@ -102,6 +105,10 @@ def to_json(data: AccessExport) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="minutes") if value else "-"
+
+
+def _was(value: str | None, change: FieldChangeInfo) -> str:
+    return "(erased)" if change.values_erased else value or "(empty)"
 
 
 def to_text(data: AccessExport) -> str:
@@ -127,6 +134,10 @@ def to_text(data: AccessExport) -> str:
     out += ["", "DISCLOSURES TO OTHERS"]
     out += [f"  {d.disclosed_on} to {d.recipient} ({d.recipient_kind}) for {d.purpose}: "
             f"{', '.join(d.data_categories)}" for d in data.disclosures] or ["  none"]
+    out += ["", "CHANGES TO YOUR RECORD"]
+    out += [f"  {_when(c.at)} {c.field}: {_was(c.old_value, c)} -> {_was(c.new_value, c)}"
+            f" (by {c.agent_name or '-'}{f', case #{c.case_id}' if c.case_id else ''})"
+            for c in data.changes] or ["  none"]
     out += ["", "CASES AND MESSAGES"]
     for c in data.cases:
         out.append(f"  Case #{c.id} {c.kind} ({c.status}) received {_when(c.received_at)}: "

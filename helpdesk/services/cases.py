@@ -18,6 +18,7 @@ from helpdesk.db.models import (
     Case,
     CaseEvent,
     Customer,
+    FieldChange,
     Message,
     PolicyVersion,
     touch,
@@ -31,6 +32,7 @@ from helpdesk.services.readmodels import (
     AttachmentInfo,
     CaseDetail,
     CaseSummary,
+    FieldChangeInfo,
     Page,
     QueueCounts,
     QueueTotals,
@@ -155,6 +157,20 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         events=tuple(case_event_from(e, actor) for e, actor in events),
         rule_due_at=case.rule_due_at,
         policy_note=policy_note,
+        corrections=field_changes(s, col(FieldChange.case_id) == case.id),
+    )
+
+
+def field_changes(s: Session, where: sa.ColumnElement[bool]) -> tuple[FieldChangeInfo, ...]:
+    """Customer-record change history matching ``where`` (on FieldChange), oldest first."""
+    return tuple(
+        FieldChangeInfo(id=c.id or 0, customer_id=c.customer_id, field=c.field,
+                        old_value=c.old_value, new_value=c.new_value, at=c.at, agent_name=name,
+                        case_id=c.case_id, values_erased=c.values_erased)
+        for c, name in s.exec(
+            select(FieldChange, Agent.display_name)
+            .join(Agent, col(Agent.id) == col(FieldChange.agent_id), isouter=True)
+            .where(where).order_by(col(FieldChange.at), col(FieldChange.id)))
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from helpdesk import clock
 from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
@@ -23,7 +24,7 @@ from helpdesk.db.models import (
 from helpdesk.domain import ProductRelation
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import audit, suppression
-from helpdesk.services.cases import case_summaries
+from helpdesk.services.cases import case_summaries, field_changes
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
     ConsentInfo,
@@ -143,8 +144,8 @@ def update(
     case_id: int | None = None,
     **changes: str | None,
 ) -> CustomerDetail:
-    """Edit contact fields. Each changed field leaves a history row (field, who, when, case),
-    never the old value, so a correction does not keep the data it corrected."""
+    """Edit contact fields. Each changed field leaves a history row: old -> new, who, when,
+    under which case (``case_id``: the correction request). Erasure blanks the values."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise Invalid(f"'{sorted(unknown)[0]}' is not an editable customer field")
@@ -152,20 +153,59 @@ def update(
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         customer = _editable(s, customer_id, expected_version)
-        if case_id is not None and s.get(Case, case_id) is None:
-            raise NotFound(f"no case #{case_id}")
+        _check_case(s, case_id, customer_id)
         changed = [f for f, v in cleaned.items() if getattr(customer, f) != v]
+        written = []
         if changed:
             for f in changed:
+                written.append(record_change(s, desk, actor, customer_id, f,
+                                             getattr(customer, f), cleaned[f], case_id))
                 setattr(customer, f, cleaned[f])
-                s.add(FieldChange(customer_id=customer.id, case_id=case_id, field=f,
-                                  agent_id=actor.id, at=desk.now()))
             customer.updated_at = desk.now()
             s.add(customer)
             s.flush()
             audit.record(s, desk, actor, "customer.update", "customer", customer.id,
                          fields=changed, case_id=case_id)
-        return _detail(s, desk, customer)
+        return _detail(s, desk, customer, written)
+
+
+def record_change(
+    s: Session, desk: Desk, actor: Agent, customer_id: int, field: str, old: str | None,
+    new: str | None, case_id: int | None = None,
+) -> FieldChange:
+    """One row of the record's change history (inside the caller's unit of work)."""
+    row = FieldChange(customer_id=customer_id, case_id=case_id, field=field, agent_id=actor.id,
+                      at=desk.now(), old_value=old, new_value=new)
+    s.add(row)
+    return row
+
+
+def _check_case(s: Session, case_id: int | None, customer_id: int) -> None:
+    """A change made "under" a case must be made under one of this customer's cases."""
+    if case_id is None:
+        return
+    case = s.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case #{case_id}")
+    if case.customer_id != customer_id:
+        raise Invalid(f"case #{case_id} is not a case of customer #{customer_id}", field="case")
+
+
+def _email_row(s: Session, customer_id: int, ref: int | str) -> CustomerEmail:
+    """One of the customer's addresses, by id or by the address itself."""
+    if isinstance(ref, int) or ref.strip().lstrip("#").isdigit():
+        row = s.get(CustomerEmail, int(str(ref).strip().lstrip("#")))
+    else:
+        _, key = normalize_email(ref)
+        row = s.exec(select(CustomerEmail).where(CustomerEmail.normalized == key)).first()
+    if row is None or row.customer_id != customer_id:
+        raise NotFound(f"customer #{customer_id} has no e-mail address {ref}")
+    return row
+
+
+def _primary(s: Session, customer_id: int) -> str | None:
+    return s.exec(select(CustomerEmail.address).where(
+        CustomerEmail.customer_id == customer_id, col(CustomerEmail.is_primary).is_(True))).first()
 
 
 def _editable(s: Session, customer_id: int, expected_version: int | None) -> Customer:
@@ -182,14 +222,18 @@ def _editable(s: Session, customer_id: int, expected_version: int | None) -> Cus
 
 def add_email(
     desk: Desk, *, customer_id: int, address: str, primary: bool = False,
-    expected_version: int | None = None,
+    expected_version: int | None = None, case_id: int | None = None,
 ) -> CustomerDetail:
     shown, key = normalize_email(address)
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         customer = _editable(s, customer_id, expected_version)
+        _check_case(s, case_id, customer_id)
         _check_email_free(s, key, shown=shown)
+        written = [record_change(s, desk, actor, customer_id, "email", None, shown, case_id)]
         if primary:
+            written.append(record_change(s, desk, actor, customer_id, "primary_email",
+                                         _primary(s, customer_id), shown, case_id))
             _clear_primary(s, customer_id)
         s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key,
                             is_primary=primary))
@@ -197,47 +241,58 @@ def add_email(
         _touch(s, desk, customer)
         audit.record(s, desk, actor, "customer.email_add", "customer", customer_id,
                      primary=primary, suppressed=suppressed)
-        return _detail(s, desk, customer)
+        return _detail(s, desk, customer, written)
 
 
 def remove_email(
-    desk: Desk, *, customer_id: int, email_id: int, expected_version: int | None = None
+    desk: Desk, *, customer_id: int, email_id: int | str, expected_version: int | None = None,
+    case_id: int | None = None,
 ) -> CustomerDetail:
+    """Remove one address (by id or by the address); the customer keeps at least one."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         customer = _editable(s, customer_id, expected_version)
-        emails = s.exec(select(CustomerEmail).where(CustomerEmail.customer_id == customer_id)).all()
-        target = next((e for e in emails if e.id == email_id), None)
-        if target is None:
-            raise NotFound(f"customer #{customer_id} has no e-mail address #{email_id}")
+        _check_case(s, case_id, customer_id)
+        target = _email_row(s, customer_id, email_id)
+        emails = s.exec(select(CustomerEmail).where(CustomerEmail.customer_id == customer_id)
+                        .order_by(col(CustomerEmail.id))).all()
         if len(emails) == 1:
             raise Invalid("a customer keeps at least one e-mail address", field="email")
+        written = [record_change(s, desk, actor, customer_id, "email", target.address, None,
+                                 case_id)]
         s.delete(target)
         s.flush()
         if target.is_primary:
-            successor = next(e for e in emails if e.id != email_id)
+            successor = next(e for e in emails if e.id != target.id)
             successor.is_primary = True
             s.add(successor)
+            written.append(record_change(s, desk, actor, customer_id, "primary_email",
+                                         target.address, successor.address, case_id))
         _touch(s, desk, customer)
         audit.record(s, desk, actor, "customer.email_remove", "customer", customer_id)
-        return _detail(s, desk, customer)
+        return _detail(s, desk, customer, written)
 
 
 def set_primary_email(
-    desk: Desk, *, customer_id: int, email_id: int, expected_version: int | None = None
+    desk: Desk, *, customer_id: int, email_id: int | str, expected_version: int | None = None,
+    case_id: int | None = None,
 ) -> CustomerDetail:
+    """Make one address (by id or by the address) the one replies go to."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         customer = _editable(s, customer_id, expected_version)
-        target = s.get(CustomerEmail, email_id)
-        if target is None or target.customer_id != customer_id:
-            raise NotFound(f"customer #{customer_id} has no e-mail address #{email_id}")
+        _check_case(s, case_id, customer_id)
+        target = _email_row(s, customer_id, email_id)
+        if target.is_primary:
+            return _detail(s, desk, customer)
+        written = [record_change(s, desk, actor, customer_id, "primary_email",
+                                 _primary(s, customer_id), target.address, case_id)]
         _clear_primary(s, customer_id)
         target.is_primary = True
         s.add(target)
         _touch(s, desk, customer)
         audit.record(s, desk, actor, "customer.email_primary", "customer", customer_id)
-        return _detail(s, desk, customer)
+        return _detail(s, desk, customer, written)
 
 
 def add_product(
@@ -248,22 +303,44 @@ def add_product(
     product: str,
     reference: str | None = None,
     occurred_on: date | None = None,
+    expected_version: int | None = None,
 ) -> CustomerDetail:
+    """Record a purchase or a product registration (policy Part I collects both)."""
     try:
         rel = ProductRelation(relation)
     except ValueError:
         raise Invalid("relation must be 'purchase' or 'registration'", field="relation") from None
     name = clean_text(product, field="product", required=True)
     ref = clean_text(reference, field="reference")
+    if occurred_on is not None and occurred_on > clock.local_date(desk.now(), desk.settings.tz):
+        raise Invalid("a purchase or registration cannot be dated in the future", field="date")
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        customer = _editable(s, customer_id, None)
+        customer = _editable(s, customer_id, expected_version)
         s.add(CustomerProduct(customer_id=customer_id, relation=rel, product=name,
                               reference=ref, occurred_on=occurred_on))
         _touch(s, desk, customer)
         audit.record(s, desk, actor, "customer.product_add", "customer", customer_id,
                      relation=rel.value)
         return _detail(s, desk, customer)
+
+
+def products(desk: Desk, customer_id: int) -> tuple[ProductInfo, ...]:
+    """The customer's purchases and registrations (a view of personal data: audited)."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        load(s, customer_id)
+        audit.record(s, desk, actor, "customer.view", "customer", customer_id, part="products")
+        return _products(s, customer_id)
+
+
+def _products(s: Session, customer_id: int) -> tuple[ProductInfo, ...]:
+    return tuple(
+        ProductInfo(id=p.id or 0, relation=p.relation, product=p.product,
+                    reference=p.reference, occurred_on=p.occurred_on)
+        for p in s.exec(select(CustomerProduct).where(CustomerProduct.customer_id == customer_id)
+                        .order_by(col(CustomerProduct.occurred_on), col(CustomerProduct.id)))
+    )
 
 
 def _clear_primary(s: Session, customer_id: int) -> None:
@@ -282,16 +359,17 @@ def _touch(s: Session, desk: Desk, customer: Customer) -> None:
     s.flush()
 
 
-def _detail(s: Session, desk: Desk, customer: Customer) -> CustomerDetail:
+def _detail(
+    s: Session, desk: Desk, customer: Customer, written: Sequence[FieldChange] = ()
+) -> CustomerDetail:
+    """The profile; ``written``: the history rows the calling change wrote."""
     cid = customer.id
+    history = field_changes(s, col(FieldChange.customer_id) == cid)
+    ids = {w.id for w in written}
     emails = s.exec(
         select(CustomerEmail)
         .where(CustomerEmail.customer_id == cid)
         .order_by(col(CustomerEmail.is_primary).desc(), col(CustomerEmail.id))
-    ).all()
-    products = s.exec(
-        select(CustomerProduct).where(CustomerProduct.customer_id == cid)
-        .order_by(col(CustomerProduct.id))
     ).all()
     consent_rows = s.exec(
         select(ConsentEvent, Agent.name)
@@ -322,11 +400,7 @@ def _detail(s: Session, desk: Desk, customer: Customer) -> CustomerDetail:
         version=customer.version,
         emails=tuple(EmailInfo(id=e.id or 0, address=e.address, is_primary=e.is_primary)
                      for e in emails),
-        products=tuple(
-            ProductInfo(id=p.id or 0, relation=p.relation, product=p.product,
-                        reference=p.reference, occurred_on=p.occurred_on)
-            for p in products
-        ),
+        products=_products(s, cid or 0),
         consent=tuple(
             ConsentInfo(id=e.id or 0, purpose=e.purpose, action=e.action, channel=e.channel,
                         at=e.at, agent_name=agent_name, source_case_id=e.source_case_id,
@@ -340,6 +414,8 @@ def _detail(s: Session, desk: Desk, customer: Customer) -> CustomerDetail:
             for d in disclosures
         ),
         cases=case_summaries(s, desk, cases),
+        changes=history,
+        changed=tuple(c for c in history if c.id in ids),
     )
 
 

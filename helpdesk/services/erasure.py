@@ -2,7 +2,8 @@
 
 What goes: the customer's identifying fields, e-mail addresses, products, and, in every case of
 theirs, message bodies, subjects, senders and recipients, attachment contents and file names,
-internal notes and case-history notes, the raw mail the importer kept, and the search rows.
+internal notes and case-history notes, the raw mail the importer kept, the old and new values
+of the record's change history, and the search rows.
 What stays: ids, kinds, dates, outcomes and agents (the accountability part), a ledger row with
 keyed hashes of every address (:class:`~helpdesk.db.models.Erasure`), suppression entries (so the
 person is never marketed to again), and one archive checklist row per configured archive system.
@@ -79,6 +80,7 @@ _WATERMARKS: dict[str, Any] = {
     "attachment": Attachment.id,
     "intake_item": IntakeItem.id,
     "consent_event": ConsentEvent.id,
+    "field_change": FieldChange.id,
 }
 
 
@@ -282,6 +284,10 @@ def _erase_rows(
     steps["case_notes"] = _update(s, CaseEvent, sa.and_(
         col(CaseEvent.case_id).in_(case_ids), col(CaseEvent.id) <= marks["case_event"],
         col(CaseEvent.note).is_not(None)), {"note": None})
+    steps["change_values"] = _update(s, FieldChange, sa.and_(
+        FieldChange.customer_id == cid, col(FieldChange.id) <= marks["field_change"],
+        col(FieldChange.values_erased).is_(False)),
+        {"old_value": None, "new_value": None, "values_erased": True})
     steps["consent_notes"] = _update(s, ConsentEvent, sa.and_(
         ConsentEvent.customer_id == cid, col(ConsentEvent.id) <= marks["consent_event"],
         col(ConsentEvent.note).is_not(None)), {"note": None})

@@ -111,7 +111,8 @@ def merge(
         filled = tuple(f for f in FILLABLE if not getattr(keep, f) and getattr(other, f))
         for f in filled:
             setattr(keep, f, getattr(other, f))
-            s.add(FieldChange(customer_id=keep_id, field=f, agent_id=actor.id, at=now))
+            s.add(FieldChange(customer_id=keep_id, field=f, agent_id=actor.id, at=now,
+                              old_value=None, new_value=getattr(other, f)))
         # The stricter consent state wins, whichever side it was on.
         keep.marketing_opted_out = keep.marketing_opted_out or other.marketing_opted_out
         keep.under_13 = keep.under_13 or other.under_13

@@ -88,6 +88,21 @@ class ProductInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FieldChangeInfo:
+    """One change to a customer's record: old -> new, when, by whom, under which case."""
+
+    id: int
+    customer_id: int
+    field: str
+    old_value: str | None
+    new_value: str | None
+    at: datetime
+    agent_name: str | None
+    case_id: int | None
+    values_erased: bool = False  # erasure blanked the values
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerSummary:
     id: int
     name: str | None
@@ -206,6 +221,10 @@ class CustomerDetail:
     consent: tuple[ConsentInfo, ...]
     disclosures: tuple[DisclosureInfo, ...]
     cases: tuple[CaseSummary, ...]
+    #: The record's change history, oldest first (corrections, addresses added or removed).
+    changes: tuple[FieldChangeInfo, ...] = ()
+    #: The history entries the call that returned this detail wrote (empty: nothing changed).
+    changed: tuple[FieldChangeInfo, ...] = ()
 
     @property
     def primary_email(self) -> str | None:
@@ -308,6 +327,8 @@ class CaseDetail:
     rule_due_at: datetime | None = None
     #: Why no policy version is recorded, when none is (e.g. received before the first one).
     policy_note: str | None = None
+    #: Changes to the customer's record made under this case (a correction's old -> new).
+    corrections: tuple[FieldChangeInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
