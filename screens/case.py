@@ -36,6 +36,7 @@ class CaseScreen(DeskScreen[None]):
     anywhere (another desk, the CLI) show within seconds; the scroll position stays."""
 
     SLOT = "case"
+    AUTO_FOCUS = "#detail"
     BINDINGS = [
         Binding("n", "note", "Note", id="case.note"),
         Binding("s", "status", "Status", id="case.status"),
@@ -59,7 +60,6 @@ class CaseScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.action_reload()
-        self.query_one("#detail").focus()
 
     def extension_subject(self) -> CaseDetail | None:
         return self.detail

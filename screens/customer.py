@@ -184,6 +184,13 @@ FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _field(name: str, label: str, value: str) -> Field:
+    """Addresses span lines (a text area); the other contact fields are one line."""
+    if customers.EDITABLE_FIELDS.get(name):
+        return Field.area(name, label, value, lines=2)
+    return Field.text(name, label, value)
+
+
 def customer_form(desk: Desk, detail: CustomerDetail | None = None, *,
                   prefill: dict[str, str] | None = None,
                   reload: Callable[[], None] | None = None) -> FormDialog[CustomerDetail]:
@@ -191,7 +198,7 @@ def customer_form(desk: Desk, detail: CustomerDetail | None = None, *,
     fields; errors show on the form's error line and focus the field they name."""
     if detail is None:
         values = prefill or {}
-        fields = [Field.text(name, label, values.get(name, "")) for name, label in FIELDS]
+        fields = [_field(name, label, values.get(name, "")) for name, label in FIELDS]
         fields.append(Field.check("under_13", "Customer is under 13"))
 
         def create(v: FormValues) -> CustomerDetail:
@@ -211,7 +218,7 @@ def customer_form(desk: Desk, detail: CustomerDetail | None = None, *,
 
     return FormDialog(
         f"Edit customer #{customer.id}",
-        [Field.text(name, label, getattr(customer, name) or "")
+        [_field(name, label, getattr(customer, name) or "")
          for name, label in FIELDS if name != "email"],
         update, name="customer.edit", reload=reload,
     )

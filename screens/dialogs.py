@@ -54,14 +54,16 @@ class Field:
     placeholder: str = ""
     #: (label, value) pairs of a choice field.
     choices: tuple[tuple[str, Any], ...] = ()
+    #: Lines of text an area shows (it scrolls beyond).
+    lines: int = 4
 
     @classmethod
     def text(cls, name: str, label: str, value: str = "", placeholder: str = "") -> Field:
         return cls(name, label, "text", value, placeholder)
 
     @classmethod
-    def area(cls, name: str, label: str, value: str = "") -> Field:
-        return cls(name, label, "area", value)
+    def area(cls, name: str, label: str, value: str = "", lines: int = 4) -> Field:
+        return cls(name, label, "area", value, lines=lines)
 
     @classmethod
     def check(cls, name: str, label: str, value: bool = False) -> Field:
@@ -120,7 +122,9 @@ class FormDialog(DeskModal[T]):
     def _widget(self, field: Field) -> Widget:
         wid = f"f-{field.name}"
         if field.kind == "area":
-            return TextArea(field.value or "", id=wid)
+            area = TextArea(field.value or "", id=wid)
+            area.styles.height = field.lines + 2  # and its border
+            return area
         if field.kind == "check":
             return Checkbox(field.label, bool(field.value), id=wid, compact=True)
         if field.kind == "choice":

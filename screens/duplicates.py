@@ -46,6 +46,7 @@ def pair_row(p: merge.DuplicatePair) -> Row:
 class DuplicatesScreen(DeskScreen[None]):
     """Customer records that look like one person; Enter opens the first of the pair."""
 
+    AUTO_FOCUS = "#duplicates-table"
     BINDINGS = [Binding("r", "reload", "Reload", id="duplicates.reload")]
 
     def compose(self) -> ComposeResult:
@@ -55,7 +56,6 @@ class DuplicatesScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.action_reload()
-        self.query_one(ListTable).focus()
 
     def action_reload(self) -> None:
         desk = self.desk

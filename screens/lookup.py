@@ -40,6 +40,7 @@ class LookupScreen(DeskScreen[None]):
         Binding("ctrl+n", "new_customer", "New customer", id="lookup.new_customer"),
         Binding("down", "to_results", "Results", show=False, id="lookup.results"),
     ]
+    AUTO_FOCUS = "#search"
     HINT = "Find a customer: name, any e-mail, company or phone"
 
     def __init__(self) -> None:
@@ -50,9 +51,6 @@ class LookupScreen(DeskScreen[None]):
         yield Static(self.HINT, id="lookup-hint")
         yield Input(placeholder="type to search…", id="search")
         yield ListTable(RESULT_COLUMNS, result_row, id="results")
-
-    def on_mount(self) -> None:
-        self.focus_search()
 
     def focus_search(self) -> None:
         self.query_one(Input).focus()

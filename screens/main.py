@@ -62,7 +62,7 @@ SHORT_KIND = {
 #: Case columns; the deadline ("Left") is the last to give way on a narrow terminal.
 CASE_COLUMNS = (
     ListColumn("kind", "Kind", 10, priority=1),
-    ListColumn("customer", "Customer", 12, priority=1),
+    ListColumn("customer", "Customer", 12, priority=1, flex=True),
     ListColumn("subject", "Subject", 11, priority=1, flex=True),
     ListColumn("assignee", "Assignee", 14, priority=3),
     ListColumn("received", "Received", 10, priority=2),
@@ -104,6 +104,7 @@ class MainScreen(DeskScreen[None]):
     """Queues on the left, cases on the right; the banner counts the agent's urgent cases."""
 
     SLOT = "main"
+    AUTO_FOCUS = "#cases"
     BINDINGS = [
         Binding("n", "new_case", "New case", id="main.new_case"),
         Binding("c", "new_customer", "New customer", id="main.new_customer"),
@@ -132,7 +133,6 @@ class MainScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Picker).highlighted = 0
-        self.query_one(CaseTable).focus()
         self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
         self._load_counts()
         self.select_queue(self.spec.key)

@@ -65,6 +65,7 @@ class ReportsScreen(DeskScreen[None]):
     ReportsScreen .caption { padding: 0 1; color: $text-muted; }
     ReportsScreen #kinds { height: auto; max-height: 14; }
     """
+    AUTO_FOCUS = "#kinds"  # not the date field: letters stay keys
     BINDINGS = [
         Binding("f", "focus_range", "Date range", id="reports.range"),
         Binding("u", "reload", "Reload", id="reports.reload"),
@@ -92,7 +93,6 @@ class ReportsScreen(DeskScreen[None]):
             yield ListTable(AGENT_COLUMNS, agent_row, id="agents")
 
     def on_mount(self) -> None:
-        self.query_one("#kinds", ListTable).focus()  # not the date field: letters stay keys
         self.action_reload()
 
     def action_focus_range(self) -> None:

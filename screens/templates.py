@@ -37,6 +37,7 @@ def template_row(t: TemplateInfo) -> Row:
 class TemplatesScreen(DeskScreen[None]):
     """Every template in every language; Enter edits the highlighted one."""
 
+    AUTO_FOCUS = "#templates-table"
     BINDINGS = [
         Binding("e", "edit", "Edit", id="templates.edit"),
         Binding("r", "reload", "Reload", id="templates.reload"),
@@ -48,7 +49,6 @@ class TemplatesScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.action_reload()
-        self.query_one(ListTable).focus()
 
     def action_reload(self) -> None:
         desk = self.desk
@@ -75,7 +75,7 @@ def template_form(desk: Desk, t: TemplateInfo) -> FormDialog[TemplateInfo]:
     return FormDialog(
         f"Template {t.name} ({t.language}), version {t.version}",
         [Field.text("subject", "Subject", t.subject),
-         Field.area("body", "Body", t.body),
+         Field.area("body", "Body", t.body, lines=14),
          Field.check("transactional", "Transactional (crucial product or service information)",
                      t.transactional)],
         lambda v: templates.update(desk, name=t.name, language=t.language, subject=v["subject"],

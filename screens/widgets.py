@@ -304,11 +304,31 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
 
 
 class Picker(OptionList):
-    """A list of choices (queues, statuses, templates, agents ...) with the list keys."""
+    """A list of choices (queues, statuses, templates, agents ...) with the list keys. Like
+    the tables, it stops at either end instead of wrapping round (a burst of keys that
+    overshoots lands on the last choice, not on one near the top)."""
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         *motion_bindings(page_down="page_down", page_up="page_up"),
     ]
+
+    def _step(self, direction: int) -> None:
+        index = self.highlighted
+        if index is None:
+            self.action_first() if direction > 0 else self.action_last()
+            return
+        index += direction
+        while 0 <= index < self.option_count:
+            if not self.get_option_at_index(index).disabled:
+                self.highlighted = index
+                return
+            index += direction
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
 
 
 class DetailScroll(VerticalScroll):

@@ -67,6 +67,7 @@ class WorkloadScreen(DeskScreen[None]):
     WorkloadScreen #cases { height: 1fr; }
     WorkloadScreen Label { padding: 0 1; text-style: bold; }
     """
+    AUTO_FOCUS = "#agents"
     BINDINGS = [
         Binding("space", "mark", "Mark", id="workload.mark"),
         Binding("a", "mark_all", "Mark all", id="workload.mark_all"),
@@ -120,12 +121,9 @@ class WorkloadScreen(DeskScreen[None]):
 
     def _show_agents(self, rows: tuple[supervisor.AgentLoad, ...]) -> None:
         self.loads = {r.agent_name: r for r in rows}
-        table = self.query_one("#agents", ListTable)
-        table.set_items(rows)
+        self.query_one("#agents", ListTable).set_items(rows)
         if self.listing:
             self._show_title()
-        else:
-            table.focus()
 
     @on(DataTable.RowSelected, "#agents")
     def _agent_chosen(self, event: DataTable.RowSelected) -> None:
