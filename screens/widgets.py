@@ -17,11 +17,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, OptionList
 
@@ -110,6 +114,11 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
         self.prefetch = prefetch
         self.items: dict[str, T] = {}
         self._cells: dict[str, tuple[Text, ...]] = {}
+        self._order: list[str] = []  # row keys top to bottom, as drawn
+        self._drawn = 0  # bumped whenever what the rows show changes: drawn strips are stale
+        self._strips: dict[tuple[object, ...], Strip] = {}
+        self._styles_key: tuple[object, ...] = ()
+        self._styles: dict[str, Style] = {}
         self._fetch: Fetch[T] | None = None
         self.next_cursor: str | None = None
         #: A page is on its way. (Not Widget.loading: that one covers the table with an
@@ -161,6 +170,7 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
         if key in self.items:
             _, row = self.row(self.items[key])
             self._cells[key] = tuple(row)
+            self._drawn += 1
             for index, _ in self._shown:
                 self.update_cell(key, self.spec[index].key, self._cells[key][index])
 
@@ -220,6 +230,7 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
         if list(cells) == list(self._cells):
             changed = {k for k in cells if cells[k] != self._cells[k]}
             self.items, self._cells = records, cells
+            self._drawn += bool(changed)
             for key in changed:  # same rows in the same order: update cells in place
                 for index, _ in self._shown:
                     self.update_cell(key, self.spec[index].key, cells[key][index])
@@ -239,6 +250,7 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
             if key not in self.items:
                 self.items[key] = item
                 self._cells[key] = cells[key]
+                self._order.append(key)
                 self.add_row(*self._visible(cells[key]), key=key)
 
     def _visible(self, cells: tuple[Text, ...]) -> list[Text]:
@@ -246,6 +258,9 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
 
     def _fill(self) -> None:
         self.clear()
+        self._drawn += 1
+        self._strips.clear()
+        self._order = list(self._cells)
         for key, cells in self._cells.items():
             self.add_row(*self._visible(cells), key=key)
 
@@ -291,6 +306,84 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
     def shown_columns(self) -> list[str]:
         """Keys of the columns on screen, left to right."""
         return [self.spec[index].key for index, _ in self._shown]
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """One line of the table, drawn straight from the cells' text.
+
+        DataTable draws every cell through Rich's console (padding, wrapping, measuring): tens
+        of milliseconds for a screenful, on every new page. Our cells are one-line, one-style
+        Text, so a row is a handful of segments cut to the column widths; the look (header,
+        zebra stripes, cursor, click targets) is DataTable's own, from its component styles.
+        """
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        styles = self._paint_styles()
+        header = self.header_height if self.show_header else 0
+        row = y - header + scroll_y if y >= header else -1
+        if row >= len(self._order):
+            return Strip.blank(width, styles["base"])
+        cursor = row >= 0 and row == self.cursor_row and self.show_cursor
+        key = (row, self._order[row] if row >= 0 else "", cursor, width, self._drawn, id(styles))
+        strip = self._strips.get(key)
+        if strip is None:
+            if len(self._strips) > 4 * REFRESH_LIMIT:
+                self._strips.clear()
+            strip = self._strips[key] = self._row_strip(row, cursor, width, styles)
+        return strip if not scroll_x else strip.crop_extend(scroll_x, scroll_x + width,
+                                                            styles["base"])
+
+    def _paint_styles(self) -> dict[str, Style]:
+        """The component styles rows are drawn with, looked up once per focus state and
+        theme (looking them up costs more than drawing a row)."""
+        key = (self.has_focus, self.app.theme, self.cursor_foreground_priority,
+               self.cursor_background_priority)
+        if self._styles_key != key:
+            component = self.get_component_rich_style
+            base = self.rich_style
+            over = component("datatable--cursor")
+            self._styles_key = key
+            self._styles = {
+                "base": base,
+                "header": component("datatable--header"),
+                "even": base + (component("datatable--even-row") if self.zebra_stripes
+                                else Style()),
+                "odd": base + (component("datatable--odd-row") if self.zebra_stripes
+                               else Style()),
+                "cursor": over,
+                "post": Style.from_color(
+                    over.color if self.cursor_foreground_priority == "css" else None,
+                    over.bgcolor if self.cursor_background_priority == "css" else None),
+            }
+        return self._styles
+
+    def _row_strip(self, row: int, cursor: bool, width: int, styles: dict[str, Style]) -> Strip:
+        if row < 0:
+            row_style = styles["header"]
+            cells = [Text(self.spec[index].label) for index, _ in self._shown]
+        else:
+            row_style = styles["odd" if row % 2 else "even"]
+            cells = self._visible(self._cells[self._order[row]])
+        over = styles["cursor"] if cursor else Style()
+        post = styles["post"] if cursor else Style()
+        pad = " " * self.cell_padding
+        get_style = self.app.console.get_style
+        segments = []
+        used = 0
+        for column, (text, (_, column_width)) in enumerate(zip(cells, self._shown, strict=True)):
+            plain = text.plain
+            if cell_len(plain) > column_width:
+                plain = set_cell_size(plain, max(column_width - 1, 0)) + "…"
+            style = text.style if isinstance(text.style, Style) else get_style(text.style or "")
+            segments.append(Segment(
+                pad + set_cell_size(plain, column_width) + pad,
+                row_style + over + style + post + Style.from_meta({"row": row,
+                                                                   "column": column})))
+            used += column_width + 2 * len(pad)
+        if used < width:
+            segments.append(Segment(" " * (width - used), styles["base"]))
+        return Strip(segments, max(used, width))
 
     # --- movement --------------------------------------------------------------------------
 
