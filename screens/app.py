@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -23,12 +24,12 @@ from textual.theme import Theme
 from helpdesk import uistate
 from helpdesk.domain import Role
 from helpdesk.errors import Conflict, HelpdeskError
-from helpdesk.services import agents
+from helpdesk.services import agents, cases, customers
 from helpdesk.services.changes import Change, ChangeFeed, Watcher
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail
 from screens import registry
-from screens.base import DeskChanged
+from screens.base import DeskChanged, Loader, RecordScreen
 from screens.case import CaseScreen, new_case_form
 from screens.customer import CustomerScreen, customer_form
 from screens.dialogs import ConflictDialog, HelpScreen
@@ -106,6 +107,8 @@ class DeskApp(App[None]):
         self.feed = ChangeFeed(desk.db)
         self.watcher = Watcher(self.feed, self._changes_elsewhere, interval=self.WATCH_INTERVAL)
         self.ui_loop: asyncio.AbstractEventLoop | None = None
+        #: Record screens kept installed for reuse (see _open).
+        self._kept: dict[type[RecordScreen], RecordScreen] = {}
         self.ui_context = contextvars.Context()
         state = uistate.load_state(self.state_file)
         wanted = state.get("theme") or desk.settings.theme
@@ -234,10 +237,39 @@ class DeskApp(App[None]):
         return True
 
     def open_case(self, case_id: int) -> None:
-        self.push_screen(CaseScreen(case_id))
+        desk = self.desk
+        self._open(CaseScreen, case_id, lambda: cases.get(desk, case_id))
 
     def open_customer(self, customer_id: int) -> None:
-        self.push_screen(CustomerScreen(customer_id))
+        desk = self.desk
+        self._open(CustomerScreen, customer_id, lambda: customers.get(desk, customer_id))
+
+    def _open(self, kind: type[RecordScreen], record_id: int, load: Callable[[], Any]) -> None:
+        """Load a record, then show it on a screen of ``kind``.
+
+        The screen is pushed once its content is there (one layout and paint, not a "loading"
+        frame first while the worker competes with it for the interpreter), and it is the same
+        screen each time when it is free: kept installed, it only swaps its content, which
+        saves most of what building a screen costs.
+        """
+        here = self.screen
+        if not isinstance(here, Loader):
+            self.push_screen(kind(record_id))
+            return
+
+        def loaded(detail: Any) -> None:
+            kept = self._kept.get(kind)
+            if kept is None or kept in self.screen_stack or not kept.is_mounted:
+                if kept is None:
+                    kept = self._kept[kind] = kind(record_id, detail)
+                    self.install_screen(kept, name=f"kept:{kind.__name__}")
+                else:  # busy (stacked below): a one-off screen
+                    kept = kind(record_id, detail)
+            else:
+                kept.present(record_id, detail)
+            self.push_screen(kept)
+
+        here.load("open", load, loaded)
 
     def go_to_queue(self, key: str) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, MainScreen):

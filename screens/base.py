@@ -104,6 +104,11 @@ class Loader:
         generations = self.__dict__.setdefault("_generations", {})
         generations[name] = generations.get(name, 0) + 1
 
+    def forget_all(self) -> None:
+        """Make every pending result stale."""
+        for name in list(self.__dict__.get("_generations", {})):
+            self.forget(name)
+
     def _run(
         self, name: str, call: Callable[[], R], done: Callable[[R], None], *,
         reload: Callable[[], None] | None, failed: ErrorHandler | None, announce: bool,
@@ -214,6 +219,29 @@ class DeskScreen(Loader, Screen[ResultT]):
             self.dismiss()
             return True
         return False
+
+
+class RecordScreen(DeskScreen[None]):
+    """A screen showing one record (a case, a customer) that the app keeps and reuses: built
+    with ``(record_id, detail)``, and later given another record with :meth:`present`."""
+
+    def __init__(self, record_id: int, detail: Any = None) -> None:
+        super().__init__()
+        self.record_id = record_id
+        self.detail = detail
+
+    def present(self, record_id: int, detail: Any) -> None:
+        """Show another record (the screen is not on the stack while this is called)."""
+        self.forget_all()  # results still on their way are for the record shown before
+        self.record_id = record_id
+        self._missed.clear()
+        self.show_detail(detail)
+        for scroll in self.query("DetailScroll"):
+            scroll.scroll_home(animate=False)
+
+    def show_detail(self, detail: Any) -> None:
+        """Put ``detail`` on the screen (override)."""
+        raise NotImplementedError
 
 
 class DeskModal(Loader, ModalScreen[ResultT]):

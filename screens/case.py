@@ -16,7 +16,7 @@ from helpdesk.errors import Invalid
 from helpdesk.services import cases, changes, customers
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail, MessageInfo
-from screens.base import DeskChanged, DeskScreen
+from screens.base import DeskChanged, RecordScreen
 from screens.dialogs import Field, FormDialog, FormValues, SearchDialog
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
 from screens.widgets import DetailScroll
@@ -31,7 +31,7 @@ _DIRECTION = {
 }
 
 
-class CaseScreen(DeskScreen[None]):
+class CaseScreen(RecordScreen):
     """One case: what was said, what happened, and when it is due. Changes to it made
     anywhere (another desk, the CLI) show within seconds; the scroll position stays."""
 
@@ -45,21 +45,33 @@ class CaseScreen(DeskScreen[None]):
         Binding("r", "reload", "Reload", id="case.reload"),
     ]
 
-    def __init__(self, case_id: int) -> None:
-        super().__init__()
-        self.case_id = case_id
-        self.detail: CaseDetail | None = None
+    detail: CaseDetail | None
+
+    def __init__(self, case_id: int, detail: CaseDetail | None = None) -> None:
+        """``detail``, when the opener already loaded it, is shown from the first frame."""
+        super().__init__(case_id, detail)
+
+    @property
+    def case_id(self) -> int:
+        return self.record_id
 
     def compose(self) -> ComposeResult:
+        d, tz = self.detail, self.desk.settings.tz
         with DetailScroll(id="detail"):
-            yield Static(f"Case #{self.case_id} — loading…", id="case-head", classes="headline")
+            yield Static(head_text(d, tz) if d else f"Case #{self.case_id} — loading…",
+                         id="case-head", classes="headline")
             yield Static("Thread", classes="section")
-            yield Vertical(id="thread")
+            with Vertical(id="thread"):
+                if d:
+                    yield from thread_widgets(d, tz)
             yield Static("History", classes="section")
-            yield Static("", id="history")
+            yield Static(history_text(d, tz) if d else "", id="history")
 
     def on_mount(self) -> None:
-        self.action_reload()
+        if self.detail is None:
+            self.action_reload()
+        else:
+            self.sub_title = f"case #{self.case_id}"
 
     def extension_subject(self) -> CaseDetail | None:
         return self.detail
@@ -80,45 +92,23 @@ class CaseScreen(DeskScreen[None]):
         if version is None or version not in (shown, current):
             self.action_reload()
 
-    def _show(self, d: CaseDetail) -> None:
-        self.detail = d
-        c = d.case
-        tz = self.desk.settings.tz
-        head = Text()
-        head.append(f"Case #{c.id}  {c.kind.label}  ", "bold")
-        head.append(c.status.value.upper(), "reverse")
-        if c.dispute_stage:
-            head.append(f"  stage: {c.dispute_stage.value.replace('_', ' ')}")
-        head.append("\nSubject   ", "dim")
-        head.append_text(Text(clean(c.subject or "(no subject)", one_line=True, limit=500)))
-        head.append("\nCustomer  ", "dim")
-        head.append_text(Text(clean(c.customer_name or "none linked", one_line=True, limit=200)))
-        head.append(f"  #{c.customer_id} (c opens)" if c.customer_id else "  (c links one)",
-                    "dim")
-        head.append("\nAssignee  ", "dim")
-        head.append_text(Text(clean(c.assignee_name or "unassigned", one_line=True)))
-        head.append("\nReceived  ", "dim")
-        head.append(when(c.received_at, tz))
-        head.append("   Due ", "dim")
-        head.append(f"{c.due_date.isoformat()} ({days_left_text(c.days_left, c.overdue)})",
-                    urgency(c.days_left, c.overdue) or "bold")
-        if c.policy_breach:
-            head.append("  PROMISED DEADLINE MISSED", "bold red")
-        if d.override_due_at:
-            head.append("\nDeadline overridden: ", "dim")
-            head.append_text(Text(clean(d.override_reason or "", one_line=True, limit=300)))
-        self.query_one("#case-head", Static).update(head)
+    def show_detail(self, detail: CaseDetail) -> None:
+        self._show(detail)
 
+    def _show(self, d: CaseDetail) -> None:
+        """Show (again) ``d``; the scroll position stays."""
+        self.detail = d
+        tz = self.desk.settings.tz
+        self.query_one("#case-head", Static).update(head_text(d, tz))
         detail = self.query_one("#detail", DetailScroll)
         scroll = detail.scroll_y
         thread = self.query_one("#thread", Vertical)
         with self.app.batch_update():
             thread.remove_children()
-            thread.mount_all([message_widget(m, tz) for m in d.messages] or
-                             [Static("no messages yet", classes="note-plain")])
+            thread.mount_all(thread_widgets(d, tz))
             self.query_one("#history", Static).update(history_text(d, tz))
         detail.call_after_refresh(detail.scroll_to, y=scroll, animate=False)
-        self.sub_title = f"case #{c.id}"
+        self.sub_title = f"case #{d.case.id}"
         self.refresh_bindings()
 
     # --- actions ----------------------------------------------------------------------------
@@ -155,6 +145,39 @@ class CaseScreen(DeskScreen[None]):
             self.desk_app.open_customer(self.detail.case.customer_id)
         else:
             self.app.push_screen(link_form(self.desk, self.detail), self._changed)
+
+
+def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
+    """The case's headline: kind, status, stage, subject, customer, assignee, dates."""
+    c = d.case
+    head = Text()
+    head.append(f"Case #{c.id}  {c.kind.label}  ", "bold")
+    head.append(c.status.value.upper(), "reverse")
+    if c.dispute_stage:
+        head.append(f"  stage: {c.dispute_stage.value.replace('_', ' ')}")
+    head.append("\nSubject   ", "dim")
+    head.append_text(Text(clean(c.subject or "(no subject)", one_line=True, limit=500)))
+    head.append("\nCustomer  ", "dim")
+    head.append_text(Text(clean(c.customer_name or "none linked", one_line=True, limit=200)))
+    head.append(f"  #{c.customer_id} (c opens)" if c.customer_id else "  (c links one)", "dim")
+    head.append("\nAssignee  ", "dim")
+    head.append_text(Text(clean(c.assignee_name or "unassigned", one_line=True)))
+    head.append("\nReceived  ", "dim")
+    head.append(when(c.received_at, tz))
+    head.append("   Due ", "dim")
+    head.append(f"{c.due_date.isoformat()} ({days_left_text(c.days_left, c.overdue)})",
+                urgency(c.days_left, c.overdue) or "bold")
+    if c.policy_breach:
+        head.append("  PROMISED DEADLINE MISSED", "bold red")
+    if d.override_due_at:
+        head.append("\nDeadline overridden: ", "dim")
+        head.append_text(Text(clean(d.override_reason or "", one_line=True, limit=300)))
+    return head
+
+
+def thread_widgets(d: CaseDetail, tz: ZoneInfo) -> list[Static]:
+    return ([message_widget(m, tz) for m in d.messages]
+            or [Static("no messages yet", classes="note-plain")])
 
 
 def history_text(d: CaseDetail, tz: ZoneInfo) -> Text:

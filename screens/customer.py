@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from helpdesk.services import customers, parsing
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CustomerDetail
-from screens.base import DeskChanged, DeskScreen
+from screens.base import DeskChanged, RecordScreen
 from screens.dialogs import Field, FormDialog, FormValues
 from screens.main import CaseTable
 from screens.text import clean, day, when
@@ -25,7 +25,7 @@ CRUCIAL_MAIL = (
 )
 
 
-class CustomerScreen(DeskScreen[None]):
+class CustomerScreen(RecordScreen):
     """Everything the desk knows about one customer, with edit / new case / registered actions.
     Changes to the customer or their cases made anywhere show within seconds."""
 
@@ -36,10 +36,18 @@ class CustomerScreen(DeskScreen[None]):
         Binding("r", "reload", "Reload", id="customer.reload"),
     ]
 
-    def __init__(self, customer_id: int) -> None:
-        super().__init__()
-        self.customer_id = customer_id
-        self.detail: CustomerDetail | None = None
+    detail: CustomerDetail | None
+
+    def __init__(self, customer_id: int, detail: CustomerDetail | None = None) -> None:
+        """``detail``, when the opener already loaded it, is shown from the first frame."""
+        super().__init__(customer_id, detail)
+
+    @property
+    def customer_id(self) -> int:
+        return self.record_id
+
+    def show_detail(self, detail: CustomerDetail) -> None:
+        self._show(detail)
 
     def compose(self) -> ComposeResult:
         with DetailScroll(id="detail"):
@@ -49,7 +57,10 @@ class CustomerScreen(DeskScreen[None]):
             yield Static("", id="more")
 
     def on_mount(self) -> None:
-        self.action_reload()
+        if self.detail is None:
+            self.action_reload()
+        else:
+            self._show(self.detail)
 
     def extension_subject(self) -> CustomerDetail | None:
         return self.detail

@@ -18,16 +18,20 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len, set_cell_size
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, OptionList
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from helpdesk.services.readmodels import Page
 from screens.base import Loader
@@ -62,6 +66,24 @@ def motion_bindings(*, down: str = "cursor_down", up: str = "cursor_up",
     return bindings
 
 
+class Unseen:
+    """What the DataTable underneath holds for each cell of a :class:`ListTable`.
+
+    ListTable draws its rows itself from its own cells (``render_line``), so DataTable never
+    shows these; it only measures them whenever rows arrive, which for real cells meant
+    running Rich's measurement over every cell of every page.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        return iter(())
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(0, 0)
+
+
+UNSEEN = Unseen()
+
+
 @dataclass(frozen=True, slots=True)
 class ListColumn:
     """A column of a :class:`ListTable`.
@@ -77,7 +99,7 @@ class ListColumn:
     flex: bool = False
 
 
-class ListTable(Loader, DataTable[Text], Generic[T]):
+class ListTable(Loader, DataTable[Any], Generic[T]):
     """A table of records, one row per record, keyed by the record's id.
 
     Rows come either from a paged service call (:meth:`show`: the first page at once, the next
@@ -171,8 +193,7 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
             _, row = self.row(self.items[key])
             self._cells[key] = tuple(row)
             self._drawn += 1
-            for index, _ in self._shown:
-                self.update_cell(key, self.spec[index].key, self._cells[key][index])
+            self.refresh()
 
     def cell_of(self, key: str, column: str) -> Text:
         """The cell of ``column`` in the row ``key``, shown or not."""
@@ -228,12 +249,11 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
         records, cells = self._rows(items)
         self.next_cursor = next_cursor
         if list(cells) == list(self._cells):
-            changed = {k for k in cells if cells[k] != self._cells[k]}
+            changed = any(cells[k] != self._cells[k] for k in cells)
             self.items, self._cells = records, cells
-            self._drawn += bool(changed)
-            for key in changed:  # same rows in the same order: update cells in place
-                for index, _ in self._shown:
-                    self.update_cell(key, self.spec[index].key, cells[key][index])
+            if changed:  # same rows in the same order: only what they show is redrawn
+                self._drawn += 1
+                self.refresh()
             return
         key, row, scroll = self.current_key, self.cursor_row, self.scroll_y
         self.items, self._cells = records, cells
@@ -251,18 +271,40 @@ class ListTable(Loader, DataTable[Text], Generic[T]):
                 self.items[key] = item
                 self._cells[key] = cells[key]
                 self._order.append(key)
-                self.add_row(*self._visible(cells[key]), key=key)
+                self.add_row(*self._unseen, key=key)
 
     def _visible(self, cells: tuple[Text, ...]) -> list[Text]:
         return [cells[index] for index, _ in self._shown]
+
+    @property
+    def _unseen(self) -> list[Unseen]:
+        return [UNSEEN] * len(self._shown)
+
+    # DataTable keeps a stand-in per cell (see Unseen); these answer with the real cells.
+
+    def get_row(self, row_key: RowKey | str) -> list[Text]:
+        key = row_key.value if isinstance(row_key, RowKey) else row_key
+        return self._visible(self._cells[str(key)])
+
+    def get_row_at(self, row_index: int) -> list[Text]:
+        return self.get_row(self._order[row_index])
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text:
+        key = row_key.value if isinstance(row_key, RowKey) else row_key
+        column = column_key.value if isinstance(column_key, ColumnKey) else column_key
+        return self.cell_of(str(key), str(column))
+
+    def get_cell_at(self, coordinate: Coordinate) -> Text:
+        return self.get_row_at(coordinate.row)[coordinate.column]
 
     def _fill(self) -> None:
         self.clear()
         self._drawn += 1
         self._strips.clear()
         self._order = list(self._cells)
-        for key, cells in self._cells.items():
-            self.add_row(*self._visible(cells), key=key)
+        unseen = self._unseen
+        for key in self._order:
+            self.add_row(*unseen, key=key)
 
     # --- columns ---------------------------------------------------------------------------
 

@@ -249,3 +249,42 @@ def test_screens_use_no_private_textual_api_and_one_set_of_list_keys() -> None:
         assert "app.changes" not in source and 'getattr(app.screen' not in source, path.name
         if path.name != "widgets.py":  # list keys are declared once, by motion_bindings
             assert not re.search(r'Binding\("[jkgG]"', source), f"{path.name} binds j/k/g/G"
+
+
+async def test_record_screens_are_reused_with_the_new_record(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    """The case view is kept and handed the next case: nothing of the previous case stays on
+    it; while it is in use (lower in the stack), another case gets a screen of its own."""
+    person = customers.create(ui_desk, name="Reuse Person", emails=["reuse@example.org"])
+    first = cases.create(ui_desk, kind=CaseKind.ACCESS, customer_id=person.id,
+                         subject="first subject", note="a first note").case.id
+    second = cases.create(ui_desk, kind=CaseKind.DELETION, customer_id=None,
+                          subject="second subject").case.id
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_case(first)
+        await settle(pilot)
+        kept = app.screen
+        assert isinstance(kept, CaseScreen) and "a first note" in _text(app)
+        await pilot.press("escape")
+        app.open_case(second)
+        await settle(pilot)
+        assert app.screen is kept and kept.case_id == second
+        shown = _text(app)
+        assert "second subject" in shown and "first subject" not in shown
+        assert "a first note" not in shown and "no messages yet" in shown
+        await pilot.press("escape")
+        app.open_case(first)
+        await settle(pilot)
+        await pilot.press("c")  # its customer, then a case from there: the kept one is busy
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        app.open_case(second)
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen) and app.screen is not kept
+        assert "second subject" in _text(app) and kept.case_id == first
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert app.screen is kept and "first subject" in _text(app)
