@@ -62,7 +62,7 @@ SHORT_KIND = {
 #: Case columns; the deadline ("Left") is the last to give way on a narrow terminal.
 CASE_COLUMNS = (
     ListColumn("kind", "Kind", 10, priority=1),
-    ListColumn("customer", "Customer", 12, priority=1, flex=True),
+    ListColumn("customer", "Customer", 12, priority=1),
     ListColumn("subject", "Subject", 11, priority=1, flex=True),
     ListColumn("assignee", "Assignee", 14, priority=3),
     ListColumn("received", "Received", 10, priority=2),
