@@ -1,12 +1,15 @@
-"""Reports screen: the desk's figures and a weekly volume / on-time chart.
+"""Reports screen: the desk's figures and a chart per month or per week.
 
 Keys: ``f`` focuses the date range (From / To, YYYY-MM-DD, blank for open-ended; Enter applies),
-``u`` reloads, Escape goes back. The figures come from :func:`helpdesk.services.reports.report`
-(the same numbers as ``helpdesk report``), loaded in a thread worker.
+``p`` switches the series between months and weeks, ``u`` reloads, Escape goes back. The
+figures come from :func:`helpdesk.services.reports.report` (the same numbers as ``helpdesk
+report``: on time against the deadline the rules set, legal rules included), loaded in a
+thread worker.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -32,7 +35,9 @@ KIND_COLUMNS = (
     ListColumn("closed", "Closed", 6, priority=1),
     ListColumn("on_time", "On time", 7, priority=0),
     ListColumn("median", "Median days", 11, priority=2),
-    ListColumn("breaches", "Breaches", 8, priority=0),
+    ListColumn("p90", "P90 days", 8, priority=2),
+    ListColumn("breaches", "Open breaches", 13, priority=0),
+    ListColumn("late", "Closed late", 11, priority=1),
 )
 AGENT_COLUMNS = (
     ListColumn("agent", "Agent", 24, priority=0, flex=True),
@@ -42,13 +47,42 @@ AGENT_COLUMNS = (
 )
 
 
+def days(value: float | int | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def kind_row(k: reports.KindFigures) -> Row:
-    median = k.closing.median_days_to_close
+    c = k.closing
     return k.kind.value, (
-        cell(k.kind.label), cell(k.received), cell(k.still_open), cell(k.closing.closed),
-        cell(pct(k.closing.on_time_rate)), cell("-" if median is None else median),
+        cell(k.kind.label), cell(k.received), cell(k.still_open), cell(c.closed),
+        cell(pct(c.on_time_rate)), cell(days(c.median_days_to_close)),
+        cell(days(c.p90_days_to_close)),
         cell(k.open_breaches, "bold red" if k.open_breaches else ""),
+        cell(c.breaches, "red" if c.breaches else ""),
     )
+
+
+CHART_WIDTH = 30
+
+
+def chart(series: tuple[reports.PeriodFigures, ...], monthly: bool) -> Text:
+    """Two bars per period: cases received (█) and deadlines that passed unmet in it (▒, red;
+    each late case counts once, in the period its deadline passed), with the on-time rate of
+    the cases closed in it."""
+    if not series:
+        return Text("No cases in this range.")
+    top = max(max(p.received, p.missed) for p in series) or 1
+    out = Text()
+    for p in series:
+        label = p.start.strftime("%Y-%m") if monthly else p.start.isoformat()
+        out.append(f"{label:<10} ")
+        out.append("█" * round(CHART_WIDTH * p.received / top), "green")
+        out.append(f" {p.received} received; closed {p.closing.closed}, on time "
+                   f"{pct(p.closing.on_time_rate)}\n{'':<10} ")
+        out.append("▒" * round(CHART_WIDTH * p.missed / top), "bold red")
+        out.append(f" {p.missed} deadline(s) missed\n")
+    out.rstrip()
+    return out
 
 
 def agent_row(a: reports.AgentFigures) -> Row:
@@ -69,11 +103,13 @@ class ReportsScreen(DeskScreen[None]):
     BINDINGS = [
         Binding("f", "focus_range", "Date range", id="reports.range"),
         Binding("u", "reload", "Reload", id="reports.reload"),
+        Binding("p", "period", "Months/weeks", id="reports.period"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.report: reports.Report | None = None
+        self.monthly = True
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="range"):
@@ -83,9 +119,11 @@ class ReportsScreen(DeskScreen[None]):
             yield Input(placeholder="YYYY-MM-DD", id="end")
         with VerticalScroll():
             yield Static("Loading…", id="summary")
-            yield Label("Cases received per week", classes="caption", id="volume-caption")
+            yield Label("Cases per month", classes="caption", id="chart-caption")
+            yield Static("", id="chart")
+            yield Label("Cases received per month", classes="caption", id="volume-caption")
             yield Sparkline([], id="volume")
-            yield Label("On-time rate of cases closed per week", classes="caption",
+            yield Label("On-time rate of cases closed per month", classes="caption",
                         id="ontime-caption")
             yield Sparkline([], id="ontime")
             yield ListTable(KIND_COLUMNS, kind_row, id="kinds")
@@ -94,6 +132,11 @@ class ReportsScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.action_reload()
+
+    def action_period(self) -> None:
+        self.monthly = not self.monthly
+        if self.report is not None:
+            self._show(self.report)
 
     def action_focus_range(self) -> None:
         self.query_one("#start", Input).focus()
@@ -118,21 +161,26 @@ class ReportsScreen(DeskScreen[None]):
         self.query_one("#summary", Static).update(lit(
             f"{r.start or 'beginning'} to {r.end or 'today'} ({r.timezone})\n"
             f"Received {r.received} · closed {c.closed} · on time {pct(c.on_time_rate)} · "
-            f"median days to close "
-            f"{'-' if c.median_days_to_close is None else c.median_days_to_close} · "
-            f"open breaches {r.open_breaches}"
+            f"median days to close {days(c.median_days_to_close)} · 90% within "
+            f"{days(c.p90_days_to_close)} days · breaches: {r.open_breaches} open, "
+            f"{r.closed_breaches} closed late\n"
+            "On time: before the deadline the rules set (policy version or stricter legal "
+            "rule); an override does not count."
         ))
-        weeks = r.weeks
-        first = weeks[0].week_start if weeks else "-"
-        last = weeks[-1].week_start if weeks else "-"
+        series = r.months if self.monthly else r.weeks
+        unit = "month" if self.monthly else "week"
+        first = series[0].start if series else "-"
+        last = series[-1].start if series else "-"
+        self.query_one("#chart-caption", Label).update(
+            f"Cases per {unit}, {first} … {last} (p: {'weeks' if self.monthly else 'months'})")
+        self.query_one("#chart", Static).update(chart(series, self.monthly))
         self.query_one("#volume-caption", Label).update(
-            f"Cases received per week, {first} … {last} "
-            f"(max {max((w.received for w in weeks), default=0)})")
-        self.query_one("#volume", Sparkline).data = [float(w.received) for w in weeks]
-        # Weeks with nothing closed have no rate; they are left out of the on-time line.
-        rates = [w.closing.on_time_rate for w in weeks if w.closing.on_time_rate is not None]
+            f"Cases received per {unit} (max {max((p.received for p in series), default=0)})")
+        self.query_one("#volume", Sparkline).data = [float(p.received) for p in series]
+        # Periods with nothing closed have no rate; they are left out of the on-time line.
+        rates = [p.closing.on_time_rate for p in series if p.closing.on_time_rate is not None]
         self.query_one("#ontime-caption", Label).update(
-            f"On-time rate of cases closed per week ({len(rates)} weeks with closures; "
+            f"On-time rate of cases closed per {unit} ({len(rates)} {unit}s with closures; "
             f"latest {pct(rates[-1]) if rates else '-'})")
         self.query_one("#ontime", Sparkline).data = [100 * rate for rate in rates]
         self.query_one("#kinds", ListTable).set_items(
@@ -147,6 +195,7 @@ class ReportsScreen(DeskScreen[None]):
 
 
 register(DeskCommand(
-    id="reports.open", title="Reports", help="Volume, on-time rate, breaches, weekly chart",
+    id="reports.open", title="Reports",
+    help="Volume, on-time rate, breaches, days to close; chart per month or week",
     key="R", open=lambda app: app.push_screen(ReportsScreen()),
 ))

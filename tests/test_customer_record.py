@@ -124,7 +124,7 @@ def test_erasure_takes_the_history_values_and_keeps_the_record_that_it_changed(
         assert OLD_NAME.encode() not in raw and b"496 0000" not in raw
 
 
-# --- the CLI ---------------------------------------------------------------------------------------
+# --- the CLI -------------------------------------------------------------------------------------
 
 def test_cli_edit_email_and_product_with_json_and_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("customer", "add", "--name", OLD_NAME, "--email", "quinn@example.com")[0] == 0

@@ -1,9 +1,15 @@
 """Report figures checked against a hand-built data set (desk zone: Europe/Berlin)."""
 
+import csv
+import io
+import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 
+from helpdesk.config import LegalRule
+from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid
 from helpdesk.services import agents, cases, customers, disputes, reports, supervisor
 from helpdesk.services.context import Desk
@@ -88,7 +94,7 @@ def test_whole_history(desk: Desk, data: dict[str, int]) -> None:
 
 
 def test_weekly_series(desk: Desk, data: dict[str, int]) -> None:
-    weeks = {w.week_start: w for w in reports.report(desk).weeks}
+    weeks = {w.start: w for w in reports.report(desk).weeks}
     assert min(weeks) == date(2025, 12, 29) and max(weeks) == date(2026, 3, 9)
     assert len(weeks) == 11  # every week in between, empty ones included
     assert all(w.weekday() == 0 for w in weeks)
@@ -108,7 +114,7 @@ def test_date_range_uses_local_days(desk: Desk, data: dict[str, int]) -> None:
     assert (r.received, r.open_breaches) == (4, 1)
     # closed in range: A1, Q1, D1, all on time
     assert (r.closing.closed, r.closing.on_time, r.closing.median_days_to_close) == (3, 3, 4)
-    assert [w.week_start for w in r.weeks] == [date(2026, 1, 5), date(2026, 1, 12),
+    assert [w.start for w in r.weeks] == [date(2026, 1, 5), date(2026, 1, 12),
                                                date(2026, 1, 19), date(2026, 1, 26)]
     assert reports.report(desk, start=date(2026, 2, 1), end=date(2026, 2, 1)).received == 1
     with pytest.raises(Invalid, match="after its end"):
@@ -143,3 +149,73 @@ def test_csv_rows_are_long_form(desk: Desk, data: dict[str, int]) -> None:
     assert ("week", "2026-02-09", "closed", "2") in rows
     assert ("agent", "bob", "overdue", "1") in rows
     assert all(len(r) == 4 for r in rows)
+
+
+# --- deadlines the rules set: a stricter legal rule counts ----------------------------------------
+
+def test_a_ten_day_law_makes_day_20_late_and_an_open_case_a_breach(
+    desk: Desk, clock  # type: ignore[no-untyped-def]
+) -> None:
+    """Done when: the report's on-time and breach figures count legal rules (10-day rule)."""
+    desk.settings = replace(desk.settings, legal_rules=(
+        LegalRule(name="Access law", kinds=(CaseKind.ACCESS,), days=10),))
+    cust = customers.create(desk, name="Eva Müller", emails=["eva@example.org"]).id
+    late = cases.create(desk, kind="access", customer_id=cust,
+                        received_at=_at(clock, 2026, 2, 2, 10)).case.id
+    prompt = cases.create(desk, kind="access", customer_id=cust,
+                          received_at=_at(clock, 2026, 2, 3, 10)).case.id
+    waiting = cases.create(desk, kind="access", customer_id=cust,
+                           received_at=_at(clock, 2026, 2, 20, 10)).case.id
+    _at(clock, 2026, 2, 9, 10)
+    cases.set_status(desk, case_id=prompt, status="resolved")  # day 6
+    _at(clock, 2026, 2, 22, 10)
+    cases.set_status(desk, case_id=late, status="resolved")  # day 20: within 30, not within 10
+    _at(clock, 2026, 3, 10, 9, 30)  # the waiting case is on day 18, open
+
+    r = reports.report(desk)
+    access = {k.kind.value: k for k in r.kinds}["access"]
+    assert (access.closing.closed, access.closing.on_time, access.closing.breaches) == (2, 1, 1)
+    assert access.closing.on_time_rate == pytest.approx(0.5)
+    assert (access.open_breaches, r.open_breaches, r.closed_breaches) == (1, 1, 1)
+    assert (access.closing.median_days_to_close, access.closing.p90_days_to_close) == (13, 20)
+    feb = {m.start: m for m in r.months}[date(2026, 2, 1)]
+    assert (feb.received, feb.closing.closed, feb.closing.breaches) == (3, 2, 1)
+    assert feb.missed == 1 and feb.by_kind["access"].missed == 1  # late: 13 Feb passed unmet
+    march = {m.start: m for m in r.months}[date(2026, 3, 1)]
+    assert march.missed == 1  # the waiting case's deadline, 3 March, passed unmet
+    assert cases.get(desk, waiting).case.policy_breach
+
+
+def test_ninetieth_percentile_is_a_real_case_and_months_cover_the_range(
+    desk: Desk, data: dict[str, int]
+) -> None:
+    r = reports.report(desk)
+    assert r.closing.p90_days_to_close == 35  # 2, 4, 14, 15, 35: nearest rank 5 of 5
+    assert [m.start for m in r.months] == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
+    jan = r.months[0]
+    assert (jan.received, jan.closing.closed) == (6, 3)
+    assert set(jan.by_kind) == {"access", "correction", "deletion", "dispute", "question"}
+    assert jan.by_kind["deletion"].closing.closed == 1
+    empty = reports.report(desk, start=date(2025, 6, 1), end=date(2025, 8, 31))
+    assert [m.start for m in empty.months] == [date(2025, 6, 1), date(2025, 7, 1),
+                                               date(2025, 8, 1)]
+    assert all(m.received == 0 and m.closing.on_time_rate is None for m in empty.months)
+
+
+def test_cli_report_json_csv_and_text(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("customer", "add", "--name", "Eva", "--email", "eva@example.org")[0] == 0
+    assert cli("case", "new", "--kind", "deletion", "--customer", "1")[0] == 0
+    code, out, _ = cli("report", "--json")
+    data = json.loads(out)
+    assert code == 0 and {"weeks", "months", "closed_breaches"} <= set(data)
+    assert data["months"][-1]["by_kind"]["deletion"]["received"] == 1
+    code, out, _ = cli("report", "--csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["section", "key", "metric", "value"]
+    assert any(r[0] == "month_kind" and r[1].endswith("/deletion") and r[2] == "received"
+               and r[3] == "1" for r in rows)
+    code, out, _ = cli("report", "--period", "week")
+    assert code == 0 and "WEEK" in out and "P90 DAYS" in out
+    assert "MONTH" in cli("report")[1]
+    assert cli("report", "--from", "2026-02-30")[0] == 6
+    assert cli("report", "--period", "year")[0] == 2

@@ -92,13 +92,16 @@ def register(sub: Any) -> None:
                    help="cases per page with --agent")
     p.add_argument("--cursor", help="continue after a previous page (--agent)")
 
-    p = command(sub, "report", report, "desk figures: volume, on-time rate, breaches, stages")
+    p = command(sub, "report", report, "desk figures per kind, month and week: volume, on-time "
+                "rate, breaches open and closed late, days to close, dispute stages")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print JSON instead of text")
     fmt.add_argument("--csv", action="store_true",
                      help="print CSV rows (section, key, metric, value)")
     p.add_argument("--from", dest="start", metavar="YYYY-MM-DD")
     p.add_argument("--to", dest="end", metavar="YYYY-MM-DD")
+    p.add_argument("--period", choices=["month", "week"], default="month",
+                   help="the series the text shows (JSON and CSV hold both)")
 
 
 def _stage_line(d: CaseDetail) -> str:
@@ -193,21 +196,30 @@ def _pct(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
 
 
-def _report_lines(r: reports.Report) -> list[str]:
+def _days(value: float | int | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _report_lines(r: reports.Report, period: str) -> list[str]:
     span = f"{r.start or 'beginning'} to {r.end or 'today'} ({r.timezone})"
     c = r.closing
     lines = [
         f"Report {span}",
         f"  received {r.received}, closed {c.closed}, on time {_pct(c.on_time_rate)}, "
-        f"median days to close {c.median_days_to_close if c.closed else '-'}, "
-        f"open breaches {r.open_breaches}",
+        f"median days to close {_days(c.median_days_to_close)}, 90% within "
+        f"{_days(c.p90_days_to_close)} days, breaches: {r.open_breaches} open, "
+        f"{r.closed_breaches} closed late",
+        "  (on time: before the deadline the rules set, the policy version's or a stricter "
+        "legal one; overrides do not count)",
         "",
         *table(
             [(k.kind.value, k.received, *k.by_status.values(), k.closing.closed,
-              _pct(k.closing.on_time_rate), k.closing.median_days_to_close, k.open_breaches)
+              _pct(k.closing.on_time_rate), _days(k.closing.median_days_to_close),
+              _days(k.closing.p90_days_to_close), k.open_breaches, k.closing.breaches)
              for k in r.kinds if k.received or k.closing.closed],
             ["KIND", "RECEIVED", *(s.upper() for s in r.kinds[0].by_status),
-             "CLOSED IN RANGE", "ON TIME", "MEDIAN DAYS", "BREACHES"],
+             "CLOSED IN RANGE", "ON TIME", "MEDIAN DAYS", "P90 DAYS", "OPEN BREACHES",
+             "CLOSED LATE"],
         ),
         "",
         "Disputes by stage: " + ", ".join(f"{s} {n}" for s, n in r.disputes_by_stage.items()),
@@ -215,10 +227,14 @@ def _report_lines(r: reports.Report) -> list[str]:
     if r.agents:
         lines += ["", *table([(a.agent_name, a.open_cases, a.overdue, a.closed)
                               for a in r.agents], ["AGENT", "OPEN", "OVERDUE", "CLOSED"])]
-    if r.weeks:
-        lines += ["", *table([(w.week_start, w.received, w.closing.closed,
-                               _pct(w.closing.on_time_rate)) for w in r.weeks],
-                             ["WEEK", "RECEIVED", "CLOSED", "ON TIME"])]
+    series = r.months if period == "month" else r.weeks
+    if series:
+        lines += ["", *table([(p.start, p.received, p.closing.closed, _pct(p.closing.on_time_rate),
+                               _days(p.closing.median_days_to_close),
+                               _days(p.closing.p90_days_to_close), p.closing.breaches, p.missed)
+                              for p in series],
+                             [period.upper(), "RECEIVED", "CLOSED", "ON TIME", "MEDIAN DAYS",
+                              "P90 DAYS", "CLOSED LATE", "DEADLINES MISSED"])]
     return lines
 
 
@@ -230,5 +246,5 @@ def report(args: argparse.Namespace, ctx: CliContext) -> int:
         writer.writerow(["section", "key", "metric", "value"])
         writer.writerows(reports.csv_rows(r))
         return 0
-    emit(args, r, lambda: _report_lines(r))
+    emit(args, r, lambda: _report_lines(r, args.period))
     return 0
