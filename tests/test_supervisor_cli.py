@@ -35,7 +35,8 @@ def _fresh(desk: Desk, case_id: int):  # type: ignore[no-untyped-def]
 
 
 def test_agent_is_refused_and_nothing_changes(cli, desk: Desk, ids: list[int]) -> None:  # type: ignore[no-untyped-def]
-    other = cases.create(desk, kind="question", customer_id=None).case.id
+    other = cases.create(desk, kind="question", customer_id=None,
+                         subject="Unsigned letter").case.id
     cases.assign(desk, case_id=other, assignee="carol", reason="x")
     refusals = [
         ("case", "assign", str(ids[0]), str(other), "bob", "--reason", "grab"),
@@ -79,7 +80,8 @@ def test_supervisor_bulk_assign_and_workload(cli, desk: Desk, ids: list[int]) ->
 
 def test_agent_takes_unassigned_cases(cli, desk: Desk) -> None:  # type: ignore[no-untyped-def]
     agents.add(desk, name="bob")
-    free = [cases.create(desk, kind="question", customer_id=None).case.id for _ in range(2)]
+    free = [cases.create(desk, kind="question", customer_id=None,
+                         subject="Unsigned letter").case.id for _ in range(2)]
     code, out, err = cli("case", "assign", *map(str, free), "bob", agent="bob")
     assert code == 0, err
     assert "assigned 2 case(s)" in out
