@@ -19,7 +19,15 @@ from helpdesk.cli.output import (
 from helpdesk.cli.records import change_lines
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
-from helpdesk.services import agents, cases, customers, desk_settings, parsing, policy
+from helpdesk.services import (
+    agents,
+    answers,
+    cases,
+    customers,
+    desk_settings,
+    parsing,
+    policy,
+)
 from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail, to_jsonable
 
 
@@ -357,11 +365,15 @@ def _period_lines(periods: tuple[policy.PeriodInfo, ...]) -> list[str]:
     return lines
 
 
-def _preview_lines(found: policy.PolicyPreview) -> list[str]:
+def _preview_lines(found: policy.PolicyPreview, text: str) -> list[str]:
     lines = ["Periods (calendar days from receipt):", *_period_lines(found.periods)]
     if found.header:
         lines.append("Not policy text (left out of answers and letters):")
         lines += [f"  line {i}: {safe(line)}" for i, line in enumerate(found.header, 1)]
+    unanswered = answers.coverage(text, found.header_lines).unanswered_parts
+    if unanswered:
+        lines.append("Parts no canned answer quotes (answer those questions by hand): "
+                     + "; ".join(map(safe, unanswered)))
     return lines
 
 
@@ -388,9 +400,10 @@ def policy_add(args: argparse.Namespace, ctx: CliContext) -> int:
     periods = _periods_arg(args.period)
     found = policy.preview(desk, text=text, periods=periods, header_lines=args.header_lines)
     if args.dry_run:
-        emit(args, found, lambda: _preview_lines(found))
+        emit(args, found, lambda: _preview_lines(found, text))
         return 0
-    question = "\n".join(_preview_lines(found)) + "\nAdd this version with these periods? [y/N]"
+    question = "\n".join([*_preview_lines(found, text),
+                          "Add this version with these periods? [y/N]"])
     if not args.yes and (args.json or not _confirm(question)):
         raise Invalid("the periods were not confirmed: check them with --dry-run, then add "
                       "with --yes (and --period KIND=DAYS to change one)", field="periods")

@@ -117,6 +117,8 @@ def register(sub: Any) -> None:
     p = command(an, "case", answer_case, "the policy part that governs a case's kind",
                 json_output=True)
     p.add_argument("case", type=int, metavar="CASE")
+    command(an, "topics", answer_topics, "every topic, the policy parts its answer quotes, and "
+            "the parts no topic answers", json_output=True)
 
 
 def _status_lines(st: consent.MarketingStatus) -> list[str]:
@@ -300,6 +302,20 @@ def correct(args: argparse.Namespace, ctx: CliContext) -> int:
 def answer_topic(args: argparse.Namespace, ctx: CliContext) -> int:
     result = answers.answer(ctx.desk(), topic=args.topic)
     emit(args, result, lambda: [safe(result.text)])
+    return 0
+
+
+def answer_topics(args: argparse.Namespace, ctx: CliContext) -> int:
+    cov = answers.topic_coverage(ctx.desk())
+
+    def lines() -> list[str]:
+        out = table([(t, ", ".join(parts) or "no answer in this version")
+                     for t, parts in cov.topics.items()], ["TOPIC", "QUOTES FROM"])
+        if cov.unanswered_parts:
+            out.append("Parts no topic answers: " + "; ".join(map(safe, cov.unanswered_parts)))
+        return out
+
+    emit(args, cov, lines)
     return 0
 
 

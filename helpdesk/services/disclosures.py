@@ -124,7 +124,7 @@ def who_has_my_data(desk: Desk, *, customer_id: int) -> WhoHasMyData:
         customers.load(s, customer_id)
         rows = [_info(d) for d in _rows(s, customer_id)]
         version = policy.in_force(s, desk.now(), desk)
-        quoted = answers.sentences(version.text, "sell") if version else []
+        quoted = answers.quotes(version, answers.Topic.SALE) if version else []
         audit.record(s, desk, actor, "disclosure.answer", "customer", customer_id,
                      rows=len(rows))
     if rows:

@@ -542,8 +542,7 @@ def completion_letter(desk: Desk, *, erasure_id: int) -> str:
             raise NotFound(f"no erasure #{erasure_id}")
         info = _info(s, row, already=False)
         version: PolicyVersion | None = policy.in_force(s, row.requested_at, desk)
-        words = answers.TOPIC_WORDS[answers.Topic.ARCHIVES]
-        quoted = answers.sentences(version.text, *words) if version else []
+        quoted = answers.quotes(version, answers.Topic.ARCHIVES) if version else []
     day = info.requested_at.astimezone(desk.settings.tz).date().isoformat()
     lines = [
         "Dear customer,",
