@@ -15,7 +15,7 @@ from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
 from helpdesk.errors import Invalid
 from helpdesk.services import cases, changes, customers
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import CaseDetail, MessageInfo
+from helpdesk.services.readmodels import CaseDetail, FieldChangeInfo, MessageInfo
 from screens.base import DeskChanged, RecordScreen
 from screens.dialogs import Field, FormDialog, FormValues, SearchDialog
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
@@ -169,6 +169,9 @@ def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
                 urgency(c.days_left, c.overdue) or "bold")
     if c.policy_breach:
         head.append("  PROMISED DEADLINE MISSED", "bold red")
+    head.append("\nPolicy    ", "dim")
+    head.append_text(Text(clean(d.policy_version_label or d.policy_note or "-", one_line=True)))
+    head.append(f"  (rule: {d.due_rule})", "dim")
     if d.override_due_at:
         head.append("\nDeadline overridden: ", "dim")
         head.append_text(Text(clean(d.override_reason or "", one_line=True, limit=300)))
@@ -193,7 +196,32 @@ def history_text(d: CaseDetail, tz: ZoneInfo) -> Text:
             history.append("  — ")
             history.append_text(Text(clean(e.note, one_line=True, limit=300)))
         history.append("\n")
+    if d.corrections:
+        history.append("\nChanges to the customer's record under this case\n", "bold")
+        history.append_text(changes_text(d.corrections, tz))
     return history
+
+
+def changes_text(changes: tuple[FieldChangeInfo, ...], tz: ZoneInfo) -> Text:
+    """A record's change history: when, field, old → new, by whom, under which case."""
+    out = Text()
+    for c in changes:
+        out.append(f"{when(c.at, tz)}  {c.field.replace('_', ' ')}: ")
+        for i, value in enumerate((c.old_value, c.new_value)):
+            if i:
+                out.append(" → ")
+            if c.values_erased:
+                out.append("(erased)", "dim")
+            elif value is None:
+                out.append("(empty)", "dim")
+            else:
+                out.append_text(Text(clean(value, one_line=True, limit=300)))
+        out.append("  by ", "dim")
+        out.append_text(Text(clean(c.agent_name or "-", one_line=True)))
+        if c.case_id:
+            out.append(f", case #{c.case_id}", "dim")
+        out.append("\n")
+    return out
 
 
 def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
@@ -205,8 +233,9 @@ def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
     if m.subject:
         head.append("\n")
         head.append_text(Text(clean(m.subject, one_line=True, limit=300), "italic"))
-    for a in m.attachments:
-        head.append(f"\n📎 {a.size:,} bytes ", "dim")
+    for a in m.attachments:  # listed, never rendered: save one with the attachments key
+        head.append(f"\n📎 #{a.id} {clean(a.content_type, one_line=True, limit=80)}, "
+                    f"{a.size:,} bytes ", "dim")
         head.append_text(Text(clean(a.filename or "unnamed", one_line=True, limit=120)))
     body = Text(clean(m.body if m.body is not None else "(body erased)", limit=BODY_LIMIT))
     return Static(Text("\n").join([head, body]), classes=f"message {m.direction.value}")

@@ -14,6 +14,7 @@ from helpdesk.services import customers, parsing
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CustomerDetail
 from screens.base import DeskChanged, RecordScreen
+from screens.case import changes_text
 from screens.dialogs import Field, FormDialog, FormValues
 from screens.main import CaseTable
 from screens.text import clean, day, when
@@ -153,6 +154,11 @@ def _more(d: CustomerDetail, tz: ZoneInfo) -> Text:
             out.append_text(_t(p.reference))
         out.append("\n")
 
+    section("Changes to this record")
+    if not d.changes:
+        out.append("none recorded\n", "dim")
+    out.append_text(changes_text(d.changes, tz))
+
     section("Marketing consent")
     if d.marketing_opted_out:
         out.append("Opted out of marketing.", "bold")
@@ -223,13 +229,17 @@ def customer_form(desk: Desk, detail: CustomerDetail | None = None, *,
     customer = detail
 
     def update(v: FormValues) -> CustomerDetail:
+        case_id = parsing.optional_id(v.pop("case"), what="case", field="case")
         return customers.update(desk, customer_id=customer.id,
-                                expected_version=customer.version,
+                                expected_version=customer.version, case_id=case_id,
                                 **{k: value or None for k, value in v.items()})
 
     return FormDialog(
         f"Edit customer #{customer.id}",
-        [_field(name, label, getattr(customer, name) or "")
-         for name, label in FIELDS if name != "email"],
+        [*(_field(name, label, getattr(customer, name) or "")
+           for name, label in FIELDS if name != "email"),
+         Field.text("case", "Correction request (case number; blank for none)")],
         update, name="customer.edit", reload=reload,
+        hint="Every change is kept in the record's history (old → new, who, when, case); "
+             "erasure removes the values.",
     )

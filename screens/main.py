@@ -13,7 +13,7 @@ from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, DisputeStage, Queue
-from helpdesk.services import cases, disputes
+from helpdesk.services import cases, disputes, inbox
 from helpdesk.services.readmodels import CaseSummary, QueueCounts, QueueTotals
 from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
@@ -121,6 +121,8 @@ class MainScreen(DeskScreen[None]):
         self.spec = QUEUES[0]
         self.totals: QueueTotals | None = None
         self.loaded: tuple[int, bool] | None = None  # rows loaded, more to come
+        self.counts: QueueCounts | None = None
+        self.inbox_unread: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="banner")
@@ -140,6 +142,7 @@ class MainScreen(DeskScreen[None]):
     def _load_counts(self) -> None:
         desk = self.desk
         self.load("banner", lambda: cases.my_counts(desk), self._show_banner)
+        self.load("inbox", lambda: inbox.unread_count(desk), self._show_inbox)
         self.load("totals", lambda: cases.queue_totals(desk), self._show_totals)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -151,12 +154,24 @@ class MainScreen(DeskScreen[None]):
         if event.kind in {"case", "customer"}:
             self._load_counts()
             self.query_one(CaseTable).refresh_rows()
+        elif event.kind == "notification":
+            self.load("inbox", lambda: inbox.unread_count(self.desk), self._show_inbox)
         elif event.kind == "agent":
             self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
 
+    def _show_inbox(self, unread: int) -> None:
+        self.inbox_unread = unread
+        if self.counts is not None:
+            self._show_banner(self.counts)
+
     def _show_banner(self, counts: QueueCounts) -> None:
+        self.counts = counts
         banner = self.query_one("#banner", Static)
         text = Text()
+        if self.inbox_unread is not None:
+            text.append(f"Inbox: {self.inbox_unread} new", "bold yellow" if self.inbox_unread
+                        else "dim")
+            text.append(" (N) · ", "dim")
         if counts.mine_overdue:
             text.append(f"{counts.mine_overdue} of your cases overdue", "bold red")
         else:
