@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Input, Static
 
 from helpdesk.services import customers
 from helpdesk.services.readmodels import CustomerSummary
+from helpdesk.wording import counted
 from screens.base import DeskScreen
 from screens.text import cell
 from screens.widgets import ListColumn, ListTable, Row
@@ -60,19 +61,20 @@ class LookupScreen(DeskScreen[None]):
         self.query_text = text
         if not text:
             self.forget("find")
-            self._show([], "")
+            self._show(None, "")
             return
-        self.load("find", lambda: customers.find(self.desk, text, limit=RESULTS),
-                  lambda hits: self._show(hits, text))
+        self.load("find", lambda: customers.lookup(self.desk, text, limit=RESULTS),
+                  lambda found: self._show(found, text))
 
-    def _show(self, hits: list[CustomerSummary], text: str) -> None:
-        self.query_one(ListTable).set_items(hits)
+    def _show(self, found: customers.Matches | None, text: str) -> None:
+        self.query_one(ListTable).set_items(found.items if found else ())
         hint = self.query_one("#lookup-hint", Static)
-        if not text:
+        if not text or found is None:
             hint.update(self.HINT)
-        elif hits:
-            more = "+" if len(hits) >= RESULTS else ""
-            hint.update(f"{len(hits)}{more} found · ↓ to pick, Enter opens, ctrl+n new customer")
+        elif found.items:
+            shown = (f"the first {len(found.items)} shown, type more to narrow"
+                     if found.more else f"{counted(len(found.items), 'customer')} found")
+            hint.update(f"{shown} · ↓ to pick, Enter opens, ctrl+n new customer")
         else:
             hint.update("No customer matches · ctrl+n creates one")
 

@@ -438,3 +438,29 @@ async def test_a_blank_new_case_is_refused_and_an_orphan_gets_its_customer(
         assert "Letter without a sender" in screen(app)
     history = cases.get(day, case_id).events
     assert history[-1].action == "customer" and history[-1].to_value == f"#{paul.id}"
+
+
+# --- bug 8: search misses, in the lookup --------------------------------------------------------
+
+async def test_lookup_finds_companies_as_typed_and_lists_people_first(
+    day: Desk, tmp_path: Path
+) -> None:
+    for i in range(3):
+        customers.create(day, name=f"Employee {i}", emails=[f"e{i}@ms.example"],
+                         company="Müller & Söhne KG")
+    customers.create(day, name="Jürgen Müller", emails=["jm@example.de"])
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await settle(pilot)
+        await pilot.press(*"Müller & Söh")
+        await settle(pilot)
+        assert "Employee 2" in screen(app), screen(app)
+        for _ in range(len("Müller & Söh")):
+            await pilot.press("backspace")
+        await pilot.press(*"Mueller")
+        await settle(pilot)
+        rows = [line for line in screen_lines(app) if "@" in line]
+        assert rows and "Jürgen Müller" in rows[0], rows
+        assert "4 customers found" in screen(app)

@@ -75,3 +75,64 @@ def test_cli_opens_a_case_without_customer_and_links_it(cli: Run, desk: Desk) ->
     code, out, _ = cli("case", "link", str(case_id), str(ann))
     assert code == 0 and f"case #{case_id} is for customer #{ann}" in out
     assert cli("case", "link", str(case_id), "424242")[0] == 3
+
+
+# --- bug 8: search misses ------------------------------------------------------------------------
+
+@pytest.fixture
+def staff(desk: Desk) -> dict[str, int]:
+    """Employees of Müller & Söhne (created first: lower ids) and people named Müller."""
+    made = {}
+    for i, name in enumerate(("Xavier Patel", "Renée Tanaka", "Omar Dubois")):
+        made[name] = customers.create(desk, name=name, emails=[f"staff{i}@ms.example"],
+                                      company="Müller & Söhne KG").id
+    for name, email in (("Jürgen Müller", "jm@example.de"), ("Anna Mueller", "am@example.de"),
+                        ("Karl Schäfer", "ks@example.de"), ("Lotte Schaefer", "ls@example.de")):
+        made[name] = customers.create(desk, name=name, emails=[email]).id
+    return made
+
+
+def names(desk: Desk, text: str) -> list[str]:
+    return [h.name or "" for h in customers.find(desk, text)]
+
+
+def test_company_names_are_found_however_much_of_them_is_typed(
+    desk: Desk, staff: dict[str, int]
+) -> None:
+    company = {"Xavier Patel", "Renée Tanaka", "Omar Dubois"}
+    for typed in ("Müller & Sö", "Müller & Söh", "Müller & Söhne", "Muller & Sohne", "Sohne",
+                  "söhne kg", "MUELLER & SOEHNE"):
+        assert company <= set(names(desk, typed)), typed
+
+
+def test_umlauts_accents_and_their_spellings_find_each_other(
+    desk: Desk, staff: dict[str, int]
+) -> None:
+    for typed in ("Müller", "Mueller", "Muller", "müll", "muel"):
+        assert {"Jürgen Müller", "Anna Mueller"} <= set(names(desk, typed)), typed
+    for typed in ("Schäfer", "Schaefer", "schaf"):
+        assert {"Karl Schäfer", "Lotte Schaefer"} <= set(names(desk, typed)), typed
+    assert names(desk, "Jurgen") == ["Jürgen Müller"]
+    assert names(desk, "rene") == ["Renée Tanaka"]
+    assert names(desk, "ju mu") == ["Jürgen Müller"]  # short tokens fold too
+
+
+def test_people_named_so_come_before_companies(desk: Desk, staff: dict[str, int]) -> None:
+    found = names(desk, "Müller")
+    people = {"Jürgen Müller", "Anna Mueller"}
+    assert set(found[:2]) == people and set(found[2:]) == {"Xavier Patel", "Renée Tanaka",
+                                                            "Omar Dubois"}
+    assert set(names(desk, "mu")[:2]) == people
+
+
+def test_cli_says_when_results_are_cut(cli: Run, desk: Desk) -> None:
+    for i in range(12):
+        customers.create(desk, name=f"Berta Beispiel {i}", emails=[f"bb{i}@example.org"])
+    code, out, _ = cli("customer", "find", "beispiel", "--limit", "10")
+    assert code == 0 and out.count("Berta Beispiel") == 10
+    assert "showing the first 10" in out
+    code, out, _ = cli("customer", "find", "beispiel", "--limit", "12")
+    assert out.count("Berta Beispiel") == 12 and "showing the first" not in out
+    code, out, _ = cli("customer", "find", "beispiel", "--limit", "10", "--json")
+    found = json.loads(out)
+    assert len(found["items"]) == 10 and found["more"] is True

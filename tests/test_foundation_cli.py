@@ -64,7 +64,8 @@ def test_customer_and_case_flow_with_json(cli) -> None:  # type: ignore[no-untyp
     customer = json.loads(out)
     assert customer["emails"][0]["address"] == "ilse@example.nl"
     code, out, _ = cli("customer", "find", "tulp", "--json")
-    assert [c["id"] for c in json.loads(out)] == [customer["id"]]
+    found = json.loads(out)
+    assert [c["id"] for c in found["items"]] == [customer["id"]] and found["more"] is False
     code, out, _ = cli(
         "case",
         "new",

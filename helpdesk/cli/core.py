@@ -210,11 +210,20 @@ def customer_add(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def customer_find(args: argparse.Namespace, ctx: CliContext) -> int:
-    hits = customers.find(ctx.desk(), args.text, limit=args.limit)
-    emit(args, hits, lambda: table(
-        [(f"#{h.id}", h.name, h.primary_email, h.company, h.phone) for h in hits],
-        ["ID", "NAME", "E-MAIL", "COMPANY", "PHONE"],
-    ) if hits else ["no customer matches"])
+    found = customers.lookup(ctx.desk(), args.text, limit=args.limit)
+    hits = found.items
+
+    def lines() -> list[str]:
+        if not hits:
+            return ["no customer matches"]
+        out = table([(f"#{h.id}", h.name, h.primary_email, h.company, h.phone) for h in hits],
+                    ["ID", "NAME", "E-MAIL", "COMPANY", "PHONE"])
+        if found.more:
+            out.append(f"more customers match: showing the first {len(hits)}; type more of "
+                       "the name, or raise --limit")
+        return out
+
+    emit(args, found, lines)
     return 0
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from helpdesk.clock import utcnow
+from helpdesk.db.search import register_functions
 from helpdesk.errors import Busy, Conflict, Forbidden, HelpdeskError, Invalid
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     if cur.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
         cur.execute("PRAGMA journal_mode = WAL")
     cur.close()
+    register_functions(dbapi_conn)  # the customer search triggers fold text with it
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:

@@ -4,6 +4,11 @@ Input is whatever an agent (or a pasted e-mail) puts in the lookup field, so it 
 data, never as query syntax: control characters are dropped, every token is quoted, and length is
 capped. Tokens of three or more characters match any substring (name, any e-mail, company,
 phone); shorter tokens match the start of a word, which is what someone typing "jo" expects.
+
+Both sides of a match are *folded* (:func:`fold`): case, accents and the ae/oe/ue spelling of
+umlauts do not matter, so "Sohne" finds "Söhne" and "Mueller" finds "Müller" (and the other
+way round). The index holds the folded text beside the text as written, which is what results
+show. People whose name matches come before customers found by their company or address.
 """
 
 from __future__ import annotations
@@ -11,15 +16,43 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 
 MAX_QUERY_CHARS = 256
-#: Tokens at least this long match any substring; shorter ones match the start of a word.
+#: Tokens at least this long (folded) match any substring; shorter ones match word starts.
 SUBSTRING_MIN_CHARS = 3
 MAX_TOKENS = 8
 DEFAULT_LIMIT = 50
+
+#: Letters Unicode does not decompose that have a plain Latin spelling.
+_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "\u0131": "i",
+                          "ħ": "h", "ŧ": "t", "æ": "ae", "œ": "oe"})
+#: German writes ä, ö, ü also as ae, oe, ue ("Mueller"): both fold to the bare vowel.
+_SPELLED_UMLAUTS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+#: Name of the folding function in SQL (registered on SQLite connections, created on PostgreSQL).
+FOLD_SQL = "helpdesk_fold"
+
+
+def fold(text: str) -> str:
+    """``text`` as the index compares it: case-folded, accents and marks dropped, special
+    letters spelled plainly, ae/oe/ue written as the vowel ("Müller", "Mueller" -> "muller")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_LETTERS)
+    for spelled, vowel in _SPELLED_UMLAUTS:
+        plain = plain.replace(spelled, vowel)
+    return plain
+
+
+def _sql_fold(value: Any) -> str | None:
+    return fold(value) if isinstance(value, str) else None
+
+
+def register_functions(dbapi_connection: Any) -> None:
+    """Give a SQLite connection the functions the search triggers call (every connection the
+    desk opens gets them; a raw ``sqlite3`` connection that writes customers needs them too)."""
+    dbapi_connection.create_function(FOLD_SQL, 1, _sql_fold, deterministic=True)
 
 
 class SearchHit(NamedTuple):
@@ -37,11 +70,13 @@ class SearchHit(NamedTuple):
 
 
 def tokens(text: str) -> list[str]:
-    """Split raw input into search tokens, dropping control and format characters."""
+    """Split raw input into folded search tokens, dropping control and format characters and
+    tokens with nothing to search for ("&", "-")."""
     cleaned = "".join(
         ch if unicodedata.category(ch)[0] != "C" else " " for ch in text[:MAX_QUERY_CHARS]
     )
-    return [t.casefold() for t in cleaned.split()][:MAX_TOKENS]
+    folded = (fold(t) for t in cleaned.split())
+    return [t for t in folded if any(ch.isalnum() for ch in t)][:MAX_TOKENS]
 
 
 class CustomerSearch(Protocol):
@@ -64,55 +99,79 @@ def _fts_phrase(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-#: The SQLite triggers that keep the index in step (created by migration 0002).
+#: The SQLite triggers that keep the index in step (created by the search migrations).
 SQLITE_TRIGGER_TABLES = ("customer", "customer_email")
+#: Indexed (folded) columns of the FTS5 tables; ``customer_fts`` also keeps the text as
+#: written, unindexed, for the results.
+FOLDED_COLUMNS = ("f_name", "f_emails", "f_company", "f_phone")
+SHOWN_COLUMNS = ("name", "emails", "company", "phone")
+#: (table, columns) of every FTS5 table, each filled from the view ``customer_search_source``.
+#: Everything: substrings (trigram) and word starts (prefix); names alone, likewise, so the
+#: people-first pass costs what the names hold, not what every e-mail domain does.
+SQLITE_INDEX = (
+    ("customer_fts", (*SHOWN_COLUMNS, *FOLDED_COLUMNS)),
+    ("customer_prefix", FOLDED_COLUMNS),
+    ("customer_name_fts", ("f_name",)),
+    ("customer_name_prefix", ("f_name",)),
+)
 
 
 class SqliteSearch:
-    """FTS5: a trigram table for substrings and a unicode61 prefix table for short input."""
+    """FTS5 over folded text: trigram tables answer substrings, unicode61 prefix tables answer
+    short input; one pair covers everything, one names only."""
 
     def search(self, conn: sa.Connection, text: str, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
         toks = tokens(text)
         if not toks:
             return []
+        # Straight to the driver, in the caller's transaction with bound parameters: this runs
+        # on every keystroke and SQLAlchemy's result machinery would cost more than the query.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            people = self._query(cursor, toks, limit, ("customer_name_fts",
+                                                       "customer_name_prefix"), ())
+            if len(people) >= limit:
+                return people
+            others = self._query(cursor, toks, limit - len(people),
+                                 ("customer_fts", "customer_prefix"), tuple(h.id for h in people))
+            return people + others
+        finally:
+            cursor.close()
+
+    @staticmethod
+    def _query(cursor: Any, toks: list[str], limit: int, tables: tuple[str, str],
+               skip: tuple[int, ...]) -> list[SearchHit]:
+        """Customers whose text in ``tables`` (trigram, prefix) matches every token, shown
+        from ``customer_fts``, leaving out ``skip``."""
+        trigram, prefix = tables
         long = [t for t in toks if len(t) >= SUBSTRING_MIN_CHARS]
         short = [t for t in toks if len(t) < SUBSTRING_MIN_CHARS]
         params: dict[str, object] = {"limit": limit}
-        if long:
-            params["long"] = " ".join(_fts_phrase(t) for t in long)
-            sql = (
-                "SELECT rowid, name, emails, company, phone FROM customer_fts "
-                "WHERE customer_fts MATCH :long"
-            )
-            if short:
-                params["short"] = " ".join(_fts_phrase(t) + "*" for t in short)
-                sql += (
-                    " AND rowid IN (SELECT rowid FROM customer_prefix"
-                    " WHERE customer_prefix MATCH :short)"
-                )
-        else:
-            params["short"] = " ".join(_fts_phrase(t) + "*" for t in short)
-            sql = (
-                "SELECT rowid, name, emails, company, phone FROM customer_prefix "
-                "WHERE customer_prefix MATCH :short"
-            )
-        # Straight to the driver, in the caller's transaction with the same bound parameters:
-        # this runs on every keystroke and SQLAlchemy's result machinery would cost more than
-        # the FTS5 query itself.
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            rows = cursor.execute(sql + " LIMIT :limit", params).fetchall()
-        finally:
-            cursor.close()
-        return list(map(SearchHit._make, rows))
+        # The table with a MATCH drives; the others are looked up by rowid.
+        driving = [(trigram, "long", long), (prefix, "short", short)]
+        joined = [table for table, _, found in driving if found]
+        if "customer_fts" not in joined:
+            joined.append("customer_fts")
+        sql = ("SELECT customer_fts.rowid, customer_fts.name, customer_fts.emails, "
+               "customer_fts.company, customer_fts.phone FROM " + joined[0]
+               + "".join(f" JOIN {t} ON {t}.rowid = {joined[0]}.rowid" for t in joined[1:]))
+        conditions = []
+        for table, name, found in driving:
+            if found:
+                params[name] = " AND ".join(
+                    _fts_phrase(t) + ("*" if name == "short" else "") for t in found)
+                conditions.append(f"{table} MATCH :{name}")
+        if skip:
+            conditions.append(f"customer_fts.rowid NOT IN ({', '.join(map(str, skip))})")
+        sql += " WHERE " + " AND ".join(conditions) + " LIMIT :limit"
+        return list(map(SearchHit._make, cursor.execute(sql, params).fetchall()))
 
     def rebuild(self, conn: sa.Connection) -> None:
-        for table in ("customer_fts", "customer_prefix"):
+        for table, columns in SQLITE_INDEX:
+            names = ", ".join(columns)
             conn.exec_driver_sql(f"DELETE FROM {table}")
-            conn.exec_driver_sql(
-                f"INSERT INTO {table}(rowid, name, emails, company, phone) "
-                "SELECT id, name, emails, company, phone FROM customer_search_source"
-            )
+            conn.exec_driver_sql(f"INSERT INTO {table}(rowid, {names}) "
+                                 f"SELECT id, {names} FROM customer_search_source")
 
     @contextmanager
     def bulk_load(self, conn: sa.Connection) -> Iterator[None]:
@@ -135,7 +194,16 @@ def _like_escape(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-#: The PostgreSQL triggers that keep the index in step (created by migration 0002).
+def _pg_condition(column: str, i: int, length: int) -> str:
+    """``column`` holds folded token ``:t<i>``: anywhere (long tokens) or at a word start."""
+    if length >= SUBSTRING_MIN_CHARS:
+        return f"{column} LIKE '%' || :t{i} || '%' ESCAPE '\\'"
+    return (f"({column} LIKE :t{i} || '%' ESCAPE '\\' "
+            f"OR regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g') "
+            f"LIKE '%' || ' ' || :t{i} || '%' ESCAPE '\\')")
+
+
+#: The PostgreSQL triggers that keep the index in step (created by the search migrations).
 PG_TRIGGERS = (
     ("customer", "customer_search_aiu"),
     ("customer_email", "customer_email_search_aiud"),
@@ -143,29 +211,24 @@ PG_TRIGGERS = (
 
 
 class PostgresSearch:
-    """pg_trgm: a GIN trigram index over one lower-cased document per customer."""
+    """pg_trgm: a GIN trigram index over one folded document per customer (``doc``), and the
+    folded name (``name_key``) to put people before companies."""
 
     def search(self, conn: sa.Connection, text: str, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
         toks = [t.replace("\x00", "") for t in tokens(text)]
         toks = [t for t in toks if t]
         if not toks:
             return []
-        clauses = []
+        in_doc, in_name = [], []
         params: dict[str, object] = {"limit": limit}
         for i, tok in enumerate(toks):
             params[f"t{i}"] = _like_escape(tok)
-            if len(tok) >= SUBSTRING_MIN_CHARS:
-                clauses.append(f"doc LIKE '%' || :t{i} || '%' ESCAPE '\\'")
-            else:  # word start: beginning of the document or after a non-alphanumeric
-                clauses.append(
-                    f"(doc LIKE :t{i} || '%' ESCAPE '\\' "
-                    f"OR regexp_replace(doc, '[^[:alnum:]]+', ' ', 'g') "
-                    f"LIKE '%' || ' ' || :t{i} || '%' ESCAPE '\\')"
-                )
+            in_doc.append(_pg_condition("doc", i, len(tok)))
+            in_name.append(_pg_condition("name_key", i, len(tok)))
         sql = (
             "SELECT customer_id, name, emails, company, phone FROM customer_search WHERE "
-            + " AND ".join(clauses)
-            + " ORDER BY customer_id LIMIT :limit"
+            + " AND ".join(in_doc)
+            + " ORDER BY (" + " AND ".join(in_name) + ") DESC, customer_id LIMIT :limit"
         )
         return [SearchHit(*row) for row in conn.execute(sa.text(sql), params)]
 

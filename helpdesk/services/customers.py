@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -127,13 +128,29 @@ def get(desk: Desk, customer_id: int) -> CustomerDetail:
         return _detail(s, desk, customer)
 
 
-def find(desk: Desk, text: str, *, limit: int = 50) -> list[CustomerSummary]:
-    """Customers whose name, any e-mail, company or phone contains what was typed."""
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """The first customers matching a lookup; ``more`` when further ones match too."""
+
+    items: tuple[CustomerSummary, ...]
+    more: bool
+
+
+def lookup(desk: Desk, text: str, *, limit: int = 50) -> Matches:
+    """Customers whose name, any e-mail, company or phone contains what was typed (accents,
+    case and ae/oe/ue spellings aside), people named so before companies and addresses; and
+    whether more than ``limit`` match."""
     with desk.db.session() as s:
         desk.check_actor(s)
-        hits = desk.search.search(s.connection(), text, limit=limit)
+        hits = desk.search.search(s.connection(), text, limit=limit + 1)
     # Positional: this runs on every keystroke, for up to ``limit`` hits.
-    return [CustomerSummary(h.id, h.name, h.primary_email, h.company, h.phone) for h in hits]
+    return Matches(tuple(CustomerSummary(h.id, h.name, h.primary_email, h.company, h.phone)
+                         for h in hits[:limit]), len(hits) > limit)
+
+
+def find(desk: Desk, text: str, *, limit: int = 50) -> list[CustomerSummary]:
+    """The customers :func:`lookup` finds, as a list."""
+    return list(lookup(desk, text, limit=limit).items)
 
 
 def update(

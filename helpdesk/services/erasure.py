@@ -53,6 +53,7 @@ from helpdesk.db.models import (
     Message,
     PolicyVersion,
 )
+from helpdesk.db.search import SQLITE_INDEX
 from helpdesk.domain import Role, SuppressionReason
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.intake.importer import DONE
@@ -333,8 +334,9 @@ def _erase_rows(
 def _left(s: Session, desk: Desk, identity: traces.Identity, customer_id: int
           ) -> dict[str, list[int]]:
     """The final scan: where the person is still named in the live tables (and the search)."""
-    extra = [("customer_search", "doc", "customer_id")] if desk.db.backend == "postgresql" \
-        else []
+    # The document is folded (no accents); the text as written is in its other columns.
+    extra = [("customer_search", column, "customer_id") for column in ("doc", "name", "emails")] \
+        if desk.db.backend == "postgresql" else []
     left = traces.scan(s, identity, customer_id=customer_id, extra=extra)
     conn = s.connection()
     for address in identity.addresses:
@@ -385,7 +387,7 @@ def _physical_cleanup(desk: Desk) -> Physical:
     if desk.db.backend == "postgresql":
         return _vacuum(desk)
     with desk.db.engine.execution_options(helpdesk_write=True).begin() as conn:
-        for table in ("customer_fts", "customer_prefix"):
+        for table, _ in SQLITE_INDEX:  # merge segments: deleted rows leave the index files
             conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('optimize')")
     raw = desk.db.engine.raw_connection()  # a checkpoint must run outside any transaction
     cur = raw.cursor()
