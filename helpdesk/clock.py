@@ -8,7 +8,7 @@ first instant *after* it (local midnight starting day D+N+1, in UTC), so "overdu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -86,6 +86,24 @@ def compute_deadline(
     policy = (end_of_day_after(received_at, periods[kind.value], tz)
               if periods and kind.value in periods else None)
     return Deadline(effective=effective, policy=policy, rule=rule, days=days)
+
+
+def earliest_deadline(
+    kinds: Sequence[CaseKind], received_at: datetime, settings: Settings, periods: Periods | None
+) -> Deadline:
+    """The deadline of a case whose letter asks for several things: the earliest of the kinds'
+    deadlines (a complaint that also asks for deletion is due when the deletion is). The first
+    kind is the case's own; a rule from another kind says so."""
+    kinds = tuple(dict.fromkeys(kinds))
+    own = compute_deadline(kinds[0], received_at, settings, periods)
+    deadline, kind = min(((compute_deadline(k, received_at, settings, periods), k)
+                          for k in kinds), key=lambda d: d[0].effective)
+    if kind is kinds[0]:
+        return own
+    promises = [d.policy for d in (own, deadline) if d.policy is not None]
+    return Deadline(effective=deadline.effective, policy=min(promises, default=None),
+                    rule=f"{deadline.rule}: {kind.label.lower()} asked in the same letter"[:100],
+                    days=deadline.days)
 
 
 def due_date(due_at: datetime, tz: ZoneInfo) -> date:

@@ -98,6 +98,9 @@ class Settings:
     archive_systems: tuple[str, ...] = ()
     #: The desk's own address: From of outgoing replies; its domain ends their Message-IDs.
     mail_from: str = "info@example.com"
+    #: Other addresses the desk sends from (a privacy@ alias, a ticket robot): mail from these
+    #: or from ``mail_from`` is a loop, recorded but never a new case.
+    mail_aliases: tuple[str, ...] = ()
     keymap: dict[str, str] = field(default_factory=dict)
     theme: str = "textual-dark"
     #: File holding the HMAC key for suppression hashes (outside the database on purpose).
@@ -178,6 +181,11 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
             if not all(isinstance(d, int) and 0 < d < 90 for d in days):
                 raise Invalid(f"config: '{key}' must list days between 1 and 89", field=key)
             out[key] = tuple(sorted(days))
+        elif key == "mail_aliases":
+            aliases = _list(key, value)
+            if not all(isinstance(a, str) and "@" in a for a in aliases):
+                raise Invalid(f"config: '{key}' must list e-mail addresses", field=key)
+            out[key] = tuple(a.strip() for a in aliases)
         elif key == "archive_systems":
             systems = _list(key, value)
             if not all(isinstance(s, str) and s.strip() for s in systems):

@@ -164,11 +164,16 @@ def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
     head.append_text(Text(clean(c.assignee_name or "unassigned", one_line=True)))
     head.append("\nReceived  ", "dim")
     head.append(when(c.received_at, tz))
+    if d.received_by:
+        head.append(f" ({d.received_by})", "dim")
     head.append("   Due ", "dim")
     head.append(f"{c.due_date.isoformat()} ({days_left_text(c.days_left, c.overdue)})",
                 urgency(c.days_left, c.overdue) or "bold")
     if c.policy_breach:
         head.append("  PROMISED DEADLINE MISSED", "bold red")
+    if c.flags:
+        head.append("\nIntake    ", "dim")
+        head.append(", ".join(c.flags), "bold yellow")
     head.append("\nPolicy    ", "dim")
     head.append_text(Text(clean(d.policy_version_label or d.policy_note or "-", one_line=True)))
     head.append(f"  (rule: {d.due_rule})", "dim")

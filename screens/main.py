@@ -191,6 +191,12 @@ class MainScreen(DeskScreen[None]):
             if counts.team_dispute_warnings:
                 text.append(f" · {counted(counts.team_dispute_warnings, 'dispute')} past a "
                             "warning day", "bold magenta")
+        if counts.unmatched_open:  # requests whose clocks run while nobody has them
+            late = (f", {counts.unmatched_overdue:,} overdue" if counts.unmatched_overdue
+                    else "") + (f", {counts.unmatched_due_soon:,} due within 7 days"
+                                if counts.unmatched_due_soon else "")
+            text.append(f"\nIntake: {counted(counts.unmatched_open, 'letter')} from unknown "
+                        f"senders{late} (I)", "bold red" if counts.unmatched_overdue else "yellow")
         banner.update(text)
 
     def _queue_label(self, spec: QueueSpec) -> Text:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+
+_DATE = re.compile(rb"^Date: (.+)$", re.MULTILINE)
 
 
 def mail(
@@ -14,9 +18,13 @@ def mail(
     date: str | None = "Mon, 09 Mar 2026 10:00:00 +0000",
     extra: str = "",
     content_type: str = "text/plain; charset=utf-8",
+    received: str | None = None,
 ) -> bytes:
-    """A small RFC 5322 message; ``None`` leaves a header out, ``extra`` adds raw header lines."""
+    """A small RFC 5322 message; ``None`` leaves a header out, ``extra`` adds raw header lines,
+    ``received`` a topmost Received header with that date (the company's server)."""
     lines = []
+    if received is not None:
+        lines.append(f"Received: from mail.sender.example by mx.shop.example; {received}")
     if frm is not None:
         lines.append(f"From: {frm}")
     lines.append("To: info@shop.example")
@@ -32,10 +40,23 @@ def mail(
     return (head + "\n\n" + body + "\n").encode("utf-8")
 
 
+def from_line(raw: bytes) -> bytes:
+    """The mbox ``From `` line a delivery agent would write: the delivery time, here the
+    message's own Date (in UTC, zone written), else a fixed one."""
+    found = _DATE.search(raw.split(b"\n\n", 1)[0])
+    try:
+        when = parsedate_to_datetime(found.group(1).decode()) if found else None
+    except (TypeError, ValueError):
+        when = None
+    stamp = when.strftime("%a %b %e %H:%M:%S %z %Y") if when and when.tzinfo else (
+        "Mon Mar  9 10:00:00 +0000 2026")
+    return f"From sender@example.com {stamp}\n".encode()
+
+
 def write_mbox(path: Path, messages: list[bytes]) -> Path:
     with path.open("wb") as fh:
         for raw in messages:
-            fh.write(b"From sender@example.com Mon Mar  9 10:00:00 2026\n")
+            fh.write(from_line(raw))
             body = raw.rstrip(b"\n").replace(b"\nFrom ", b"\n>From ")  # mboxrd quoting
             fh.write(body + b"\n\n")
     return path

@@ -175,6 +175,16 @@ def test_machine_mail_is_recognised(extra: str, frm: str | None, content_type: s
 
 def test_person_mail_is_not_machine_mail() -> None:
     assert parse(mail(extra="Auto-Submitted: no\nPrecedence: normal")).machine is None
+    assert parse(mail(subject="About your automatic reply: it is wrong")).machine is None
+
+
+@pytest.mark.parametrize("subject", [
+    "Automatic reply: Your request", "Abwesenheitsnotiz: AW: Anfrage",
+    "=?utf-8?q?R=C3=A9ponse_automatique?= : Votre demande", "Respuesta automática: Re: Datos",
+    "Risposta automatica: Richiesta", "Automatisch antwoord: Uw verzoek",
+])
+def test_auto_replies_without_headers_are_known_by_their_subject(subject: str) -> None:
+    assert parse(mail(subject=subject)).machine == "auto-reply subject"
 
 
 @pytest.mark.parametrize(("subject", "body", "kind", "language"), [
@@ -187,7 +197,7 @@ def test_person_mail_is_not_machine_mail() -> None:
      CaseKind.ACCESS, "es"),
     ("Indirizzo", "Il mio indirizzo è errato, vi chiedo di correggere i dati. Grazie",
      CaseKind.CORRECTION, "it"),
-    ("Bezwaar", "Ik maak bezwaar tegen het gebruik van mijn gegevens voor reclame.",
+    ("Bezwaar", "Ik maak bezwaar tegen het gebruik van mijn gegevens voor profilering.",
      CaseKind.OBJECTION, "nl"),
     ("Complaint", "You sold my data to another company and I want this stopped.",
      CaseKind.DISPUTE, "en"),
@@ -203,12 +213,14 @@ def test_classification_per_language(subject: str, body: str, kind: CaseKind,
     assert kind is CaseKind.QUESTION or c.phrase
 
 
-def test_several_requests_name_primary_and_others() -> None:
-    c = classify("Requests", "Erase my data, and I withdraw consent, and I object to "
-                             "marketing. Thank you.")
+def test_several_requests_name_primary_and_others_in_the_order_asked() -> None:
+    c = classify("Requests", "Please stop sending me your newsletter. Also correct my "
+                             "address, and erase my data, and I withdraw consent. Thank you.")
     assert c.primary is CaseKind.DELETION
     assert c.phrase == "erase my data"
-    assert set(c.others) == {CaseKind.OBJECTION, CaseKind.MARKETING_OPT_OUT}
+    assert c.others == (CaseKind.MARKETING_OPT_OUT, CaseKind.CORRECTION)  # as asked
+    assert [r.phrase for r in c.requests][:2] == ["stop sending me your newsletter",
+                                                  "correct my address"]
 
 
 def test_uncovered_language_is_left_for_the_agent() -> None:
@@ -225,6 +237,69 @@ def test_reminders_are_recognised_in_each_language() -> None:
                  "Herinnering: ik heb nog geen antwoord op mijn verzoek gekregen."):
         assert classify("Re", body).reminder, body
     assert not classify("Hi", "Please delete my data, thank you for your help.").reminder
+
+
+# Letters written for the mechanisms below (the corpus in tests/letters measures the whole).
+
+@pytest.mark.parametrize(("body", "kind"), [
+    ("Please erase every record you keep on me. Should you ignore this, I will take the matter "
+     "to the Information Commissioner and to court.", CaseKind.DELETION),
+    ("Ich verlange eine Kopie meiner gespeicherten Daten. Andernfalls reiche ich Beschwerde "
+     "bei der Datenschutzbehörde ein.", CaseKind.ACCESS),
+    ("Merci de rectifier mon nom de famille. À défaut, je saisirai la CNIL.",
+     CaseKind.CORRECTION),
+    ("Les pido que supriman todos mis datos personales; si no, acudiré a la AEPD.",
+     CaseKind.DELETION),
+    ("Vi chiedo la cancellazione dei miei dati, altrimenti farò reclamo al Garante.",
+     CaseKind.DELETION),
+    ("Ik maak bezwaar tegen het profileren van mijn gegevens, anders klacht bij de Autoriteit "
+     "Persoonsgegevens.", CaseKind.OBJECTION),
+])
+def test_a_threat_to_complain_elsewhere_is_not_a_dispute(body: str, kind: CaseKind) -> None:
+    c = classify("Request", body)
+    assert c.primary is kind and CaseKind.DISPUTE not in c.others
+
+
+def test_a_complaint_about_our_handling_is_a_dispute() -> None:
+    c = classify("Your reply", "You passed on my address to a debt collector although I paid. "
+                 "I am making a formal complaint about how this was handled.")
+    assert c.primary is CaseKind.DISPUTE
+    assert classify("Q", "Do you ever sell customer data? Not a complaint, just asking."
+                    ).primary is CaseKind.QUESTION
+
+
+def test_side_remarks_and_negations_ask_nothing() -> None:
+    withdrawal = classify("Erasure", "Please erase my personal data. I also withdraw any "
+                          "consent I gave.")
+    assert (withdrawal.primary, withdrawal.others) == (CaseKind.DELETION, ())
+    alone = classify("Consent", "I withdraw my consent to the processing of my data.")
+    assert alone.primary is CaseKind.OBJECTION
+    for body in ("I'm thinking about closing my account, how long do you keep backups?",
+                 "Bitte löschen Sie NICHTS, ich habe nur eine Frage zur Speicherdauer.",
+                 "Non cancellate niente per ora, vorrei solo capire come funziona."):
+        assert classify("Question", body).primary is CaseKind.QUESTION, body
+
+
+def test_a_forward_or_reminder_takes_its_kind_from_the_letter_it_carries() -> None:
+    body = ("Ik heb nog steeds geen antwoord op onderstaande mail.\n\n"
+            "-------- Doorgestuurd bericht --------\nOnderwerp: verzoek\n\n"
+            "Verwijder alstublieft mijn account en al mijn gegevens.")
+    c = classify("Fwd: verzoek", body)
+    assert (c.primary, c.reminder) == (CaseKind.DELETION, True)
+    newsletter = ("Please take me off this list.\n\n---------- Forwarded message ---------\n"
+                  "From: news@shop.example\n\nTo delete your account, visit your privacy page.")
+    assert classify("Fwd: Offers", newsletter).primary is CaseKind.MARKETING_OPT_OUT
+
+
+def test_a_reminder_names_the_dates_of_the_letter_it_chases() -> None:
+    from datetime import date
+
+    c = classify("Chasing", "I wrote on 3/9 and again on 14 October. Please reply by 30 "
+                 "November.", received=date(2024, 11, 2))
+    assert c.reminder and c.mentions == (date(2024, 9, 3), date(2024, 10, 14))
+    c = classify("Recordatorio", "Os escribí el 2 de septiembre y sigo sin respuesta.",
+                 received=date(2025, 1, 10))
+    assert c.mentions == (date(2024, 9, 2),)
 
 
 def test_quoted_text_does_not_classify_a_reply() -> None:

@@ -281,10 +281,14 @@ def _case_lines(d: CaseDetail) -> list[str]:
         f"  customer:  #{c.customer_id} {safe(c.customer_name)}",
         f"  subject:   {safe(c.subject)}",
         f"  assignee:  {safe(c.assignee_name)}",
-        f"  received:  {safe(c.received_at)}",
+        f"  received:  {safe(c.received_at)}"
+        + (f"  (from the {safe(d.received_by)})" if d.received_by else ""),
         f"  due:       {due}  (rule: {d.due_rule})",
         f"  policy:    {safe(d.policy_version_label or d.policy_note)}",
     ]
+    if c.flags:
+        lines.append(f"  flags:     {', '.join(c.flags)}")
+    lines += [f"  intake:    {safe(note)}" for note in d.intake_notes]
     if c.dispute_stage:
         lines.append(f"  stage:     {c.dispute_stage.value}")
     lines.append("  thread:")

@@ -44,6 +44,11 @@ def register(sub: Any) -> None:
     p.add_argument("id", type=int)
     p.add_argument("--name", help="the customer's name (nothing else is taken from the mail)")
     p.add_argument("--version", type=int, help="the item version you looked at")
+    p = command(it, "dismiss", item_dismiss, "close an unmatched letter that asks nothing "
+                "(spam, misdirected mail); the letter is kept", json_output=True)
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True, help="why it is no request, e.g. 'spam'")
+    p.add_argument("--version", type=int, help="the item version you looked at")
     p = command(it, "reprocess", item_reprocess, "read quarantined mail again",
                 json_output=True)
     p.add_argument("id", type=int, nargs="?")
@@ -101,9 +106,9 @@ def item_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
     def lines() -> Iterator[str]:
         yield from table(
-            [(i.id, i.state, i.received_at, i.from_address, i.subject, i.reason)
-             for i in page.items],
-            ["id", "state", "received", "from", "subject", "reason"],
+            [(i.id, i.state, i.kind.value if i.kind else "-", _left(i), i.received_at,
+              i.from_address, i.subject, i.reason) for i in page.items],
+            ["id", "state", "kind", "days left", "received", "from", "subject", "reason"],
         )
         if page.next_cursor:
             yield f"more: --cursor {page.next_cursor}"
@@ -112,13 +117,21 @@ def item_list(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def _left(i: intake.IntakeItemInfo) -> str:
+    if i.days_left is None:
+        return "-"
+    return f"{i.days_left} OVERDUE" if i.overdue else str(i.days_left)
+
+
 def _item_lines(d: IntakeItemDetail) -> Iterator[str]:
     i = d.item
     yield f"intake item #{i.id}  {i.state}  (version {i.version})"
     yield f"reason:   {safe(i.reason)}"
     yield f"source:   {safe(i.source)}"
-    if i.resolved_case_id:
-        yield f"case:     #{i.resolved_case_id}"
+    if i.resolved_case_id or i.case_id:
+        yield f"case:     #{i.resolved_case_id or i.case_id}"
+    if i.due_at is not None:
+        yield f"due:      {safe(i.due_at)} ({_left(i)} days left, running since receipt)"
     if i.message_id:
         yield f"from:     {safe(i.from_address)}"
         yield f"to:       {safe(d.to_address)}"
@@ -131,6 +144,11 @@ def _item_lines(d: IntakeItemDetail) -> Iterator[str]:
             others = ", ".join(s["others"]) or "-"
             yield (f"suggested: {safe(s['primary'])} (phrase: {safe(s['phrase'])}; also: "
                    f"{others}; language: {safe(s['language'])})")
+            if s.get("needs_person"):
+                yield (f"needs a person: it may be {', '.join(s.get('candidates') or [])}; "
+                       "the shortest clock runs until someone decides")
+            if s.get("reminder"):
+                yield f"reminder: {safe(s.get('reminder_phrase'))}"
         yield ""
         yield safe(d.body)
     elif d.raw_preview is not None:
@@ -160,6 +178,14 @@ def item_new_customer(args: argparse.Namespace, ctx: CliContext) -> int:
     d = intake.new_customer(ctx.desk(), item_id=args.id, name=args.name,
                             expected_version=args.version)
     emit(args, d, lambda: _filed(d))
+    return 0
+
+
+def item_dismiss(args: argparse.Namespace, ctx: CliContext) -> int:
+    d = intake.dismiss(ctx.desk(), item_id=args.id, reason=args.reason,
+                       expected_version=args.version)
+    emit(args, d, lambda: [f"intake item #{d.item.id} dismissed; case "
+                           f"#{d.item.resolved_case_id} closed"])
     return 0
 
 

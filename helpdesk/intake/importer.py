@@ -1,12 +1,20 @@
 """Turning parsed mail into desk records, a batch per unit of work.
 
 Every message ends as exactly one of: a new case, a message on an existing case (reply or
-reminder), an unmatched intake item (unknown sender, message kept), machine mail kept without a
-case, a quarantined intake item (raw bytes and a reason), or, for a letter an erased person sent
-before their erasure, a done item that keeps nothing of it. Duplicates are recognised by
-Message-ID, else by content hash, against the database and within the batch; the unique
-constraints on both are the last guard, so a batch interrupted before its commit is simply done
-again by the next run.
+reminder), an unmatched letter (unknown sender: its case opens at once, without a customer, so
+its clock runs from receipt and it counts in every queue; an intake item asks an agent to link
+it), machine mail kept without a case (auto-replies, bounces, and mail loops: mail from the
+desk's own addresses), a quarantined intake item (raw bytes and a reason), or, for a letter an
+erased person sent before their erasure, a done item that keeps nothing of it. Duplicates are
+recognised by Message-ID, else by content hash, against the database and within the batch; the
+unique constraints on both are the last guard, so a batch interrupted before its commit is
+simply done again by the next run.
+
+A reminder ("second request", "I wrote on 3 September ...") never opens a case and never
+restarts a clock: it joins the request it chases (by thread headers, else the customer's open
+case received on a date the letter names, else their open case of the same kind, else their
+latest open one), flags that case, and escalates it to a supervisor when it arrives after the
+deadline.
 
 Erasure: the batch locks the customers its senders belong to (``FOR KEY SHARE``, which only an
 erasure's or a merge's lock conflicts with) before it reads anything else, so an erasure either
@@ -24,6 +32,7 @@ inserting its row). Cases are opened with the same deadline and policy-version r
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,7 +58,8 @@ from helpdesk.db.models import (
     PolicyVersion,
 )
 from helpdesk.domain import OPEN_STATUSES, CaseKind, CaseStatus, DisputeStage, MessageDirection
-from helpdesk.intake.classify import classify
+from helpdesk.errors import Invalid
+from helpdesk.intake.classify import Classification, classify, may_remind
 from helpdesk.intake.parse import ParsedMail, Unreadable, content_hash, parse
 from helpdesk.intake.sources import RawMessage
 from helpdesk.services import audit, inbox, suppression
@@ -143,21 +153,35 @@ def _raw_sender(raw: bytes) -> tuple[str | None, datetime | None]:
     return key, (when if when is None or when.tzinfo else None)
 
 
-def received_time(mail: ParsedMail, now: datetime, notes: list[str]) -> datetime:
-    """The message's own Date, unless missing or absurd; then the import time, noted."""
-    when = mail.date
-    if when is None:
-        notes.append("received time set to the import time (no usable Date header)")
-        return now
-    if when > now + FUTURE_SLACK:
-        notes.append(f"Date header {when:%Y-%m-%d %H:%M} UTC is in the future; "
-                     "received time set to the import time")
-        return now
-    if when < EARLIEST_PLAUSIBLE:
-        notes.append(f"Date header {when:%Y-%m-%d} is implausible; "
-                     "received time set to the import time")
-        return now
-    return when
+RECEIVED_HEADER = "Received header"
+DATE_HEADER = "Date header (no receipt time in the mail)"
+IMPORT_TIME = "import time (no usable receipt time)"
+
+
+def received_time(
+    mail: ParsedMail, raw: RawMessage, now: datetime, notes: list[str]
+) -> tuple[datetime, str]:
+    """When the mail reached the company, and which record says so.
+
+    The topmost Received header (our own server's hop) first, then the mailbox's delivery
+    time (mbox From line, Maildir), then the sender's Date header, which the sender controls,
+    and only then the import time. A missing, future or implausible time is skipped, noted.
+    """
+    candidates = ((mail.received, RECEIVED_HEADER),
+                  (raw.delivered, raw.delivered_by or "mailbox delivery time"),
+                  (mail.date, DATE_HEADER))
+    for when, source in candidates:
+        if when is None:
+            continue
+        if when > now + FUTURE_SLACK:
+            notes.append(f"{source.split(' (')[0]} {when:%Y-%m-%d %H:%M} UTC is in the future; "
+                         "not used")
+        elif when < EARLIEST_PLAUSIBLE:
+            notes.append(f"{source.split(' (')[0]} {when:%Y-%m-%d} is implausible; not used")
+        else:
+            return when, source
+    notes.append("received time set to the import time: the mail says no usable time")
+    return now, IMPORT_TIME
 
 
 def _id_forms(ids: Sequence[str]) -> list[str]:
@@ -172,8 +196,19 @@ def _bracketed(mid: str) -> str:
 @dataclass
 class _OpenCase:
     id: int
-    customer_id: int | None
+    kinds: tuple[str, ...]  # the case's kind, then every kind its letter asked
     received_at: datetime
+
+
+def own_addresses(desk: Desk) -> frozenset[str]:
+    """Matching keys of the desk's own addresses (``mail_from`` and ``mail_aliases``)."""
+    keys = set()
+    for address in (desk.settings.mail_from, *desk.settings.mail_aliases):
+        try:
+            keys.add(normalize_email(parseaddr(address)[1] or address)[1])
+        except Invalid:
+            continue  # a broken mail_from is reported where replies are written
+    return frozenset(keys)
 
 
 class BatchImporter:
@@ -187,7 +222,8 @@ class BatchImporter:
         self._thread_ids: dict[str, int | None] = {}  # message id -> case id
         self._owners: dict[str, int] = {}  # sender key -> customer id
         self._tagged: dict[int, int | None] = {}  # tagged case id -> its customer id
-        self._open: dict[int, _OpenCase] = {}  # customer id -> latest open case
+        self._open: dict[int, list[_OpenCase]] = {}  # customer id -> open cases (open_cases)
+        self._own = own_addresses(desk)
         #: (effective on, id, periods) of every version, loaded once per batch
         self._policies: list[tuple[date, int | None, dict[str, int]]] | None = None
         self._hashes: dict[str, str] = {}  # sender key or quoted address -> keyed hash
@@ -236,18 +272,20 @@ class BatchImporter:
             self._tagged.update(self.s.exec(
                 select(Case.id, Case.customer_id).where(col(Case.id).in_(tags))
             ).all())
-        self.load_open_cases({self._owners[k] for k in keys if k in self._owners})
 
-    def load_open_cases(self, customer_ids: set[int]) -> None:
-        """The latest open case of each customer: where a reminder belongs."""
-        if not customer_ids:
-            return
-        for case_id, customer_id, received in self.s.exec(
-            select(Case.id, Case.customer_id, Case.received_at)
-            .where(col(Case.customer_id).in_(customer_ids), col(Case.status).in_(_OPEN))
-            .order_by(col(Case.received_at), col(Case.id))
-        ):
-            self._open[customer_id or 0] = _OpenCase(case_id or 0, customer_id, received)
+    def open_cases(self, customer_id: int) -> list[_OpenCase]:
+        """The customer's open cases, oldest first: where their reminders belong. Looked up
+        when a reminder needs them (reminders are few), then kept up to date by this batch."""
+        if customer_id not in self._open:
+            self._open[customer_id] = [
+                _OpenCase(case_id or 0, tuple(dict.fromkeys([kind, *(
+                    r.get("kind") for r in (stored or {}).get("requests") or ())])), received)
+                for case_id, kind, received, stored in self.s.exec(
+                    select(Case.id, Case.kind, Case.received_at, Case.classification)
+                    .where(Case.customer_id == customer_id, col(Case.status).in_(_OPEN))
+                    .order_by(col(Case.received_at), col(Case.id)))
+            ]
+        return self._open[customer_id]
 
     def known(
         self, ids: Sequence[str], hashes: Sequence[str], *, items: bool = True
@@ -298,7 +336,7 @@ class BatchImporter:
                 self.quarantine(p, p.problem or "unreadable message")
                 continue
             try:
-                self.take(p.mail, p.raw.source)
+                self.take(p.mail, p.raw)
             except sa.exc.SQLAlchemyError:
                 raise  # the database's problem, not the message's: the batch is retried
             except Exception as exc:  # one odd message must not stop the import
@@ -341,32 +379,45 @@ class BatchImporter:
 
     # --- one message ------------------------------------------------------------------------
 
-    def take(self, mail: ParsedMail, source: str, item: IntakeItem | None = None) -> None:
+    def take(self, mail: ParsedMail, raw: RawMessage, item: IntakeItem | None = None) -> None:
         """File one readable message; ``item`` is the intake item being re-processed, if any."""
         notes = list(mail.notes)
-        at = received_time(mail, self.now, notes)
-        if item is None and self._drop_erased(mail.sender_key, mail.date, mail.content_hash,
+        at, received_by = received_time(mail, raw, self.now, notes)
+        dated = None if received_by == IMPORT_TIME else at  # undated: the import time says nothing
+        if item is None and self._drop_erased(mail.sender_key, dated, mail.content_hash,
                                               what="a letter"):
             return
+        if mail.sender_key in self._own and not mail.machine:
+            mail = dataclasses.replace(mail, machine="mail loop: sent from the desk's own address")
         owner = self._owners.get(mail.sender_key) if mail.sender_key else None
         case_id = self._thread(mail, owner)
+        # a reply joins its thread whatever it says: it is read only if it may be a reminder
+        read = not mail.machine and (case_id is None or may_remind(mail.subject, mail.body))
+        result = classify(mail.subject, mail.body,
+                          received=clock.local_date(at, self.desk.settings.tz)) if read else None
+        if case_id is None and result and result.reminder and owner is not None:
+            case_id = self.reminded(owner, result, at)
+        opened = False
         if case_id is not None:
-            self._joined(case_id, "reply", machine=mail.machine)
+            reminder = bool(result and result.reminder)
+            self.joined(case_id, "reminder" if reminder else "reply", machine=mail.machine)
+            if reminder:
+                self.remind(case_id, at)
             self.counts.threaded += 1
-        elif not mail.machine and owner is not None:
-            case_id = self.file_for_customer(owner, mail.subject, mail.body, at, notes)
+        elif not mail.machine and result is not None:
+            case_id = self.open_case(owner, mail.subject, result, at, received_by, notes)
+            opened = True
         message_id = self._message(mail, at, case_id)
-        if case_id is not None:
-            if item is not None:
-                self._resolve(item, case_id)
-        elif mail.machine:
+        if mail.machine and case_id is None:
             self.counts.machine += 1
             self._item(item, state=DONE, reason=f"machine mail ({mail.machine}): no case opened",
-                       message_id=message_id, source=source, resolved_at=self.now)
-        else:
+                       message_id=message_id, source=raw.source, resolved_at=self.now)
+        elif opened and owner is None:
             self.counts.unmatched += 1
             self._item(item, state=UNMATCHED, reason=self._unmatched_reason(mail),
-                       message_id=message_id, source=source)
+                       message_id=message_id, source=raw.source)
+        elif item is not None and case_id is not None:
+            self._resolve(item, case_id)
         if mail.message_id:
             self._thread_ids[mail.message_id] = case_id
 
@@ -391,21 +442,60 @@ class BatchImporter:
                     "customer only for what this request needs")
         return "unknown sender: link to a customer or create one"
 
-    def file_for_customer(
-        self, customer_id: int, subject: str | None, body: str | None, at: datetime,
-        notes: list[str],
+    def reminded(self, customer_id: int, result: Classification, at: datetime) -> int | None:
+        """The customer's open case a reminder chases: one received on a date the letter names
+        (a day either way: the writer counts by their own clock), else the latest of the kind
+        it names, else, when it names none, their latest open request (a question last)."""
+        earlier = [c for c in self.open_cases(customer_id) if c.received_at <= at]
+        if not earlier:
+            return None
+        tz = self.desk.settings.tz
+        kind = result.primary.value if result.primary else None
+        asked = kind is not None and kind != CaseKind.QUESTION.value
+        for mentioned in result.mentions:
+            dated = [c for c in earlier
+                     if abs((clock.local_date(c.received_at, tz) - mentioned).days) <= 1]
+            if dated:
+                same = [c for c in dated if kind in c.kinds]
+                return (same or dated)[-1].id
+        same = [c for c in earlier if kind in c.kinds]
+        if same:
+            return same[-1].id
+        if asked:
+            return None
+        requests = [c for c in earlier if c.kinds[0] != CaseKind.QUESTION.value]
+        return (requests or earlier)[-1].id
+
+    def remind(self, case_id: int, at: datetime) -> None:
+        """Flag a case a reminder arrived for (its clock is left alone); after its deadline the
+        case is escalated to a supervisor."""
+        row = self.db.execute(
+            sa.select(_CASES.c.due_at, _CASES.c.closed_at, _CASES.c.escalated,
+                      _CASES.c.classification).where(_CASES.c.id == case_id)
+        ).one()
+        late = row.closed_at is None and at >= row.due_at
+        stored = dict(row.classification or {})
+        stored["reminders"] = [*stored.get("reminders", ()), at.isoformat()]
+        values: dict[str, Any] = {"classification": stored}
+        self._events.append(self._event(
+            case_id, "reminder", to_value="after the deadline" if late else "within the deadline",
+            note="the customer sent a reminder; the clock runs from the first letter"))
+        if late and not row.escalated:
+            values["escalated"] = True
+            self._events.append(self._event(
+                case_id, "escalated", note="a reminder arrived after the deadline"))
+        self.db.execute(sa.update(_CASES).where(_CASES.c.id == case_id).values(**values))
+
+    def open_case(
+        self, customer_id: int | None, subject: str | None, result: Classification,
+        at: datetime, received_by: str, notes: list[str],
     ) -> int:
-        """Open a case for the customer's letter, or join the open request it reminds us of;
-        returns the case id."""
-        result = classify(subject, body)
-        earlier = self._open.get(customer_id)
-        if result.reminder and earlier is not None and earlier.received_at <= at:
-            self._joined(earlier.id, "reminder")
-            self.counts.threaded += 1
-            return earlier.id
+        """Open a case for a letter, clocked from its receipt; ``customer_id`` None is a letter
+        from an unknown sender, waiting in the intake tray to be linked."""
         kind = result.primary or CaseKind.QUESTION
         version_id, periods = self._policy_version(at)
-        deadline = clock.compute_deadline(kind, at, self.desk.settings, periods)
+        deadline = clock.earliest_deadline((kind, *result.clock_kinds), at, self.desk.settings,
+                                           periods)
         case_id = self.db.execute(sa.insert(_CASES).returning(_CASES.c.id), {
             "kind": kind.value, "status": CaseStatus.NEW.value, "subject": subject,
             "customer_id": customer_id, "received_at": at, "due_at": deadline.effective,
@@ -413,13 +503,16 @@ class BatchImporter:
             "rule_due_at": deadline.effective, "policy_version_id": version_id,
             "dispute_stage": DisputeStage.RECEIVED.value if kind is CaseKind.DISPUTE else None,
             "suggested_kind": result.primary.value if result.primary else None,
-            "classification": {**result.as_json(), "reminder_of": None, "confirmed": False,
-                               "notes": notes},
+            "classification": {**result.as_json(), "confirmed": False, "notes": notes,
+                               "received_by": received_by},
             "created_by_id": self.actor.id, "created_at": self.now, "updated_at": self.now,
         }).scalar_one()
         self._events.append(self._event(case_id, "created", to_value=kind.value))
-        self._open[customer_id] = _OpenCase(case_id, customer_id, at)
-        self.counts.new_cases += 1
+        if customer_id is not None:
+            if customer_id in self._open:
+                self._open[customer_id].append(_OpenCase(case_id, tuple(dict.fromkeys(
+                    [kind.value, *(r.kind.value for r in result.requests)])), at))
+            self.counts.new_cases += 1
         self.counts.case_ids.append(case_id)
         return case_id
 
@@ -473,7 +566,7 @@ class BatchImporter:
         return {"case_id": case_id, "at": self.now, "actor_id": self.actor.id, "action": action,
                 "from_value": from_value, "to_value": to_value, "note": note}
 
-    def _joined(self, case_id: int, how: str, machine: str | None = None) -> None:
+    def joined(self, case_id: int, how: str, machine: str | None = None) -> None:
         """Record that mail arrived on a case; a customer's reply wakes a waiting case."""
         self._events.append(self._event(
             case_id, "inbound", to_value=how, note=f"machine mail: {machine}" if machine else None

@@ -32,6 +32,7 @@ from email.feedparser import BytesFeedParser
 from email.header import Header, decode_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 
 from helpdesk.errors import Invalid
 from helpdesk.intake.html import html_to_text
@@ -84,7 +85,8 @@ class ParsedMail:
     sender_name: str | None
     to: str | None
     subject: str | None
-    date: datetime | None
+    date: datetime | None  # the sender's Date header: the sender controls it
+    received: datetime | None  # the topmost Received header's date: the last hop, ours
     body: str
     attachments: tuple[AttachmentPart, ...]
     machine: str | None  # why this is machine mail, None for a person's letter
@@ -276,6 +278,27 @@ def _date(value: str | None, notes: list[str]) -> datetime | None:
     return when
 
 
+def _received(values: list[object] | None, notes: list[str]) -> datetime | None:
+    """The date of the topmost Received header (after its last ";"), the hop that delivered
+    the message to us; None without one."""
+    if not values:
+        return None
+    when = mail_time(str(values[0]).rpartition(";")[2].strip())
+    if when is None:
+        notes.append("topmost Received header has no readable date")
+    return when
+
+
+@lru_cache(maxsize=4096)
+def _normal_address(address: str) -> tuple[str, str] | None:
+    """(display, key) of an address, None when invalid; remembered, as a mailbox holds many
+    letters from each sender and checking an address is the slow part of reading a header."""
+    try:
+        return normalize_email(address)
+    except Invalid:
+        return None
+
+
 def _sender(value: str | None, notes: list[str]) -> tuple[str | None, str | None, str | None]:
     """(display address, matching key, display name) of the first usable From address."""
     if not value:
@@ -288,12 +311,11 @@ def _sender(value: str | None, notes: list[str]) -> tuple[str | None, str | None
     for name, address in pairs:
         if "@" not in address:
             continue
-        try:
-            shown, key = normalize_email(address)
-        except Invalid:
+        normal = _normal_address(address)
+        if normal is None:
             notes.append("From address is not a valid e-mail address")
             return None, None, None
-        return shown, key, clean(name, 200) or None
+        return *normal, clean(name, 200) or None
     notes.append("no address in the From header")
     return None, None, None
 
@@ -487,8 +509,9 @@ def _read(msg: Message, raw: bytes, notes: list[str]) -> ParsedMail:
         to=clean(to, 2000) or None if to else None,
         subject=clean(subject, 500) or None if subject else None,
         date=_date(_header(msg, "Date", notes), notes),
+        received=_received(msg.get_all("Received"), notes),
         body=clean(body, MAX_BODY_CHARS),
         attachments=tuple(parts.attachments),
-        machine=machine_reason(msg, sender_key),
+        machine=machine_reason(msg, sender_key, subject),
         notes=tuple(dict.fromkeys(notes)),
     )

@@ -1,19 +1,30 @@
 """Where mail comes from: single .eml files, mbox files and Maildir folders.
 
 Each message is handed over as raw bytes with a label naming where it was found, so a
-quarantined item can point the agent back to the file. mbox files are split by streaming their
-lines (as ``mailbox.mbox`` does: every line starting with ``From `` opens a message), so a huge
-mailbox never has to fit in memory and nothing is parsed before the importer asks.
+quarantined item can point the agent back to the file, and with the time the mailbox says it
+was delivered when it says one: the date on an mbox ``From `` line, or a Maildir file's
+delivery time (the leading seconds of its unique name, which survive copying, else the file's
+modification time). mbox files are split by streaming their lines (as ``mailbox.mbox`` does:
+every line starting with ``From `` opens a message), so a huge mailbox never has to fit in
+memory and nothing is parsed before the importer asks.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from helpdesk.errors import Invalid
+
+MBOX_LINE = "mbox From line"
+MAILDIR_NAME = "Maildir delivery time"
+MAILDIR_FILE = "Maildir file time"
+_MAILDIR_SECONDS = re.compile(r"^(\d{9,11})\.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +32,8 @@ class RawMessage:
     raw: bytes
     source: str  # file, or "file#N" for the N-th message of an mbox
     consumed: int  # bytes of the source read so far, for progress
+    delivered: datetime | None = None  # when the mailbox says the message arrived
+    delivered_by: str | None = None  # which mailbox record said so (MBOX_LINE ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,34 +90,63 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Source]:
     return found
 
 
-def read(source: Source) -> Iterator[RawMessage]:
+def read(source: Source, tz: tzinfo = UTC) -> Iterator[RawMessage]:
+    """The messages of ``source``; a delivery time written without a zone is read in ``tz``
+    (the desk's zone: the mail server delivering to info@ is the company's)."""
     if source.kind == "mbox":
-        yield from _read_mbox(source.path)
+        yield from _read_mbox(source.path, tz)
         return
     files = _maildir_files(source.path) if source.kind == "maildir" else [source.path]
     consumed = 0
     for file in files:
         raw = file.read_bytes()
         consumed += len(raw)
-        yield RawMessage(raw, str(file), consumed)
+        delivered, by = _maildir_time(file) if source.kind == "maildir" else (None, None)
+        yield RawMessage(raw, str(file), consumed, delivered, by)
 
 
-def _read_mbox(path: Path) -> Iterator[RawMessage]:
+def _maildir_time(file: Path) -> tuple[datetime | None, str | None]:
+    named = _MAILDIR_SECONDS.match(file.name)
+    try:
+        if named:
+            return datetime.fromtimestamp(int(named.group(1)), UTC), MAILDIR_NAME
+        return datetime.fromtimestamp(file.stat().st_mtime, UTC), MAILDIR_FILE
+    except (OSError, ValueError, OverflowError):
+        return None, None
+
+
+def mbox_time(line: bytes, tz: tzinfo) -> datetime | None:
+    """The delivery date on an mbox ``From sender date`` line, or None."""
+    parts = line.decode("ascii", "replace").split(None, 2)
+    if len(parts) < 3:
+        return None
+    try:
+        when = parsedate_to_datetime(parts[2].strip())
+        return (when.replace(tzinfo=tz) if when.tzinfo is None else when).astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _read_mbox(path: Path, tz: tzinfo) -> Iterator[RawMessage]:
     lines: list[bytes] = []
     consumed = 0
     number = 0
+    delivered: datetime | None = None
     with path.open("rb") as fh:
         for line in fh:
             if line.startswith(b"From "):
                 if number:
-                    yield RawMessage(_message(lines), f"{path}#{number}", consumed)
+                    yield RawMessage(_message(lines), f"{path}#{number}", consumed, delivered,
+                                     MBOX_LINE if delivered else None)
                 number += 1
                 lines = []
+                delivered = mbox_time(line, tz)
             else:
                 lines.append(line)
             consumed += len(line)
     if number:
-        yield RawMessage(_message(lines), f"{path}#{number}", consumed)
+        yield RawMessage(_message(lines), f"{path}#{number}", consumed, delivered,
+                         MBOX_LINE if delivered else None)
 
 
 def _message(lines: list[bytes]) -> bytes:

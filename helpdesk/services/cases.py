@@ -19,6 +19,7 @@ from helpdesk.db.models import (
     CaseEvent,
     Customer,
     FieldChange,
+    IntakeItem,
     Message,
     PolicyVersion,
     touch,
@@ -158,6 +159,8 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         rule_due_at=case.rule_due_at,
         policy_note=policy_note,
         corrections=field_changes(s, col(FieldChange.case_id) == case.id),
+        received_by=(case.classification or {}).get("received_by"),
+        intake_notes=tuple((case.classification or {}).get("notes") or ()),
     )
 
 
@@ -296,7 +299,8 @@ def _due_soon_limit(desk: Desk) -> datetime:
 def my_counts(desk: Desk) -> QueueCounts:
     """Counts for the start banner: the acting agent's open, overdue and due-soon cases, and
     their open disputes that have reached the first warning day; for a supervisor also the
-    team's overdue, due-soon and warned cases (they answer for everyone's)."""
+    team's overdue, due-soon and warned cases (they answer for everyone's); and for everyone
+    the letters from unknown senders still waiting for a customer."""
     with desk.db.session() as s:
         actor = desk.actor(s)
         now = desk.now()
@@ -324,7 +328,23 @@ def my_counts(desk: Desk) -> QueueCounts:
             mine_due_soon=row[3],
             team_overdue=row[4] if team else None, team_due_soon=row[5] if team else None,
             team_dispute_warnings=row[6] if team else None,
+            **_unmatched_counts(s, desk, actor, now),
         )
+
+
+def _unmatched_counts(s: Session, desk: Desk, actor: Agent, now: datetime) -> dict[str, int]:
+    """Open, overdue and due-soon letters from unknown senders, waiting in the intake tray."""
+    waiting = sa.and_(IntakeItem.state == "unmatched", col(Case.closed_at).is_(None))
+    row = s.execute(
+        sa.select(_count_if(waiting),
+                  _count_if(sa.and_(waiting, _queue_where(desk, actor, Queue.OVERDUE, now))),
+                  _count_if(sa.and_(waiting, _queue_where(desk, actor, Queue.DUE_SOON, now))))
+        .select_from(IntakeItem)
+        .join(Message, col(Message.id) == col(IntakeItem.message_id))
+        .join(Case, col(Case.id) == col(Message.case_id))
+    ).one()
+    return dict(zip(("unmatched_open", "unmatched_overdue", "unmatched_due_soon"),
+                    (int(v) for v in row), strict=True))
 
 
 # --- changing ------------------------------------------------------------------------------------

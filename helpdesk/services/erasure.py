@@ -56,6 +56,7 @@ from helpdesk.db.models import (
 from helpdesk.db.search import SQLITE_INDEX
 from helpdesk.domain import Role, SuppressionReason
 from helpdesk.errors import Conflict, Invalid, NotFound
+from helpdesk.intake.classify import without_quotes
 from helpdesk.intake.importer import DONE
 from helpdesk.services import answers, audit, cases, policy, suppression, traces
 from helpdesk.services.context import Desk
@@ -293,12 +294,11 @@ def _erase_rows(
         ConsentEvent.customer_id == cid, col(ConsentEvent.id) <= marks["consent_event"],
         col(ConsentEvent.note).is_not(None)), {"note": None})
     for c in s.exec(select(Case).where(col(Case.id).in_(case_ids))):
-        quoted = bool(c.classification and c.classification.get("phrase"))
+        unquoted, quoted = without_quotes(c.classification)  # intake quotes the letter
         if c.subject is not None or c.override_reason is not None or quoted:
             c.subject = None
             c.override_reason = None
-            if quoted:  # the classifier quotes the letter's own words
-                c.classification = {**(c.classification or {}), "phrase": None}
+            c.classification = unquoted
             s.add(c)
     s.flush()
     own = {

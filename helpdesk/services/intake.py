@@ -3,8 +3,12 @@
 ``import_paths`` reads .eml files, mbox files and Maildir folders and commits every
 :data:`BATCH_SIZE` messages, so an import killed at any point loses at most one uncommitted
 batch, which the next run imports again (duplicates are skipped by Message-ID or content hash).
-Unknown senders become *unmatched* items an agent links to a customer or turns into a new one;
-unreadable mail becomes a *quarantined* item, kept raw, re-processable later.
+A letter from an unknown sender is still a request: its case opens at import, without a
+customer, clocked from receipt, so it counts in the due-soon and overdue queues, the banner and
+the workload view; an *unmatched* item in the intake tray (ordered by urgency) asks an agent to
+link it to a customer or make a new one, which keeps that receipt time and clock, or to dismiss
+it when it asks nothing. Unreadable mail becomes a *quarantined* item, kept raw, re-processable
+later.
 """
 
 from __future__ import annotations
@@ -15,21 +19,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from helpdesk import clock
 from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
     Attachment,
+    Case,
     CaseEvent,
     Customer,
     CustomerEmail,
     IntakeItem,
     Message,
 )
-from helpdesk.domain import CaseKind, DisputeStage
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.intake.classify import classify
+from helpdesk.intake.classify import classify, stored_clock_kinds
 from helpdesk.intake.importer import (
     DONE,
     ITEM_STATES,
@@ -91,6 +98,13 @@ class IntakeItemInfo:
     subject: str | None
     received_at: datetime | None
     raw_size: int | None
+    #: An unmatched letter's case (no customer yet): its kind, and the deadline running since
+    #: receipt; None for quarantined mail, which waits first in the tray.
+    case_id: int | None = None
+    kind: CaseKind | None = None
+    due_at: datetime | None = None
+    days_left: int | None = None
+    overdue: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +113,7 @@ class IntakeItemDetail:
     to_address: str | None
     body: str | None
     attachments: tuple[AttachmentInfo, ...]
-    #: For an unmatched letter: what the rules would suggest once it has a customer.
+    #: For an unmatched letter: what the rules read in it (kind, phrases, reminder ...).
     suggestion: dict[str, Any] | None
     #: For a quarantined message: its first characters, undecodable bytes replaced.
     raw_preview: str | None
@@ -131,7 +145,7 @@ def import_paths(
     done = 0
     for src in found:
         position = 0
-        for raw in read(src):
+        for raw in read(src, desk.settings.tz):
             batch.append(prepare(raw))
             position = raw.consumed
             if len(batch) >= batch_size:
@@ -168,7 +182,10 @@ def _commit(desk: Desk, batch: list[Prepared], counts: Counts) -> None:
 
 # --- reading items -------------------------------------------------------------------------------
 
-def _info(item: IntakeItem, message: Message | None) -> IntakeItemInfo:
+def _info(item: IntakeItem, message: Message | None, case: Case | None, desk: Desk
+          ) -> IntakeItemInfo:
+    waiting = case is not None and item.state == UNMATCHED and case.closed_at is None
+    now, tz = desk.now(), desk.settings.tz
     return IntakeItemInfo(
         id=item.id or 0, state=item.state, reason=item.reason, source=item.source,
         created_at=item.created_at, resolved_at=item.resolved_at,
@@ -178,6 +195,11 @@ def _info(item: IntakeItem, message: Message | None) -> IntakeItemInfo:
         subject=message.subject if message else None,
         received_at=message.at if message else None,
         raw_size=len(item.raw) if item.raw is not None else None,
+        case_id=case.id if case else None,
+        kind=CaseKind(case.kind) if case else None,
+        due_at=case.due_at if waiting and case else None,
+        days_left=clock.days_left(case.due_at, now, tz) if waiting and case else None,
+        overdue=waiting and case is not None and clock.is_overdue(case.due_at, now),
     )
 
 
@@ -196,27 +218,41 @@ def list_items(
     desk: Desk, *, state: str | None = "open", cursor: str | None = None,
     limit: int = cases.DEFAULT_PAGE,
 ) -> Page[IntakeItemInfo]:
-    """Items in ``state`` ("open" = unmatched and quarantined), oldest first, keyset-paged."""
+    """Items in ``state`` ("open" = unmatched and quarantined), most urgent first: quarantined
+    mail (nobody knows yet what it asks) by import time, then unmatched letters by the
+    deadline their case runs to; keyset-paged."""
     states = _parse_state(state)
     limit = max(1, min(limit, cases.MAX_PAGE))
-    after = 0
+    urgency = sa.func.coalesce(col(Case.due_at), col(IntakeItem.created_at))
+    after: tuple[datetime, int] | None = None
     if cursor:
         try:
-            after = int(cursor)
-        except ValueError:
+            at, _, item_id = cursor.partition("|")
+            after = (clock.as_utc(datetime.fromisoformat(at)), int(item_id))
+        except (ValueError, TypeError):
             raise Invalid("that page cursor is not one the desk produced", field="cursor") from None
     with desk.db.session() as s:
         desk.actor(s)
-        rows = s.exec(
-            select(IntakeItem, Message)
+        query = (
+            select(IntakeItem, Message, Case)
             .join(Message, col(Message.id) == col(IntakeItem.message_id), isouter=True)
-            .where(col(IntakeItem.state).in_(states), col(IntakeItem.id) > after)
-            .order_by(col(IntakeItem.id)).limit(limit + 1)
-        ).all()
+            .join(Case, col(Case.id) == col(Message.case_id), isouter=True)
+            .where(col(IntakeItem.state).in_(states))
+        )
+        if after is not None:
+            at_param = sa.literal(after[0], type_=Case.__table__.c.due_at.type)
+            query = query.where(sa.or_(urgency > at_param, sa.and_(
+                urgency == at_param, col(IntakeItem.id) > after[1])))
+        rows = s.exec(query.order_by(urgency, col(IntakeItem.id)).limit(limit + 1)).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page(items=tuple(_info(i, m) for i, m in rows),
-                    next_cursor=str(rows[-1][0].id) if more and rows else None)
+        next_cursor = None
+        if more and rows:
+            item, _, case = rows[-1]
+            key = case.due_at if case is not None else item.created_at
+            next_cursor = f"{clock.as_utc(key).isoformat()}|{item.id}"
+        return Page(items=tuple(_info(i, m, c, desk) for i, m, c in rows),
+                    next_cursor=next_cursor)
 
 
 def _load_item(s: Session, item_id: int, expected_version: int | None = None) -> IntakeItem:
@@ -229,8 +265,9 @@ def _load_item(s: Session, item_id: int, expected_version: int | None = None) ->
     return item
 
 
-def _detail(s: Session, item: IntakeItem) -> IntakeItemDetail:
+def _detail(s: Session, desk: Desk, item: IntakeItem) -> IntakeItemDetail:
     message = s.get(Message, item.message_id) if item.message_id else None
+    case = s.get(Case, message.case_id) if message and message.case_id else None
     attachments: tuple[AttachmentInfo, ...] = ()
     suggestion = None
     if message is not None:
@@ -240,10 +277,10 @@ def _detail(s: Session, item: IntakeItem) -> IntakeItemDetail:
             for a in s.exec(select(Attachment).where(Attachment.message_id == message.id)
                             .order_by(col(Attachment.id)))
         )
-        if item.state == UNMATCHED and not message.is_machine:
-            suggestion = classify(message.subject, message.body).as_json()
+        if item.state == UNMATCHED and case is not None:
+            suggestion = case.classification
     return IntakeItemDetail(
-        item=_info(item, message),
+        item=_info(item, message, case, desk),
         to_address=message.to_address if message else None,
         body=message.body if message else None,
         attachments=attachments,
@@ -258,7 +295,7 @@ def get_item(desk: Desk, item_id: int) -> IntakeItemDetail:
         actor = desk.actor(s)
         item = _load_item(s, item_id)
         audit.record(s, desk, actor, "intake.view", "intake_item", item.id)
-        return _detail(s, item)
+        return _detail(s, desk, item)
 
 
 # --- working items -------------------------------------------------------------------------------
@@ -277,19 +314,53 @@ def _unmatched(s: Session, item_id: int, expected_version: int | None) -> tuple[
 
 def _file(s: Session, desk: Desk, actor: Agent, item: IntakeItem, message: Message,
           customer_id: int) -> None:
-    """File an unmatched letter for a customer, exactly as the importer would have."""
+    """File an unmatched letter for a customer. Its case, open since import, gets the customer
+    and keeps its receipt time and clock; a letter that chases one of the customer's open
+    requests joins that request instead (flagged there, its clock untouched)."""
     importer = BatchImporter(s, desk, actor)
-    importer.load_open_cases({customer_id})
-    case_id = importer.file_for_customer(customer_id, message.subject, message.body, message.at,
-                                         [])
+    case = s.get(Case, message.case_id) if message.case_id else None
+    result = classify(message.subject, message.body,
+                      received=clock.local_date(message.at, desk.settings.tz))
+    earlier = importer.reminded(customer_id, result, message.at) if result.reminder else None
+    if case is None:  # an unmatched letter imported before letters had a case of their own
+        case_id = earlier or importer.open_case(customer_id, message.subject, result,
+                                                message.at, "earlier import", [])
+        message.case_id = case_id
+    elif earlier is not None:
+        s.exec(sa.update(Message).where(col(Message.case_id) == case.id)
+               .values(case_id=earlier))  # type: ignore[call-overload]
+        _close(s, desk, actor, case, f"reminder of case #{earlier}: its letters moved there")
+        case.related_case_id = earlier
+        case_id = earlier
+    else:
+        case.customer_id = customer_id
+        case.updated_at = desk.now()
+        s.add(case)
+        s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action="linked",
+                        to_value=f"customer #{customer_id}",
+                        note="received and due dates kept from the letter's receipt"))
+        case_id = case.id or 0
+    if earlier is not None:
+        importer.joined(earlier, "reminder")
+        importer.remind(earlier, message.at)
     importer.write()
-    message.case_id = case_id
     item.state = DONE
     item.resolved_at = desk.now()
     item.resolved_case_id = case_id
     s.add(message)
     s.add(item)
     s.flush()
+
+
+def _close(s: Session, desk: Desk, actor: Agent, case: Case, outcome: str) -> None:
+    old = case.status
+    case.status = CaseStatus.CLOSED
+    case.closed_at = desk.now()
+    case.outcome = outcome
+    case.updated_at = desk.now()
+    s.add(case)
+    s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action="status",
+                    from_value=old, to_value=CaseStatus.CLOSED.value, note=outcome))
 
 
 def link(
@@ -322,7 +393,7 @@ def link(
         _file(s, desk, actor, item, message, customer_id)
         audit.record(s, desk, actor, "intake.link", "intake_item", item.id,
                      customer_id=customer_id, case_id=item.resolved_case_id)
-        return _detail(s, item)
+        return _detail(s, desk, item)
 
 
 def new_customer(
@@ -360,7 +431,30 @@ def new_customer(
         _file(s, desk, actor, item, message, customer.id or 0)
         audit.record(s, desk, actor, "intake.new_customer", "intake_item", item.id,
                      customer_id=customer.id, case_id=item.resolved_case_id)
-        return _detail(s, item)
+        return _detail(s, desk, item)
+
+
+def dismiss(
+    desk: Desk, *, item_id: int, reason: str, expected_version: int | None = None,
+) -> IntakeItemDetail:
+    """Close an unmatched letter that asks the desk nothing (spam, a misdirected mail): its
+    case is closed with the reason, the letter kept."""
+    why = clean_text(reason, field="reason", required=True)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        item, message = _unmatched(s, item_id, expected_version)
+        case = s.get(Case, message.case_id) if message.case_id else None
+        if case is not None and case.closed_at is None:
+            _close(s, desk, actor, case, f"not a request: {why}")
+        item.state = DONE
+        item.reason = f"dismissed: {why}"
+        item.resolved_at = desk.now()
+        item.resolved_case_id = case.id if case else None
+        s.add(item)
+        s.flush()
+        audit.record(s, desk, actor, "intake.dismiss", "intake_item", item.id,
+                     case_id=item.resolved_case_id)
+        return _detail(s, desk, item)
 
 
 def reprocess(
@@ -375,8 +469,8 @@ def reprocess(
         if item.state != QUARANTINED or item.raw is None:
             raise Invalid(f"intake item #{item_id} is {item.state}; only quarantined mail is "
                           "re-processed", field="item")
-        prepared = prepare(RawMessage(item.raw, item.source or "", len(item.raw)),
-                           lenient=lenient)
+        raw = RawMessage(item.raw, item.source or "", len(item.raw))
+        prepared = prepare(raw, lenient=lenient)
         importer = BatchImporter(s, desk, actor)
         if prepared.mail is None:
             item.reason = prepared.problem
@@ -389,12 +483,12 @@ def reprocess(
             s.add(item)
         else:
             importer.load([prepared])
-            importer.take(prepared.mail, item.source or "", item=item)
+            importer.take(prepared.mail, raw, item=item)
             importer.write()
         s.flush()
         audit.record(s, desk, actor, "intake.reprocess", "intake_item", item.id,
                      state=item.state, lenient=lenient)
-        return _detail(s, item)
+        return _detail(s, desk, item)
 
 
 def reprocess_all(desk: Desk, *, lenient: bool = False) -> ReprocessResult:
@@ -415,20 +509,23 @@ def confirm_kind(
     desk: Desk, *, case_id: int, kind: CaseKind | str | None = None,
     expected_version: int | None = None,
 ) -> CaseDetail:
-    """The agent confirms the suggested kind, or changes it; a new kind gets its own clock
-    from the same receipt time (a supervisor's override, if any, stays in force)."""
+    """The agent confirms the suggested kind, or changes it. The clock runs from the same
+    receipt time for that kind and the other requests the letter makes; the candidates of an
+    unsure reading no longer count (a supervisor's override, if any, stays in force)."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         case = cases.load_for_change(s, case_id, expected_version)
         chosen = cases.parse_kind(kind or case.suggested_kind or case.kind)
         old = CaseKind(case.kind)
-        if chosen is not old:
-            deadline, _ = policy.deadline_for(s, desk, chosen, case.received_at)
+        stored = case.classification or {}
+        if chosen is not old or stored.get("needs_person"):
+            others = stored_clock_kinds(chosen.value, {"others": stored.get("others")})
+            deadline, _ = policy.deadline_for(s, desk, chosen, case.received_at, also=others)
             case.kind = chosen
             policy.apply_deadline(case, deadline)
             case.dispute_stage = DisputeStage.RECEIVED if chosen is CaseKind.DISPUTE else None
-        case.classification = {**(case.classification or {}), "confirmed": True,
-                               "confirmed_kind": chosen.value}
+        case.classification = {**stored, "confirmed": True, "confirmed_kind": chosen.value,
+                               "needs_person": False}
         case.updated_at = desk.now()
         s.add(case)
         s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id, action="kind",

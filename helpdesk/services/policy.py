@@ -14,7 +14,7 @@ recomputed from its periods. Nothing else moves.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -24,6 +24,7 @@ from helpdesk import clock, policytext
 from helpdesk.db.models import Agent, Case, CaseEvent, ConsentEvent, PolicyVersion
 from helpdesk.domain import CaseKind, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
+from helpdesk.intake.classify import stored_clock_kinds
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
 from helpdesk.services.validation import clean_text, parse_choice
@@ -237,13 +238,15 @@ def in_force(session: Session, at: datetime, desk: Desk) -> PolicyVersion | None
 
 
 def deadline_for(
-    session: Session, desk: Desk, kind: CaseKind, received_at: datetime
+    session: Session, desk: Desk, kind: CaseKind, received_at: datetime,
+    also: Sequence[CaseKind] = (),
 ) -> tuple[clock.Deadline, PolicyVersion | None]:
-    """The deadline of a ``kind`` request received at ``received_at``, and the version in
-    force then (None: received before any loaded version)."""
+    """The deadline of a ``kind`` request received at ``received_at`` (the earliest with the
+    ``also`` kinds the same letter asks for), and the version in force then (None: received
+    before any loaded version)."""
     version = in_force(session, received_at, desk)
     periods = version.periods if version is not None else None
-    return clock.compute_deadline(kind, received_at, desk.settings, periods), version
+    return clock.earliest_deadline((kind, *also), received_at, desk.settings, periods), version
 
 
 def apply_deadline(case: Case, deadline: clock.Deadline) -> None:
@@ -280,8 +283,8 @@ def _reach_back(
     now = desk.now()
     for case in s.exec(query.order_by(col(Case.id))).all():
         before = clock.due_date(case.rule_due_at, tz)
-        deadline = clock.compute_deadline(CaseKind(case.kind), case.received_at, desk.settings,
-                                          row.periods)
+        deadline = clock.earliest_deadline(stored_clock_kinds(case.kind, case.classification),
+                                           case.received_at, desk.settings, row.periods)
         old_label = labels.get(case.policy_version_id) if case.policy_version_id else None
         case.policy_version_id = row.id
         apply_deadline(case, deadline)

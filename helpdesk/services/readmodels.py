@@ -161,6 +161,10 @@ class CaseSummary:
     #: promise or the desk's service level, or a stricter legal rule (even when a supervisor
     #: override moved ``due_at`` later).
     policy_breach: bool = False
+    #: What intake wants a person to see: "needs a person" (the kind is unsure; the shorter
+    #: candidate clock runs), "reminded" (the customer chased it), "unmatched" (a letter from
+    #: an unknown sender, waiting in the intake tray).
+    flags: tuple[str, ...] = ()
 
     @property
     def is_closed(self) -> bool:
@@ -199,7 +203,20 @@ def case_summary_from(
         warning=clock.warning_level(c.received_at, now, tz, warning_days)
         if open_ and is_dispute else None,
         policy_breach=clock.is_overdue(c.rule_due_at, c.closed_at or now),
+        flags=intake_flags(c) if c.classification is not None else (),
     )
+
+
+def intake_flags(c: Case) -> tuple[str, ...]:
+    stored = c.classification or {}
+    flags = []
+    if stored.get("needs_person"):
+        flags.append("needs a person")
+    if stored.get("reminders"):
+        flags.append("reminded")
+    if c.customer_id is None and c.closed_at is None:
+        flags.append("unmatched")
+    return tuple(flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +346,10 @@ class CaseDetail:
     policy_note: str | None = None
     #: Changes to the customer's record made under this case (a correction's old -> new).
     corrections: tuple[FieldChangeInfo, ...] = ()
+    #: For an imported letter: which record dated its receipt ("Received header", "mbox From
+    #: line", ...), and what intake had to work around or fall back on (no personal data).
+    received_by: str | None = None
+    intake_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +364,11 @@ class QueueCounts:
     team_overdue: int | None = None
     team_due_soon: int | None = None
     team_dispute_warnings: int | None = None
+    #: Letters from unknown senders waiting in the intake tray: every one is a request whose
+    #: clock runs from receipt.
+    unmatched_open: int = 0
+    unmatched_overdue: int = 0
+    unmatched_due_soon: int = 0
 
 
 @dataclass(frozen=True, slots=True)
