@@ -383,8 +383,8 @@ class BatchImporter:
         """File one readable message; ``item`` is the intake item being re-processed, if any."""
         notes = list(mail.notes)
         at, received_by = received_time(mail, raw, self.now, notes)
-        dated = None if received_by == IMPORT_TIME else at  # undated: the import time says nothing
-        if item is None and self._drop_erased(mail.sender_key, dated, mail.content_hash,
+        written = mail.received or raw.delivered or mail.date  # any time the mail itself gives
+        if item is None and self._drop_erased(mail.sender_key, written, mail.content_hash,
                                               what="a letter"):
             return
         if mail.sender_key in self._own and not mail.machine:
