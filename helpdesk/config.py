@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,6 +24,8 @@ from helpdesk.errors import Invalid
 log = logging.getLogger(__name__)
 
 APP_NAME = "helpdesk"
+#: No attachment is kept larger than the largest message the importer reads.
+ATTACHMENT_CEILING = 25 * 1024 * 1024
 
 
 def data_dir() -> Path:
@@ -76,6 +79,17 @@ DEFAULT_SERVICE_LEVELS: dict[str, int] = {
 }
 
 
+#: What customers send to prove who they are or what they mean: documents, scans and photos,
+#: plain text, forwarded mail.
+DEFAULT_ATTACHMENT_TYPES: tuple[str, ...] = (
+    "application/pdf", "image/jpeg", "image/png", "image/gif", "image/tiff", "image/webp",
+    "image/heic", "text/plain", "text/csv", "message/rfc822", "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.oasis.opendocument.text",
+)
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/(?:\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$")
+
+
 @dataclass(frozen=True, slots=True)
 class LegalRule:
     """A stricter legal deadline that applies to some kinds (e.g. a national access-request law)."""
@@ -96,6 +110,12 @@ class Settings:
     #: Days after receipt at which a dispute is flagged (policy limit is 90).
     dispute_warning_days: tuple[int, ...] = (60, 75, 85)
     archive_systems: tuple[str, ...] = ()
+    #: The largest attachment whose content the desk keeps (bytes); larger ones are listed
+    #: (name, type, size, checksum) without content.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    #: Content types whose content the desk keeps ("type/subtype" or "type/*"); others are
+    #: listed without content (an executable or a script has no business in the desk).
+    attachment_types: tuple[str, ...] = DEFAULT_ATTACHMENT_TYPES
     #: The desk's own address: From of outgoing replies; its domain ends their Message-IDs.
     mail_from: str = "info@example.com"
     #: Other addresses the desk sends from (a privacy@ alias, a ticket robot): mail from these
@@ -191,6 +211,19 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
             if not all(isinstance(s, str) and s.strip() for s in systems):
                 raise Invalid(f"config: '{key}' must list system names as strings", field=key)
             out[key] = tuple(s.strip() for s in systems)
+        elif key == "attachment_max_bytes":
+            if not isinstance(value, int) or isinstance(value, bool) or not (
+                    0 <= value <= ATTACHMENT_CEILING):
+                raise Invalid(f"config: '{key}' must be a number of bytes from 0 to "
+                              f"{ATTACHMENT_CEILING}", field=key)
+            out[key] = value
+        elif key == "attachment_types":
+            types = _list(key, value)
+            if not all(isinstance(t, str) and _CONTENT_TYPE.match(t.strip().lower())
+                       for t in types):
+                raise Invalid(f"config: '{key}' must list content types such as "
+                              "'application/pdf' or 'image/*'", field=key)
+            out[key] = tuple(t.strip().lower() for t in types)
         elif key == "keymap":
             if not isinstance(value, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in value.items()

@@ -4,20 +4,23 @@ On a customer profile: ``a`` adds an e-mail address, ``k`` removes one or makes 
 address, ``b`` records a purchase or a product registration. Each form takes the case the change
 answers (a correction request), and each change lands in the record's history shown on the
 profile, the case and the access export. Anywhere: ``Q`` picks a policy topic and shows the
-canned answer, quoting only the policy version in force.
+canned answer, quoting only the policy version in force. On a case: ``f`` saves one of its
+attachments to a private file (listed with type and size; never opened or shown by the desk).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk.domain import ProductRelation
 from helpdesk.errors import Invalid
-from helpdesk.services import answers, customers, parsing
-from helpdesk.services.readmodels import CustomerDetail
+from helpdesk.services import answers, attachments, customers, parsing
+from helpdesk.services.readmodels import AttachmentInfo, CaseDetail, CustomerDetail
 from screens.dialogs import Field, FormDialog, FormValues, TextDialog, say_saved
-from screens.registry import CustomerAction, DeskCommand, register
+from screens.registry import CaseAction, CustomerAction, DeskCommand, register
+from screens.text import clean
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -122,3 +125,40 @@ register(
                 help="A canned answer by topic, quoting the policy in force",
                 open=topic_answer),
 )
+
+
+def save_attachment(app: DeskApp, detail: CaseDetail) -> None:
+    """Save one of the case's attachments to a private file; the desk never opens it."""
+    desk = app.desk
+    listed = [a for m in detail.messages for a in m.attachments]
+    if not listed:
+        app.notify(f"Case #{detail.case.id} has no attachments.", markup=False)
+        return
+
+    def label(a: AttachmentInfo) -> str:
+        kept = "" if a.kept else f"  (not kept: {a.withheld or 'erased'})"
+        return f"#{a.id} {clean(a.filename or 'unnamed', one_line=True, limit=60)}  " \
+               f"{a.content_type}, {a.size:,} bytes{kept}"
+
+    def submit(v: FormValues) -> attachments.SavedAttachment:
+        folder = Path(v["folder"] or ".").expanduser()
+        return attachments.save(desk, attachment_id=v["attachment"], folder=folder)
+
+    app.push_screen(FormDialog(
+        f"Save an attachment of case #{detail.case.id} to a file",
+        [Field.choice("attachment", "Attachment", [(label(a), a.id) for a in listed]),
+         Field.text("folder", "Folder", str(default_folder()))],
+        submit, name="records.attachment_save",
+        hint="The file is created readable by you only, never over an existing file; the "
+             "desk does not open it. Open it with your own tools."),
+        say_saved(app, lambda r: f"Saved attachment #{r.id} to {r.path}.", "Attachment"))
+
+
+def default_folder() -> Path:
+    downloads = Path.home() / "Downloads"
+    return downloads if downloads.is_dir() else Path.home()
+
+
+register(CaseAction(id="records.attachment_save", title="Save attachment", key="f",
+                    help="Save an attachment to a private file (never opened by the desk)",
+                    run=save_attachment))

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from helpdesk.domain import CaseKind
-from helpdesk.services import agents, cases, customers, inbox, policy
+from helpdesk.services import agents, cases, customers, inbox, intake, policy
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
@@ -19,6 +19,7 @@ from screens.widgets import Picker
 from screens.workload import WorkloadScreen
 from tests.conftest import settle
 from tests.hostile import HOSTILE
+from tests.intake_mail import write_mbox
 from tests.policy_texts import POLICY_2019
 
 
@@ -178,3 +179,31 @@ async def test_policy_answer_by_topic(ui_desk: Desk, tmp_path: Path) -> None:
         text = str(shown.query_one("#dialog-text", Static).render())
         assert "other web sites, which follow their own privacy rules" in text
         assert "archived on" not in text  # the file's header line is not policy text
+
+
+async def test_saving_an_attachment_from_the_case(ui_desk: Desk, tmp_path: Path) -> None:
+    from tests.test_attachments import PDF, _part, letter
+
+    customers.create(ui_desk, name="Ines Duarte", emails=["ines@example.org"])
+    box = write_mbox(tmp_path / "box", [letter(_part("application/pdf", "id.pdf", PDF))])
+    [case_id] = intake.import_paths(ui_desk, paths=[box]).case_ids
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(110, 40)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        thread = " ".join(str(w.render()) for w in app.screen.query(".message"))
+        assert "application/pdf" in thread and "id.pdf" in thread
+        await pilot.press("f")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog) and dialog.name == "records.attachment_save"
+        dialog.query_one("#f-folder").value = str(folder)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    [saved] = folder.iterdir()
+    assert saved.read_bytes() == PDF and saved.name.endswith("id.pdf")

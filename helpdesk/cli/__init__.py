@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "helpdesk.cli.identity",
     "helpdesk.cli.inbox",
     "helpdesk.cli.records",
+    "helpdesk.cli.attachments",
 ]
 
 

@@ -296,6 +296,9 @@ def _case_lines(d: CaseDetail) -> list[str]:
         who = m.author_name if m.direction == "note" else m.from_address
         lines.append(f"    [{m.direction.value}] {safe(m.at)} {safe(who)}: {safe(m.subject)}")
         lines += [f"      {safe(line)}" for line in (m.body or "").splitlines()[:20]]
+        lines += [f"      attachment #{a.id}: {safe(a.filename)} ({safe(a.content_type)}, "
+                  f"{a.size:,} bytes{'' if a.kept else ', content not kept'})"
+                  for a in m.attachments]
     lines.append("  history:")
     lines += [
         f"    {safe(e.at)} {safe(e.actor_name)} {e.action} {safe(e.from_value)} -> "

@@ -20,6 +20,7 @@ from helpdesk.errors import Invalid
 from helpdesk.services import (
     access_export,
     answers,
+    attachments,
     consent,
     customers,
     disclosures,
@@ -68,6 +69,8 @@ def register(sub: Any) -> None:
     p.add_argument("customer", type=int, metavar="CUSTOMER")
     p.add_argument("--format", choices=["json", "text"], default="text")
     p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (mode 0600)")
+    p.add_argument("--attachments", type=Path, metavar="DIR",
+                   help="also save every attachment the desk kept into DIR (0600 files)")
 
     p = command(sub, "erase", erase_customer, "erase a customer under a deletion request",
                 json_output=True)
@@ -212,6 +215,10 @@ def export_customer(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"wrote the export of customer #{data.customer_id} to {safe(args.out)}")
     else:
         sys.stdout.write(text if args.format == "json" else safe(text))
+    if args.attachments:
+        saved = attachments.save_all_for_customer(ctx.desk(), customer_id=data.customer_id,
+                                                  folder=args.attachments)
+        print(f"saved {len(saved)} attachment(s) to {safe(args.attachments)}", file=sys.stderr)
     return 0
 
 
@@ -222,6 +229,11 @@ def _erasure_lines(info: erasure.ErasureInfo) -> list[str]:
              f"cases: {', '.join(f'#{c}' for c in info.case_ids) or '-'}",
              f"addresses suppressed: {len(info.email_hashes)}",
              f"physical clean-up: {safe(info.steps.get('physical', '-'))}"]
+    outside = info.steps.get("copies_outside") or []
+    if outside:
+        lines.append(f"copies outside the desk: {len(outside)} saved attachment(s) or forwarded "
+                     "message(s) (case history events " + ", ".join(f"#{e}" for e in outside)
+                     + "): delete those files by hand")
     if info.archives:
         lines += table([(f"#{a.id}", a.system, a.status, a.by_name, a.at)
                         for a in info.archives], ["CHECK", "ARCHIVE", "STATUS", "BY", "AT"])

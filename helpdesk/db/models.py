@@ -218,8 +218,10 @@ class Attachment(SQLModel, table=True):
     content_type: str = Field(max_length=255, nullable=False)
     size: int = Field(nullable=False)
     sha256: str = Field(max_length=64, nullable=False)
-    content: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # size-capped copy
-    truncated: bool = Field(default=False, nullable=False)
+    content: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # whole, or none
+    truncated: bool = Field(default=False, nullable=False)  # only part of it arrived
+    #: Why the content was not kept (the configured size or type limits); None: it was.
+    withheld: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class CaseEvent(SQLModel, table=True):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import fnmatch
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from helpdesk import clock
+from helpdesk.config import Settings
 from helpdesk.db.models import (
     Agent,
     Attachment,
@@ -127,6 +129,21 @@ class Prepared:
     #: Sender key and Date of unreadable mail, read best-effort from its headers alone.
     raw_sender: str | None = None
     raw_date: datetime | None = None
+
+
+def attachment_withheld(content_type: str, size: int, truncated: bool,
+                        settings: Settings) -> str | None:
+    """Why an attachment's content is not kept (the configured limits), or None to keep it.
+    A withheld attachment is still listed: name, type, size and checksum."""
+    if truncated:
+        return "only part of it arrived (the message was cut)"
+    if size > settings.attachment_max_bytes:
+        return (f"larger than the {settings.attachment_max_bytes:,} bytes the desk keeps "
+                "(attachment_max_bytes)")
+    kind = content_type.lower()
+    if not any(fnmatch.fnmatchcase(kind, allowed) for allowed in settings.attachment_types):
+        return f"type {kind} is not one the desk keeps (attachment_types)"
+    return None
 
 
 def prepare(raw: RawMessage, *, lenient: bool = False) -> Prepared:
@@ -542,11 +559,14 @@ class BatchImporter:
             "body": self._scrub(mail.body),
             "is_machine": mail.machine is not None, "created_at": self.now,
         }).scalar_one()
-        self._attachments += [
-            {"message_id": message_id, "filename": a.filename, "content_type": a.content_type,
-             "size": a.size, "sha256": a.sha256, "content": a.content, "truncated": a.truncated}
-            for a in mail.attachments
-        ]
+        for a in mail.attachments:
+            withheld = attachment_withheld(a.content_type, a.size, a.truncated,
+                                           self.desk.settings)
+            self._attachments.append({
+                "message_id": message_id, "filename": a.filename,
+                "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+                "content": None if withheld else a.content, "truncated": a.truncated,
+                "withheld": withheld})
         return message_id
 
     def _scrub(self, text: str | None) -> str | None:

@@ -41,7 +41,9 @@ from helpdesk.services.validation import normalize_email
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # the usual mail-server limit; more is quarantined
 MAX_BODY_CHARS = 100_000
-ATTACHMENT_CAP = 1024 * 1024  # bytes of an attachment's content kept in the database
+#: Bytes of an attachment's content the parser keeps: all of it (no attachment outgrows its
+#: message); what the desk stores is the importer's decision, by the configured limits.
+ATTACHMENT_CAP = MAX_MESSAGE_BYTES
 MAX_REFERENCES = 50
 MAX_MIME_DEPTH = 20
 #: Bytes of one MIME part (between two lines starting with "--") handed to the parser: enough

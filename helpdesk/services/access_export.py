@@ -145,7 +145,8 @@ def to_text(data: AccessExport) -> str:
         for m in c.messages:
             out.append(f"    [{_when(m.at)} {m.direction.value}] {m.subject or ''}".rstrip())
             out += [f"      {line}" for line in (m.body or "").splitlines()]
-            out += [f"      attachment: {a.filename or '-'} ({a.size} bytes)"
+            out += [f"      attachment #{a.id}: {a.filename or '-'} ({a.content_type}, "
+                    f"{a.size:,} bytes{'' if a.kept else ', content not kept'})"
                     for a in m.attachments]
     if not data.cases:
         out.append("  none")

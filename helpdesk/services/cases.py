@@ -115,15 +115,7 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         .where(Message.case_id == case.id)
         .order_by(col(Message.at), col(Message.id))
     ).all()
-    attachments: dict[int, list[AttachmentInfo]] = {}
-    if messages:
-        for a in s.exec(select(Attachment).where(
-            col(Attachment.message_id).in_([m.id for m, _ in messages])
-        ).order_by(col(Attachment.id))):
-            attachments.setdefault(a.message_id, []).append(
-                AttachmentInfo(id=a.id or 0, filename=a.filename, content_type=a.content_type,
-                               size=a.size)
-            )
+    attachments = attachment_infos(s, [m.id or 0 for m, _ in messages])
     events = s.exec(
         select(CaseEvent, Agent.display_name)
         .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
@@ -162,6 +154,23 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         received_by=(case.classification or {}).get("received_by"),
         intake_notes=tuple((case.classification or {}).get("notes") or ()),
     )
+
+
+def attachment_infos(s: Session, message_ids: Sequence[int]) -> dict[int, list[AttachmentInfo]]:
+    """The attachments of these messages by message id, without reading their contents."""
+    found: dict[int, list[AttachmentInfo]] = {}
+    if not message_ids:
+        return found
+    rows = s.execute(sa.select(
+        Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type,
+        Attachment.size, Attachment.sha256, Attachment.withheld,
+        col(Attachment.content).is_not(None),
+    ).where(col(Attachment.message_id).in_(message_ids)).order_by(col(Attachment.id)))
+    for aid, message_id, filename, content_type, size, sha256, withheld, kept in rows:
+        found.setdefault(message_id, []).append(AttachmentInfo(
+            id=aid, filename=filename, content_type=content_type, size=size, kept=bool(kept),
+            withheld=withheld, sha256=sha256))
+    return found
 
 
 def field_changes(s: Session, where: sa.ColumnElement[bool]) -> tuple[FieldChangeInfo, ...]:

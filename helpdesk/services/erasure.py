@@ -69,6 +69,8 @@ class ArchiveStatus(StrEnum):
 
 
 CHECKPOINT_WAIT_MS = 2_000
+#: Case history actions that put the person's data in a file outside the desk.
+COPIES_OUTSIDE = ("attachment_saved", "forwarded")
 COMPLETE = "complete"
 PARTIAL = "partial"
 
@@ -283,6 +285,11 @@ def _erase_rows(
         "reason": f"erased under ledger #{ledger.id}", "resolved_at": sa.func.coalesce(
             col(IntakeItem.resolved_at), now),
         "state": DONE, "version": col(IntakeItem.version) + 1})
+    # Attachments saved to files and mail forwarded are copies outside the desk: name them
+    # (history events, no paths) before the notes saying where they went are blanked.
+    steps["copies_outside"] = list(s.exec(select(CaseEvent.id).where(
+        col(CaseEvent.case_id).in_(case_ids),
+        col(CaseEvent.action).in_(COPIES_OUTSIDE)).order_by(col(CaseEvent.id))).all())
     steps["case_notes"] = _update(s, CaseEvent, sa.and_(
         col(CaseEvent.case_id).in_(case_ids), col(CaseEvent.id) <= marks["case_event"],
         col(CaseEvent.note).is_not(None)), {"note": None})

@@ -26,7 +26,6 @@ from helpdesk import clock
 from helpdesk.db.engine import get_for_change
 from helpdesk.db.models import (
     Agent,
-    Attachment,
     Case,
     CaseEvent,
     Customer,
@@ -271,12 +270,8 @@ def _detail(s: Session, desk: Desk, item: IntakeItem) -> IntakeItemDetail:
     attachments: tuple[AttachmentInfo, ...] = ()
     suggestion = None
     if message is not None:
-        attachments = tuple(
-            AttachmentInfo(id=a.id or 0, filename=a.filename, content_type=a.content_type,
-                           size=a.size)
-            for a in s.exec(select(Attachment).where(Attachment.message_id == message.id)
-                            .order_by(col(Attachment.id)))
-        )
+        attachments = tuple(cases.attachment_infos(s, [message.id or 0]).get(
+            message.id or 0, ()))
         if item.state == UNMATCHED and case is not None:
             suggestion = case.classification
     return IntakeItemDetail(

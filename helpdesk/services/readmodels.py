@@ -265,6 +265,11 @@ class AttachmentInfo:
     filename: str | None
     content_type: str
     size: int
+    #: The desk holds the content (it can be saved to a file); else ``withheld`` says why not,
+    #: or erasure removed it.
+    kept: bool = True
+    withheld: str | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
