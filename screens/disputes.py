@@ -8,14 +8,16 @@ an input error stays in the dialog, the case view refreshes itself from the chan
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helpdesk.domain import CaseKind
+from helpdesk.domain import CaseKind, DisputeStage
 from helpdesk.errors import Invalid
 from helpdesk.services import disputes, parsing, supervisor
 from helpdesk.services.readmodels import CaseDetail
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
 from screens.registry import CaseAction, register
+from screens.replies import default_reply_path
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -26,8 +28,9 @@ def _saved(app: DeskApp, what: str) -> Callable[[CaseDetail | None], None]:
 
 
 def advance_stage(app: DeskApp, detail: CaseDetail) -> None:
-    """Pick the next stage (only legal ones are offered), with a note; resolving also asks for
-    the outcome and the letter (an outbound message number, or a reference)."""
+    """Move a dispute on: the next stage is preselected (only legal ones are offered), the
+    outcome proposed earlier is filled in, and a stage that tells the customer (acknowledged,
+    resolved) writes its letter in the same step — unless the letter went another way."""
     case = detail.case
     if case.kind is not CaseKind.DISPUTE or case.dispute_stage is None:
         app.notify(f"Case #{case.id} is not a dispute.", severity="warning", markup=False)
@@ -36,27 +39,47 @@ def advance_stage(app: DeskApp, detail: CaseDetail) -> None:
     desk = app.desk
 
     def submit(v: FormValues) -> CaseDetail:
-        if v["stage"] is None:
+        stage = v["stage"]
+        if stage is None:
             raise Invalid("this dispute is finished: there is no next stage", field="stage")
-        message_id, reference = parsing.message_ref(v["letter"])
+        reference = v["reference"] or None
+        letter = v["letter"] and stage in disputes.STAGE_LETTERS and reference is None
         return disputes.advance(
-            desk, case_id=case.id, to=v["stage"], note=v["note"] or None,
-            outcome=v["outcome"] or None, expected_version=case.version,
-            letter_message_id=message_id, letter_reference=reference,
+            desk, case_id=case.id, to=stage, note=v["note"] or None,
+            outcome=v["outcome"].strip() or None, expected_version=case.version,
+            letter_reference=reference, write_letter=letter,
+            letter_out=Path(v["out"]).expanduser() if letter and v["out"] else None,
         )
 
+    # named after the letter of the stage preselected: each step's letter gets its own file
+    letter_name = disputes.STAGE_LETTERS.get(stages[0], "dispute-letter") if stages else ""
+
+    def stage_label(stage: DisputeStage) -> str:
+        letter = disputes.STAGE_LETTERS.get(stage)
+        return f"{stage.label}  (sends the '{letter}' letter)" if letter else stage.label
+
     app.push_screen(FormDialog(
-        f"Dispute #{case.id}: {case.dispute_stage.value.replace('_', ' ')}, move to",
-        [Field.choice("stage", "Next stage", [(s.value.replace("_", " "), s) for s in stages]),
+        f"Dispute #{case.id}: {case.dispute_stage.label}, move to",
+        [Field.choice("stage", "Next stage", [(stage_label(s), s) for s in stages]),
          Field.text("note", "Note (optional)"),
-         Field.text("outcome", "Outcome (to resolve)"),
-         Field.text("letter", "Letter (to resolve): outbound message number, or a reference")],
-        submit, name="disputes.advance",
+         Field.area("outcome", "Outcome (proposed first; carried over to the resolution)",
+                    detail.outcome or ""),
+         Field.check("letter", "Write the stage's letter now and record it on the case", True),
+         Field.text("out", "Write the letter (.eml) to (blank: record it on the case only)",
+                    str(default_reply_path(case.id, letter_name))),
+         Field.text("reference", "Or: the letter went another way (its reference; the desk "
+                                 "then writes none)")],
+        submit, name="disputes.advance", reload=lambda: app.open_case(case.id),
     ), _saved(app, "Dispute stage changed"))
 
 
 def open_dispute(app: DeskApp, detail: CaseDetail) -> None:
     desk, case_id = app.desk, detail.case.id
+
+    def opened(dispute: CaseDetail | None) -> None:
+        if dispute is not None:
+            app.open_case(dispute.case.id)
+
     app.push_screen(FormDialog(
         f"The customer disputes how case #{case_id} was handled",
         [Field.text("note", "What they dispute (internal note, optional)")],
@@ -64,7 +87,7 @@ def open_dispute(app: DeskApp, detail: CaseDetail) -> None:
                                         assign_to_me=True),
         hint="Opens a dispute case (90-day clock from now), assigned to you.",
         name="disputes.open",
-    ), _saved(app, "Dispute opened"))
+    ), opened)
 
 
 def escalate_or_clear(app: DeskApp, detail: CaseDetail) -> None:

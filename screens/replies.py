@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from screens.app import DeskApp
 
 
-def default_reply_path(case_id: int) -> Path:
-    return Path.home() / f"case-{case_id}-reply.eml"
+def default_reply_path(case_id: int, what: str = "reply") -> Path:
+    """Where a letter for the case is written unless the agent says otherwise."""
+    return Path.home() / f"case-{case_id}-{what}.eml"
 
 
 class ReplyDialog(FormDialog[replies.WrittenReply]):

@@ -6,7 +6,7 @@ walked from received to closed. What the screen shows is read from Textual's own
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import LoadingIndicator, OptionList, Static
 
-from helpdesk.domain import CaseKind, Queue, Role
-from helpdesk.services import agents, cases, customers, supervisor
+from helpdesk.domain import CaseKind, CaseStatus, MessageDirection, Queue, Role
+from helpdesk.services import agents, cases, customers, policy, supervisor
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
@@ -27,6 +27,7 @@ from screens.widgets import ListTable
 from screens.workload import WorkloadScreen
 from tests.conftest import settle
 from tests.intake_mail import mail, write_mbox
+from tests.policy_texts import POLICY_2019
 from tests.screenshot import line_with, screen_lines
 
 
@@ -464,3 +465,61 @@ async def test_lookup_finds_companies_as_typed_and_lists_people_first(
         rows = [line for line in screen_lines(app) if "@" in line]
         assert rows and "Jürgen Müller" in rows[0], rows
         assert "4 customers found" in screen(app)
+
+
+# --- bug 5 and the dispute flow: received to resolved by keyboard --------------------------------
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the desk writes letters by default (the agent's home folder)."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    monkeypatch.setenv("HOME", str(folder))
+    return folder
+
+
+async def test_a_dispute_walks_from_received_to_resolved_by_keyboard_with_its_letters(
+    day: Desk, tmp_path: Path, home: Path
+) -> None:
+    policy.add(day, text=POLICY_2019, effective_on=date(2019, 6, 1))
+    ann = customers.create(day, name="Ann Beschwerde", emails=["ann.b@example.org"])
+    handled = open_case(day, "Delete my account", customer_id=ann.id, days_ago=20)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(handled)
+        await settle(pilot)
+        await pilot.press("y")  # the customer disputes how we handled it
+        await settle(pilot)
+        await pilot.press(*"They say we kept their data", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen), "the new dispute opens"
+        dispute = app.screen.case_id
+        assert "stage: received" in screen(app)
+        steps = [
+            ("acknowledged", []),
+            ("investigating", []),
+            ("resolution proposed", ["enter", "tab", *"We deleted the backup copy too."]),
+            ("resolved", []),  # the outcome is filled in; the letter is written
+        ]
+        for stage, keys in steps:
+            await pilot.press("t")
+            await settle(pilot)
+            assert isinstance(app.screen, FormDialog)
+            assert app.screen.value("stage").label == stage  # the next stage is preselected
+            if stage == "resolved":  # the proposed outcome carried over
+                assert app.screen.value("outcome") == "We deleted the backup copy too."
+            await pilot.press(*keys, "ctrl+s")
+            await settle(pilot)
+            assert isinstance(app.screen, CaseScreen), (stage, dialog_text(app))
+            assert f"stage: {stage}" in screen(app)
+    done = cases.get(day, dispute)
+    assert done.case.status is CaseStatus.RESOLVED and done.case.is_closed
+    letters = [m for m in done.messages if m.direction is MessageDirection.OUTBOUND]
+    assert [m.subject for m in letters] == [
+        f"We have received your complaint [Case #{dispute}]",
+        f"Your complaint has been resolved [Case #{dispute}]"]
+    assert "We deleted the backup copy too." in (letters[1].body or "")
+    assert [e.action for e in done.events].count("resolution_letter") == 1
+    for letter in ("dispute_acknowledged", "dispute_resolved"):
+        assert (home / f"case-{dispute}-{letter}.eml").exists()

@@ -4,14 +4,17 @@ get the same answers because the rules live here."""
 from __future__ import annotations
 
 import json
+from datetime import date
+from pathlib import Path
 
 import pytest
 
-from helpdesk.domain import CaseKind, Role
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import agents, cases, customers
+from helpdesk.services import agents, cases, customers, disputes, policy
 from helpdesk.services.context import Desk
 from tests.conftest import Run
+from tests.policy_texts import POLICY_2019
 
 
 @pytest.fixture
@@ -136,3 +139,64 @@ def test_cli_says_when_results_are_cut(cli: Run, desk: Desk) -> None:
     code, out, _ = cli("customer", "find", "beispiel", "--limit", "10", "--json")
     found = json.loads(out)
     assert len(found["items"]) == 10 and found["more"] is True
+
+
+# --- bug 5: the dispute flow ----------------------------------------------------------------
+
+@pytest.fixture
+def dispute(desk: Desk) -> int:
+    policy.add(desk, text=POLICY_2019, effective_on=date(2019, 6, 1))
+    ann = customers.create(desk, name="Ann Dispute", emails=["ann.d@example.org"]).id
+    handled = cases.create(desk, kind=CaseKind.DELETION, customer_id=ann, subject="Delete me")
+    return disputes.open_dispute(desk, case_id=handled.case.id, assign_to_me=True).case.id
+
+
+def test_a_dispute_goes_from_received_to_resolved_with_its_letters_written_in_each_step(
+    desk: Desk, dispute: int, tmp_path: Path
+) -> None:
+    ack = disputes.advance(desk, case_id=dispute, to="acknowledged", write_letter=True,
+                           letter_out=tmp_path / "ack.eml")
+    assert [m.direction for m in ack.messages] == [MessageDirection.OUTBOUND]
+    assert (tmp_path / "ack.eml").read_bytes().startswith(b"Message-ID:")
+    disputes.advance(desk, case_id=dispute, to="investigating")
+    disputes.advance(desk, case_id=dispute, to="resolution_proposed",
+                     outcome="We refund the 20 EUR fee.")
+    done = disputes.advance(desk, case_id=dispute, to="resolved", write_letter=True,
+                            letter_out=tmp_path / "resolved.eml")
+    assert done.case.status is CaseStatus.RESOLVED and done.outcome == "We refund the 20 EUR fee."
+    letter = done.messages[-1]
+    assert letter.direction is MessageDirection.OUTBOUND and "20 EUR fee" in (letter.body or "")
+    assert [e.to_value for e in done.events if e.action == "resolution_letter"] == [
+        f"message #{letter.id}"]
+    assert "20 EUR fee" in (tmp_path / "resolved.eml").read_text(encoding="utf-8")
+
+
+def test_a_letter_that_cannot_be_written_leaves_the_dispute_where_it_was(
+    desk: Desk, dispute: int, tmp_path: Path
+) -> None:
+    for stage in ("acknowledged", "investigating"):
+        disputes.advance(desk, case_id=dispute, to=stage)
+    disputes.advance(desk, case_id=dispute, to="resolution_proposed", outcome="upheld")
+    with pytest.raises(Invalid, match="does not exist"):
+        disputes.advance(desk, case_id=dispute, to="resolved", write_letter=True,
+                         letter_out=tmp_path / "no-such-folder" / "x.eml")
+    after = cases.get(desk, dispute)
+    assert after.case.dispute_stage is DisputeStage.RESOLUTION_PROPOSED
+    assert not [m for m in after.messages if m.direction is MessageDirection.OUTBOUND]
+    with pytest.raises(Invalid, match="only resolving"):
+        disputes.advance(desk, case_id=dispute, to="investigating", letter_reference="post")
+    with pytest.raises(Invalid, match="sends no letter"):
+        disputes.advance(desk, case_id=dispute, to="investigating", write_letter=True)
+
+
+def test_cli_resolves_a_dispute_writing_its_letter(cli: Run, desk: Desk, dispute: int,
+                                                  tmp_path: Path) -> None:
+    for stage in ("acknowledged", "investigating"):
+        assert cli("dispute", "advance", str(dispute), "--to", stage)[0] == 0
+    assert cli("dispute", "advance", str(dispute), "--to", "resolution_proposed",
+               "--outcome", "Apology and a corrected record")[0] == 0
+    out = tmp_path / "letter.eml"
+    code, text, err = cli("dispute", "advance", str(dispute), "--to", "resolved",
+                          "--letter", str(out))
+    assert code == 0, err
+    assert "resolved" in text and "corrected record" in out.read_text(encoding="utf-8")

@@ -2,16 +2,24 @@
 dispute stage dialog; an agent is refused. SQLite only (the screens call the same services)."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList, Sparkline, Static
+from textual.widgets import (
+    Checkbox,
+    DataTable,
+    Input,
+    OptionList,
+    Sparkline,
+    Static,
+    TextArea,
+)
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
 from helpdesk.domain import CaseStatus, DisputeStage
-from helpdesk.services import agents, cases, customers, disputes
+from helpdesk.services import agents, cases, customers, disputes, policy
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.dialogs import FormDialog
@@ -21,12 +29,14 @@ from screens.widgets import ListTable
 from screens.workload import WorkloadScreen
 from tests.conftest import settle
 from tests.hostile import HOSTILE
+from tests.policy_texts import POLICY_2019
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ui_desk(tmp_path: Path) -> Iterator[Desk]:
+def ui_desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Desk]:
+    monkeypatch.setenv("HOME", str(tmp_path))  # where the desk writes letters by default
     now = {"t": START}
     db = open_database(f"sqlite:///{tmp_path / 'ui.sqlite3'}")
     desk = Desk(db=db, settings=Settings(db_url="x", timezone="Europe/Berlin",
@@ -42,6 +52,7 @@ def five(ui_desk: Desk) -> list[int]:
     """Five disputes assigned to bob, now 95 days old (overdue); bob is away (deactivated)."""
     for name in ("bob", "carol", "dave"):
         agents.add(ui_desk, name=name)
+    policy.add(ui_desk, text=POLICY_2019, effective_on=date(2019, 6, 1))  # letters quote it
     cust = customers.create(ui_desk, name=HOSTILE[2], emails=["h@example.org"]).id
     base = cases.create(ui_desk, kind="deletion", customer_id=cust, subject=HOSTILE[0]).case.id
     ids = []
@@ -159,6 +170,11 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         await pilot.press("enter")  # acknowledged
         await pilot.press("ctrl+s")
         await settle(pilot)
+        # 90 days gone: the acknowledgement letter cannot promise a date, and says why
+        assert "overdue" in str(app.screen.query_one("#form-error", Static).render())
+        app.screen.query_one("#f-letter", Checkbox).value = False
+        await pilot.press("ctrl+s")
+        await settle(pilot)
         assert cases.get(ui_desk, five[1]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
 
         # resolving without an outcome is refused inside the dialog, which stays open
@@ -170,8 +186,8 @@ async def test_dispute_stage_dialog_offers_only_legal_stages(
         await settle(pilot)
         assert app.screen.name == "disputes.advance"
         assert "outcome" in str(app.screen.query_one("#form-error", Static).render())
-        app.screen.query_one("#f-outcome", Input).value = "apology sent"
-        app.screen.query_one("#f-letter", Input).value = "letter 2026/4"
+        app.screen.query_one("#f-outcome", TextArea).text = "apology sent"
+        app.screen.query_one("#f-reference", Input).value = "letter 2026/4"
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not isinstance(app.screen, FormDialog)
@@ -227,7 +243,9 @@ async def test_case_view_keys_open_the_dialogs(ui_desk: Desk, five: list[int],
         await pilot.press("t")
         await pilot.pause()
         assert isinstance(app.screen, FormDialog) and app.screen.name == "disputes.advance"
-        await pilot.press("enter", "ctrl+s")  # acknowledged
+        # acknowledged; no letter (90 days gone, it could not promise a date): to the
+        # letter box past the note and the outcome, untick it, save
+        await pilot.press("enter", "tab", "tab", "space", "ctrl+s")
         await settle(pilot)
         assert cases.get(ui_desk, five[0]).case.dispute_stage is DisputeStage.ACKNOWLEDGED
         shown = app.screen.detail  # the case view reloaded after the save

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from pathlib import Path
 from typing import Any
 
 from helpdesk.cli.output import (
@@ -55,8 +56,12 @@ def register(sub: Any) -> None:
                        f"{s.value} -> {', '.join(n.value for n in nxt) or '(final)'}"
                        for s, nxt in disputes.TRANSITIONS.items()))
     p.add_argument("--note")
-    p.add_argument("--outcome", help="the outcome (required to resolve)")
+    p.add_argument("--outcome", help="the outcome (required to resolve; one given at an "
+                   "earlier stage carries over)")
     letter = p.add_mutually_exclusive_group()
+    letter.add_argument("--letter", type=Path, metavar="FILE",
+                        help="write the stage's letter to the customer (acknowledged, resolved) "
+                             "to FILE (.eml) and record it on the case, in the same step")
     letter.add_argument("--letter-message", type=int, metavar="ID",
                         help="the outbound message that told the customer the outcome")
     letter.add_argument("--letter-ref", metavar="TEXT",
@@ -123,6 +128,7 @@ def dispute_advance(args: argparse.Namespace, ctx: CliContext) -> int:
     d = disputes.advance(
         ctx.desk(), case_id=args.case, to=args.to, note=args.note, outcome=args.outcome,
         letter_message_id=args.letter_message, letter_reference=args.letter_ref,
+        write_letter=args.letter is not None, letter_out=args.letter,
         expected_version=args.expected_version,
     )
     emit(args, d, lambda: [_stage_line(d)])

@@ -8,12 +8,14 @@ case, which is the only way a dispute closes.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import Session
 
 from helpdesk.db.models import Case, Message
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.services import audit, cases
+from helpdesk.services import audit, cases, replies
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail
 from helpdesk.services.validation import clean_text
@@ -99,6 +101,13 @@ def open_dispute(
         return cases.detail(s, desk, dispute)
 
 
+#: The letter each stage sends the customer (the desk writes it with the step).
+STAGE_LETTERS: dict[DisputeStage, str] = {
+    DisputeStage.ACKNOWLEDGED: "dispute_acknowledged",
+    DisputeStage.RESOLVED: "dispute_resolved",
+}
+
+
 def advance(
     desk: Desk,
     *,
@@ -109,12 +118,16 @@ def advance(
     outcome: str | None = None,
     letter_message_id: int | None = None,
     letter_reference: str | None = None,
+    write_letter: bool = False,
+    letter_out: Path | None = None,
 ) -> CaseDetail:
     """Move a dispute to its next stage.
 
-    Resolving needs the outcome and the letter that told the customer: an outbound message on
-    the case or, for a letter sent outside the desk, a short reference. Resolving or withdrawing
-    closes the case.
+    An outcome given at any stage is kept on the case, so the one proposed carries over to the
+    resolution. Resolving needs that outcome and the letter telling the customer: the desk
+    writes the stage's letter (:data:`STAGE_LETTERS`) with the step (``write_letter``; the .eml
+    to ``letter_out`` when given), or it names one already sent: an outbound message on the
+    case, or a reference to a letter sent another way. Resolving or withdrawing closes the case.
     """
     target = cases.parse_stage(to)
     note = clean_text(note, field="note", multiline=True)
@@ -123,7 +136,9 @@ def advance(
     if letter_reference and len(letter_reference) > LETTER_REF_MAX:
         raise Invalid(f"letter reference is too long (at most {LETTER_REF_MAX} characters)",
                       field="letter_reference")
-    with desk.db.session(write=True) as s:
+    if write_letter and target not in STAGE_LETTERS:
+        raise Invalid(f"the {target.label} stage sends no letter", field="letter")
+    with replies.kept_if_committed() as files, desk.db.session(write=True) as s:
         actor = desk.actor(s)
         case = cases.load_for_change(s, case_id, expected_version)
         if case.kind != CaseKind.DISPUTE or case.dispute_stage is None:
@@ -131,22 +146,26 @@ def advance(
         current = DisputeStage(case.dispute_stage)
         allowed = TRANSITIONS[current]
         if target not in allowed:
-            options = ", ".join(st.value for st in allowed) or "none: the dispute is finished"
+            options = ", ".join(st.label for st in allowed) or "none: the dispute is finished"
             raise Invalid(
-                f"dispute #{case_id} cannot go from {current.value} to {target.value}; "
+                f"dispute #{case_id} cannot go from {current.label} to {target.label}; "
                 f"next stages: {options}",
                 field="stage",
             )
+        outcome = outcome or case.outcome
         letter = None
         if target is DisputeStage.RESOLVED:
             if not outcome:
                 raise Invalid("resolving a dispute needs its outcome", field="outcome")
-            letter = _letter(s, case, letter_message_id, letter_reference)
+            if not write_letter:
+                letter = _letter(s, case, letter_message_id, letter_reference)
+        elif letter_message_id is not None or letter_reference is not None:
+            raise Invalid("only resolving a dispute records a letter sent another way",
+                          field="letter")
         now = desk.now()
         case.dispute_stage = target
         case.updated_at = now
-        if outcome:
-            case.outcome = outcome
+        case.outcome = outcome
         old_status = CaseStatus(case.status)
         new_status = CLOSING_STATUS.get(target) or (
             CaseStatus.OPEN if old_status is CaseStatus.NEW else old_status
@@ -156,9 +175,16 @@ def advance(
             case.closed_at = now if new_status.is_closed else None
             cases._event(s, desk, case, actor, "status", old_status.value, new_status.value)
         cases._event(s, desk, case, actor, "stage", current.value, target.value, note)
+        s.add(case)
+        s.flush()
+        if write_letter:  # rendered now: it states the stage and outcome just recorded
+            written = replies.record(s, desk, actor, case, template=STAGE_LETTERS[target],
+                                     out=letter_out, files=files)
+            letter_message_id = written.message_row_id
+            if target is DisputeStage.RESOLVED:
+                letter = f"message #{letter_message_id}"
         if letter:
             cases._event(s, desk, case, actor, "resolution_letter", to_value=letter)
-        s.add(case)
         s.flush()
         audit.record(s, desk, actor, "dispute.stage", "case", case.id, stage=target.value,
                      status=new_status.value, letter_message_id=letter_message_id)
@@ -166,11 +192,12 @@ def advance(
 
 
 def _letter(s: Session, case: Case, message_id: int | None, reference: str | None) -> str:
-    """How the resolution letter is recorded: ``message #N`` or ``ref: ...``."""
+    """How a resolution letter sent before is recorded: ``message #N`` or ``ref: ...``."""
     if (message_id is None) == (reference is None):
         raise Invalid(
-            "resolving a dispute needs the letter sent: an outbound message on the case or a "
-            "reference to a letter sent another way (one of them)",
+            "resolving a dispute needs the letter sent: let the desk write it now, or name "
+            "one sent already (an outbound message on the case, or a reference to a letter "
+            "sent another way; one of them)",
             field="letter",
         )
     if reference is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy as email_policy
@@ -208,41 +210,57 @@ def write(
     The file is written inside the unit of work: if recording fails the file is removed again,
     and if writing fails nothing is recorded, so the case never claims a reply nobody has.
     """
-    written: Path | None = None
+    with kept_if_committed() as files, desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        case = load_for_change(s, case_id, expected_version)
+        return record(s, desk, actor, case, template=template, out=out, language=language,
+                      overwrite=overwrite, files=files)
+
+
+@contextmanager
+def kept_if_committed() -> Iterator[list[Path]]:
+    """Files written inside a unit of work (paths appended to the yielded list) are removed
+    again when it fails: open this before the session, so the commit happens inside it."""
+    written: list[Path] = []
     try:
-        with desk.db.session(write=True) as s:
-            actor = desk.actor(s)
-            case = load_for_change(s, case_id, expected_version)
-            draft, row = _draft(s, desk, actor, case, template, language)
-            now = desk.now()
-            message_id = make_msgid(domain=draft.from_address.rpartition("@")[2])
-            eml = to_eml(draft, message_id=message_id, at=now)
-            message = Message(
-                case_id=case.id, direction=MessageDirection.OUTBOUND, at=now,
-                message_id=message_id, in_reply_to=draft.in_reply_to,
-                references=" ".join(draft.references) or None,
-                from_address=draft.from_address, to_address=draft.to_address,
-                subject=draft.subject, body=draft.body, author_id=actor.id,
-                language=draft.language, created_at=now,
-            )
-            s.add(message)
-            case.updated_at = now
-            s.add(case)
-            s.add(CaseEvent(case_id=case.id, at=now, actor_id=actor.id, action="reply",
-                            to_value=draft.template))
-            s.flush()
-            audit.record(s, desk, actor, "reply.write", "case", case.id, template_id=row.id,
-                         language=row.language, transactional=row.transactional,
-                         message_row_id=message.id, to_file=out is not None)
-            if out is not None:
-                _write_file(out, eml, overwrite=overwrite)
-                written = out
-            result = WrittenReply(draft=draft, message_id=message_id,
-                                  message_row_id=message.id or 0,
-                                  path=str(out) if out else None, case_version=case.version,
-                                  eml=eml)
+        yield written
     except BaseException:
-        if written is not None:
-            written.unlink(missing_ok=True)
+        for path in written:
+            path.unlink(missing_ok=True)
         raise
-    return result
+
+
+def record(
+    s: Session, desk: Desk, actor: Agent, case: Case, *, template: str,
+    out: Path | None = None, language: str | None = None, overwrite: bool = False,
+    files: list[Path],
+) -> WrittenReply:
+    """Render ``template`` for ``case``, record it as an outbound message with its history
+    entry, and write the .eml to ``out``, all inside the caller's unit of work (a letter a
+    step of a workflow sends goes in with that step). ``out`` joins ``files`` once written."""
+    draft, row = _draft(s, desk, actor, case, template, language)
+    now = desk.now()
+    message_id = make_msgid(domain=draft.from_address.rpartition("@")[2])
+    eml = to_eml(draft, message_id=message_id, at=now)
+    message = Message(
+        case_id=case.id, direction=MessageDirection.OUTBOUND, at=now,
+        message_id=message_id, in_reply_to=draft.in_reply_to,
+        references=" ".join(draft.references) or None,
+        from_address=draft.from_address, to_address=draft.to_address,
+        subject=draft.subject, body=draft.body, author_id=actor.id,
+        language=draft.language, created_at=now,
+    )
+    s.add(message)
+    case.updated_at = now
+    s.add(case)
+    s.add(CaseEvent(case_id=case.id, at=now, actor_id=actor.id, action="reply",
+                    to_value=draft.template))
+    s.flush()
+    audit.record(s, desk, actor, "reply.write", "case", case.id, template_id=row.id,
+                 language=row.language, transactional=row.transactional,
+                 message_row_id=message.id, to_file=out is not None)
+    if out is not None:
+        _write_file(out, eml, overwrite=overwrite)
+        files.append(out)
+    return WrittenReply(draft=draft, message_id=message_id, message_row_id=message.id or 0,
+                        path=str(out) if out else None, case_version=case.version, eml=eml)
