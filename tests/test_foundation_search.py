@@ -82,6 +82,9 @@ def test_one_and_two_characters_match_word_starts(desk: Desk, people: dict[str, 
     assert ids(desk, "jo") == {people["jo"], people["maria"]}  # Jo, José
     assert ids(desk, "w") == {people["maria"], people["chen"]}  # Widgets, Wei
     assert ids(desk, "ch") == {people["chen"]}
+    assert ids(desk, "ne") == {people["maria"]}  # O'Neil: a word starts after the apostrophe
+    assert ids(desk, "ga") == {people["maria"]}  # O'Neil-García, gmx
+    assert ids(desk, "ei") == set()  # inside Wei and Neil only
 
 
 def test_several_tokens_must_all_match(desk: Desk, people: dict[str, int]) -> None:

@@ -84,6 +84,14 @@ class CustomerSearch(Protocol):
         """Customers matching every token of ``text``; never raises on odd input."""
         ...
 
+    def search_as(
+        self, conn: sa.Connection, actor: str, text: str, limit: int = DEFAULT_LIMIT
+    ) -> list[SearchHit] | None:
+        """:meth:`search`, for ``actor``; None when ``actor`` is not an active agent (the
+        caller finds out why). On PostgreSQL the check and the search are one statement: one
+        network round trip per keystroke."""
+        ...
+
     def rebuild(self, conn: sa.Connection) -> None:
         """Rebuild the whole index from the customer tables (after a bulk load)."""
         ...
@@ -166,6 +174,17 @@ class SqliteSearch:
         sql += " WHERE " + " AND ".join(conditions) + " LIMIT :limit"
         return list(map(SearchHit._make, cursor.execute(sql, params).fetchall()))
 
+    def search_as(
+        self, conn: sa.Connection, actor: str, text: str, limit: int = DEFAULT_LIMIT
+    ) -> list[SearchHit] | None:
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            row = cursor.execute("SELECT 1 FROM agent WHERE name = ? AND active",
+                                 (actor,)).fetchone()
+        finally:
+            cursor.close()
+        return self.search(conn, text, limit) if row else None
+
     def rebuild(self, conn: sa.Connection) -> None:
         for table, columns in SQLITE_INDEX:
             names = ", ".join(columns)
@@ -194,15 +213,20 @@ def _like_escape(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _pg_condition(column: str, i: int, length: int) -> str:
-    """``column`` holds folded token ``:t<i>``: anywhere (long tokens) or at a word start."""
-    if length >= SUBSTRING_MIN_CHARS:
-        return f"{column} LIKE '%' || :t{i} || '%' ESCAPE '\\'"
-    return (f"({column} LIKE :t{i} || '%' ESCAPE '\\' "
-            f"OR regexp_replace({column}, '[^[:alnum:]]+', ' ', 'g') "
-            f"LIKE '%' || ' ' || :t{i} || '%' ESCAPE '\\')")
+def _pg_patterns(toks: list[str]) -> dict[str, str]:
+    """A ``LIKE`` pattern per folded token: anywhere (long tokens) or at the start of a word,
+    that is after a space, as the second line of ``doc`` and ``name_key`` has one before every
+    word (migration 0012)."""
+    return {f"t{i}": ("%" if len(tok) >= SUBSTRING_MIN_CHARS else "% ") + _like_escape(tok) + "%"
+            for i, tok in enumerate(toks)}
 
 
+#: One row when the agent called ``%(actor)s`` may act, none otherwise.
+_ACTIVE_AGENT = "SELECT active AS ok FROM agent WHERE name = %(actor)s AND active"
+
+
+#: The columns of a PostgreSQL search row, as the view ``customer_search_source`` gives them.
+PG_SEARCH_COLUMNS = "customer_id, name, emails, company, phone, doc, name_key"
 #: The PostgreSQL triggers that keep the index in step (created by the search migrations).
 PG_TRIGGERS = (
     ("customer", "customer_search_aiu"),
@@ -211,30 +235,91 @@ PG_TRIGGERS = (
 
 
 class PostgresSearch:
-    """pg_trgm: a GIN trigram index over one folded document per customer (``doc``), and the
-    folded name (``name_key``) to put people before companies."""
+    """pg_trgm: GIN trigram indexes over one folded document per customer (``doc``) and the
+    folded name (``name_key``), which puts people before companies.
+
+    Both (view ``customer_search_source``, migration 0012) are the folded text, then a second
+    line with the same words separated by single spaces, so that a substring and the start of
+    a word are each one ``LIKE`` the indexes answer.
+    """
 
     def search(self, conn: sa.Connection, text: str, limit: int = DEFAULT_LIMIT) -> list[SearchHit]:
-        toks = [t.replace("\x00", "") for t in tokens(text)]
-        toks = [t for t in toks if t]
+        return self._run(conn, None, text, limit) or []
+
+    def search_as(
+        self, conn: sa.Connection, actor: str, text: str, limit: int = DEFAULT_LIMIT
+    ) -> list[SearchHit] | None:
+        return self._run(conn, actor, text, limit)
+
+    @staticmethod
+    def statement(text: str, limit: int = DEFAULT_LIMIT) -> tuple[str, dict[str, object]] | None:
+        """The search as one statement (``psycopg`` parameters); None when ``text`` has
+        nothing to search for.
+
+        People whose name matches come first, then the others; each pass stops at its
+        ``limit``-th match, and the result is shown in id order within each pass. Sorting
+        all matches instead would read every one of them (thousands share a common trigram),
+        and the planner cannot tell from its estimates which case it is in.
+        """
+        toks = [t for t in (t.replace("\x00", "") for t in tokens(text)) if t]
         if not toks:
-            return []
-        in_doc, in_name = [], []
-        params: dict[str, object] = {"limit": limit}
-        for i, tok in enumerate(toks):
-            params[f"t{i}"] = _like_escape(tok)
-            in_doc.append(_pg_condition("doc", i, len(tok)))
-            in_name.append(_pg_condition("name_key", i, len(tok)))
-        sql = (
-            "SELECT customer_id, name, emails, company, phone FROM customer_search WHERE "
-            + " AND ".join(in_doc)
-            + " ORDER BY (" + " AND ".join(in_name) + ") DESC, customer_id LIMIT :limit"
-        )
-        return [SearchHit(*row) for row in conn.execute(sa.text(sql), params)]
+            return None
+        patterns = _pg_patterns(toks)
+        in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
+        in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
+        shown = "customer_id, name, emails, company, phone"
+        sql = (f"SELECT {shown} FROM ("
+               f"(SELECT 0 AS pass, {shown} FROM customer_search WHERE {in_name} "
+               "LIMIT %(limit)s) UNION ALL "
+               f"(SELECT 1, {shown} FROM customer_search WHERE {in_doc} "
+               f"AND NOT coalesce({in_name}, false) LIMIT %(limit)s)"
+               ") hits ORDER BY pass, customer_id LIMIT %(limit)s")
+        return sql, {"limit": limit, **patterns}
+
+    def _run(
+        self, conn: sa.Connection, actor: str | None, text: str, limit: int
+    ) -> list[SearchHit] | None:
+        found = self.statement(text, limit)
+        search, params = found if found else (None, {})
+        if actor is None:
+            if search is None:
+                return []
+            sql = search
+        elif search is None:
+            sql = _ACTIVE_AGENT
+        else:  # no row at all unless the agent may act; the search runs only then
+            sql = (f"SELECT g.ok, s.* FROM ({_ACTIVE_AGENT}) g "
+                   f"LEFT JOIN LATERAL ({search}) s ON true")
+        # Straight to the driver (as for SQLite): SQLAlchemy's statement and result machinery
+        # costs more than the query on every keystroke. Never a prepared statement: its generic
+        # plan knows no pattern, and a scan in id order is ruinous for a rare one.
+        driver = conn.connection.driver_connection
+        rows = driver.execute(sql, {**params, "actor": actor},  # type: ignore[union-attr]
+                              prepare=False).fetchall()
+        if actor is None:
+            return list(map(SearchHit._make, rows))
+        if not rows:
+            return None
+        return [SearchHit._make(r[1:]) for r in rows if search is not None and r[1] is not None]
 
     def rebuild(self, conn: sa.Connection) -> None:
+        """Refill the index from ``customer_search_source`` in one statement, with the trigram
+        indexes dropped meanwhile and built once afterwards from their own stored definitions
+        (one index build instead of a million index insertions)."""
+        indexes = conn.exec_driver_sql(
+            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+            "JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = 'customer_search'::regclass AND NOT x.indisunique"
+        ).all()
+        for name, _ in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
         conn.exec_driver_sql("TRUNCATE customer_search")
-        conn.exec_driver_sql("SELECT customer_search_refresh(id) FROM customer")
+        conn.exec_driver_sql(
+            f"INSERT INTO customer_search ({PG_SEARCH_COLUMNS}) "
+            f"SELECT {PG_SEARCH_COLUMNS} FROM customer_search_source"
+        )
+        for _, ddl in indexes:
+            conn.exec_driver_sql(ddl)
 
     @contextmanager
     def bulk_load(self, conn: sa.Connection) -> Iterator[None]:

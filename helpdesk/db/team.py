@@ -176,6 +176,10 @@ def apply(conn: sa.Connection, g: Groups) -> None:
             statements.append(f"GRANT SELECT ON {t} TO {agt}")
         else:
             statements.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {agt}")
+    for view in conn.exec_driver_sql(
+        "SELECT viewname FROM pg_views WHERE schemaname = 'public' ORDER BY viewname"
+    ).scalars():  # e.g. customer_search_source, read by the search triggers as the agent
+        statements.append(f"GRANT SELECT ON {_q(view)} TO {agt}")
     statements += _functions(g)
     statements += [
         "REVOKE EXECUTE ON FUNCTION helpdesk_team_enrol(text, boolean, boolean) FROM PUBLIC",
