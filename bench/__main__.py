@@ -26,6 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="folder to keep the generated database in")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--db", metavar="URL",
+                        help="a PostgreSQL server to run on (postgresql://user:pass@host/db; the "
+                             "benchmark makes its own databases there, which needs CREATEDB)")
+    parser.add_argument("--agents", type=int, default=20, help="simulated agents (team)")
+    parser.add_argument("--seconds", type=float, default=60, help="how long to run (team)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     module = importlib.import_module(f"bench.{args.name}")

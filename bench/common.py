@@ -11,6 +11,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.pool import NullPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,9 @@ class Options:
     workdir: Path | None  # reuse a folder between runs (keeps a generated database)
     repeat: int
     seed: int
+    db: str | None = None  # a PostgreSQL server URL (--db); None: embedded SQLite
+    agents: int = 20
+    seconds: float = 60
 
 
 def options(argv: argparse.Namespace) -> Options:
@@ -42,6 +48,9 @@ def options(argv: argparse.Namespace) -> Options:
         workdir=Path(argv.workdir) if argv.workdir else None,
         repeat=argv.repeat,
         seed=argv.seed,
+        db=argv.db,
+        agents=argv.agents,
+        seconds=argv.seconds,
     )
 
 
@@ -81,3 +90,50 @@ def percentile(samples: list[float], pct: float) -> float:
     if len(samples) == 1:
         return samples[0]
     return statistics.quantiles(samples, n=100, method="inclusive")[int(pct) - 1]
+
+
+def _admin(server: str) -> Any:
+    from helpdesk.db.engine import create_db_engine
+
+    return create_db_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+
+def database_url(server: str, name: str) -> str:
+    """The URL of database ``name`` on the PostgreSQL server of ``server``, same login."""
+    from helpdesk.db.engine import normalize_url
+
+    return normalize_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def pg_database(server: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """Database ``name`` on the server of ``server`` (created when missing); dropped afterwards
+    unless ``keep``. Benchmarks never touch a database they did not name themselves."""
+    admin = _admin(server)
+    try:
+        with admin.connect() as conn:
+            if not conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %(n)s", {"n": name}
+            ).first():
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield database_url(server, name)
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def server_settings(url: str) -> str:
+    """The PostgreSQL settings that shape the figures, for the report (one line)."""
+    engine = _admin(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN ("
+                "'server_version', 'shared_buffers', 'work_mem', 'maintenance_work_mem', "
+                "'max_connections', 'synchronous_commit', 'effective_cache_size', "
+                "'max_wal_size', 'checkpoint_timeout', 'jit') ORDER BY name").all()
+    finally:
+        engine.dispose()
+    return ", ".join(f"{n}={v}" for n, v in rows)

@@ -1,10 +1,16 @@
-"""``python -m bench search``: customer lookup as you type, service against raw FTS5.
+"""``python -m bench search``: customer lookup as you type, service against the raw query.
 
 On a demo database (generated once, then reused from ``--workdir``), fragments of 1 to 8
 characters are cut from real customers' names, e-mail addresses, companies and phone numbers.
 Each fragment is looked up with the service call ``customers.find(desk, fragment)`` (unit of
-work, actor check, query, read models) and with the bare FTS5 query the service runs for it,
-through the stdlib ``sqlite3`` module on the same file. Figures: p50 and p95 per fragment length.
+work, actor check, query, read models) and with the bare query the service runs for it:
+
+* SQLite (default): the FTS5 query through the stdlib ``sqlite3`` module on the same file;
+* PostgreSQL (``--db URL``): the statement the service runs (``PostgresSearch.statement``: the
+  pg_trgm ``LIKE`` passes, people first) through a bare ``psycopg`` connection in autocommit,
+  without the service's check of the agent, on the same database.
+
+Figures: p50 and p95 per fragment length.
 
 The machine is shared, so a single timing is mostly scheduler noise: each fragment is run once
 untimed by both (warm pages, as when someone types), then each sample is the best of
@@ -15,15 +21,18 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import sys
 import time
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
-from bench.common import Figure, Options, desk_home, percentile, workdir
+from bench._demodb import bench_desk, demo_database
+from bench.common import Figure, Options, desk_home, percentile, server_settings, workdir
 from helpdesk import demo
 from helpdesk.config import load_settings
 from helpdesk.db.engine import open_database
-from helpdesk.db.search import DEFAULT_LIMIT, SUBSTRING_MIN_CHARS, fold
+from helpdesk.db.search import DEFAULT_LIMIT, SUBSTRING_MIN_CHARS, PostgresSearch, fold
 from helpdesk.services import customers
 from helpdesk.services.context import Desk
 
@@ -48,19 +57,17 @@ def _database(root: Path, opts: Options) -> Path:
     return path
 
 
-def _fragments(conn: sqlite3.Connection, rng: random.Random, length: int, count: int,
-               customers: int) -> list[str]:
-    """``count`` fragments of ``length`` characters from real rows.
+def _fragments(row_of: Callable[[int], Sequence[str | None] | None], rng: random.Random,
+               length: int, count: int, customers: int) -> list[str]:
+    """``count`` fragments of ``length`` characters from real rows (``row_of`` a customer id:
+    name, e-mails, company, phone).
 
     Short fragments (answered from the word-prefix index) are the start of a word, as typed;
     longer ones are any substring without spaces (one search token).
     """
     found: list[str] = []
     while len(found) < count:
-        row = conn.execute(
-            "SELECT name, emails, company, phone FROM customer_fts WHERE rowid = ?",
-            (rng.randrange(1, customers + 1),),
-        ).fetchone()
+        row = row_of(rng.randrange(1, customers + 1))
         if row is None:
             continue
         words = [w for field in row if field for w in field.split() if len(w) >= length]
@@ -87,7 +94,64 @@ def _raw_query(fragment: str) -> tuple[str, str]:
             f"LIMIT {DEFAULT_LIMIT}", phrase + "*")
 
 
+def _measure(
+    desk: Desk, frags: list[str], raw: Callable[[str], int]
+) -> tuple[list[float], list[float]]:
+    """Best-of-``TRIES`` seconds per fragment: the service call, and ``raw`` (which runs the
+    bare query and returns its number of rows)."""
+    service, bare = [], []
+    for frag in frags:
+        hits = customers.find(desk, frag)  # untimed: warms both paths
+        if raw(frag) != len(hits):
+            raise RuntimeError(f"service and raw query disagree on {frag!r}")
+        best_service = best_bare = float("inf")
+        for _ in range(TRIES):
+            start = time.perf_counter()
+            customers.find(desk, frag)
+            best_service = min(best_service, time.perf_counter() - start)
+            start = time.perf_counter()
+            raw(frag)
+            best_bare = min(best_bare, time.perf_counter() - start)
+        service.append(best_service)
+        bare.append(best_bare)
+    return service, bare
+
+
+def _percentiles(length: int, service: list[float], bare: list[float]) -> list[Figure]:
+    return [Figure(f"find {length} chars p{pct} (ms)", percentile(service, pct) * 1000,
+                   percentile(bare, pct) * 1000, "ms") for pct in (50, 95)]
+
+
+def _run_postgres(opts: Options) -> list[Figure]:
+    import psycopg
+
+    samples = max(50, opts.repeat * 20)
+    figures: list[Figure] = []
+    with workdir(opts) as root, desk_home(root), demo_database(root, opts) as url:
+        print(f"PostgreSQL: {server_settings(url)}", file=sys.stderr)
+        desk = bench_desk(url, root)
+        rng = random.Random(opts.seed)
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"),
+                             autocommit=True) as raw:
+
+            def row_of(customer_id: int) -> Sequence[str | None] | None:
+                return raw.execute("SELECT name, emails, company, phone FROM customer_search "
+                                   "WHERE customer_id = %s", (customer_id,)).fetchone()
+
+            def bare(fragment: str) -> int:
+                sql, params = PostgresSearch.statement(fragment) or ("SELECT 1", {})
+                return len(raw.execute(sql, params, prepare=False).fetchall())
+
+            for length in LENGTHS:
+                frags = _fragments(row_of, rng, length, samples, opts.customers)
+                figures += _percentiles(length, *_measure(desk, frags, bare))
+        desk.db.dispose()
+    return figures
+
+
 def run(opts: Options) -> list[Figure]:
+    if opts.db:
+        return _run_postgres(opts)
     samples = max(50, opts.repeat * 20)
     figures: list[Figure] = []
     with workdir(opts) as root, desk_home(root):
@@ -96,27 +160,17 @@ def run(opts: Options) -> list[Figure]:
         desk = Desk(db=db, settings=load_settings(), actor_name=ACTOR)
         rng = random.Random(opts.seed)
         with closing(sqlite3.connect(path)) as raw:
+
+            def row_of(customer_id: int) -> Sequence[str | None] | None:
+                return raw.execute("SELECT name, emails, company, phone FROM customer_fts "
+                                   "WHERE rowid = ?", (customer_id,)).fetchone()
+
+            def bare(fragment: str) -> int:
+                sql, match = _raw_query(fragment)
+                return len(raw.execute(sql, (match,)).fetchall())
+
             for length in LENGTHS:
-                frags = _fragments(raw, rng, length, samples, opts.customers)
-                service, bare = [], []
-                for frag in frags:
-                    sql, match = _raw_query(frag)
-                    hits = customers.find(desk, frag)  # untimed: warms both paths
-                    if len(raw.execute(sql, (match,)).fetchall()) != len(hits):
-                        raise RuntimeError(f"service and raw query disagree on {frag!r}")
-                    best_service = best_bare = float("inf")
-                    for _ in range(TRIES):
-                        start = time.perf_counter()
-                        customers.find(desk, frag)
-                        best_service = min(best_service, time.perf_counter() - start)
-                        start = time.perf_counter()
-                        raw.execute(sql, (match,)).fetchall()
-                        best_bare = min(best_bare, time.perf_counter() - start)
-                    service.append(best_service)
-                    bare.append(best_bare)
-                for pct in (50, 95):
-                    figures.append(Figure(
-                        f"find {length} chars p{pct} (ms)",
-                        percentile(service, pct) * 1000, percentile(bare, pct) * 1000, "ms"))
+                frags = _fragments(row_of, rng, length, samples, opts.customers)
+                figures += _percentiles(length, *_measure(desk, frags, bare))
         db.dispose()
     return figures

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 _LAUNCHER = r"""
-import contextlib, io, json, sys, traceback
+import contextlib, io, json, sys, time, traceback
 from helpdesk.cli import build_parser, main
 build_parser()  # load every command module before the start
 print("ready", flush=True)
@@ -25,24 +25,28 @@ sys.stdin.readline()
 results = []
 for agent, argv in json.loads(sys.argv[1]):
     out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(argv, agent=agent)
         except BaseException:
             code = -1
             err.write(traceback.format_exc())
-    results.append({"code": code, "out": out.getvalue(), "err": err.getvalue()})
+    results.append({"code": code, "out": out.getvalue(), "err": err.getvalue(),
+                    "seconds": time.perf_counter() - start})
 print(json.dumps(results), flush=True)
 """
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one command line did: exit code (-1 when an exception escaped), stdout, stderr."""
+    """What one command line did: exit code (-1 when an exception escaped), stdout, stderr,
+    and how long it took."""
 
     code: int
     out: str
     err: str
+    seconds: float = 0.0
 
     @property
     def traceback(self) -> bool:
