@@ -235,6 +235,10 @@ def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
     who = m.author_name if m.direction is MessageDirection.NOTE else (
         m.from_address if m.direction is MessageDirection.INBOUND else m.to_address)
     head.append_text(Text(clean(who or "", one_line=True, limit=200)))
+    head.append(f"  (message #{m.id})", "dim")
+    if m.cc_address:
+        head.append("\nCc ", "dim")
+        head.append_text(Text(clean(m.cc_address, one_line=True, limit=300)))
     if m.subject:
         head.append("\n")
         head.append_text(Text(clean(m.subject, one_line=True, limit=300), "italic"))

@@ -5,7 +5,8 @@ address, ``b`` records a purchase or a product registration. Each form takes the
 answers (a correction request), and each change lands in the record's history shown on the
 profile, the case and the access export. Anywhere: ``Q`` picks a policy topic and shows the
 canned answer, quoting only the policy version in force. On a case: ``f`` saves one of its
-attachments to a private file (listed with type and size; never opened or shown by the desk).
+attachments to a private file (listed with type and size; never opened or shown by the desk),
+``F`` forwards one of its messages as a new .eml (recorded on the case).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from helpdesk.domain import ProductRelation
 from helpdesk.errors import Invalid
-from helpdesk.services import answers, attachments, customers, parsing
+from helpdesk.services import answers, attachments, customers, forwarding, parsing
 from helpdesk.services.readmodels import AttachmentInfo, CaseDetail, CustomerDetail
 from screens.dialogs import Field, FormDialog, FormValues, TextDialog, say_saved
 from screens.registry import CaseAction, CustomerAction, DeskCommand, register
@@ -162,3 +163,37 @@ def default_folder() -> Path:
 register(CaseAction(id="records.attachment_save", title="Save attachment", key="f",
                     help="Save an attachment to a private file (never opened by the desk)",
                     run=save_attachment))
+
+
+def forward_message(app: DeskApp, detail: CaseDetail) -> None:
+    """Forward one of the case's messages (to legal, a colleague) as a new .eml file."""
+    desk = app.desk
+    listed = [m for m in detail.messages if m.body is not None]
+    if not listed:
+        app.notify(f"Case #{detail.case.id} has no message to forward.", markup=False)
+        return
+
+    def submit(v: FormValues) -> forwarding.Forwarded:
+        return forwarding.forward(desk, message_id=v["message"], to=parsing.items(v["to"]),
+                                  cc=parsing.items(v["cc"]), note=v["note"] or None,
+                                  out=Path(v["out"] or "").expanduser())
+
+    app.push_screen(FormDialog(
+        f"Forward a message of case #{detail.case.id}",
+        [Field.choice("message", "Message",
+                      [(f"#{m.id} {m.direction.value} "
+                        f"{clean(m.subject or '(no subject)', one_line=True, limit=60)}", m.id)
+                       for m in listed], listed[-1].id),
+         Field.text("to", "To (addresses, separated by commas)"),
+         Field.text("cc", "Cc (optional)"),
+         Field.area("note", "Note above the message (optional)", lines=3),
+         Field.text("out", "Write the .eml to",
+                    str(default_folder() / f"case-{detail.case.id}-forward.eml"))],
+        submit, name="records.forward", wide=True,
+        hint="Recorded on the case; the file is new and readable by you only."),
+        say_saved(app, lambda r: f"Wrote {r.path}; recorded on case #{r.case_id}.", "Forward"))
+
+
+register(CaseAction(id="records.forward", title="Forward", key="F",
+                    help="Forward a message of this case as a new .eml (recorded, audited)",
+                    run=forward_message))

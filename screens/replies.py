@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import OptionList, Static
 
-from helpdesk.services import replies, templates
+from helpdesk.services import parsing, replies, templates
 from helpdesk.services.readmodels import CaseDetail
 from helpdesk.services.templates import TemplateInfo
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
@@ -46,11 +46,12 @@ class ReplyDialog(FormDialog[replies.WrittenReply]):
         def submit(v: FormValues) -> replies.WrittenReply:
             return replies.write(desk, case_id=case.id, template=v["template"],
                                  out=Path(v["out"]).expanduser(),
-                                 expected_version=case.version)
+                                 expected_version=case.version, cc=parsing.items(v["cc"]))
 
         super().__init__(
             f"Reply to case #{case.id} ({case.kind.label})",
             [Field.choice("template", "Template", []),
+             Field.text("cc", "Cc (addresses, separated by commas; optional)"),
              Field.text("out", "Write the .eml to", str(default_reply_path(case.id)))],
             submit, name="replies.reply", wide=True,
         )

@@ -207,3 +207,32 @@ async def test_saving_an_attachment_from_the_case(ui_desk: Desk, tmp_path: Path)
         assert isinstance(app.screen, CaseScreen)
     [saved] = folder.iterdir()
     assert saved.read_bytes() == PDF and saved.name.endswith("id.pdf")
+
+
+async def test_forwarding_from_the_case(ui_desk: Desk, tmp_path: Path) -> None:
+    from tests.test_cc_forward import CC_LETTER
+
+    customers.create(ui_desk, name="Ines Duarte", emails=["ines@example.org"])
+    [case_id] = intake.import_paths(ui_desk, paths=[write_mbox(tmp_path / "box", [CC_LETTER])]
+                                    ).case_ids
+    out = tmp_path / "fwd.eml"
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(110, 40)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        thread = " ".join(str(w.render()) for w in app.screen.query(".message"))
+        assert "Cc Jürgen Anwalt <anwalt@kanzlei.example>" in thread
+        await pilot.press("F")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog) and dialog.name == "records.forward"
+        dialog.query_one("#f-to").value = "legal@shop.example"  # type: ignore[attr-defined]
+        dialog.query_one("#f-out").value = str(out)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen) and out.exists()
+        await settle(pilot)
+        thread = " ".join(str(w.render()) for w in app.screen.query(".message"))
+        assert "Fwd: Deletion of my data" in thread
+    assert out.exists() and b"legal@shop.example" in out.read_bytes()

@@ -294,7 +294,10 @@ def _case_lines(d: CaseDetail) -> list[str]:
     lines.append("  thread:")
     for m in d.messages:
         who = m.author_name if m.direction == "note" else m.from_address
-        lines.append(f"    [{m.direction.value}] {safe(m.at)} {safe(who)}: {safe(m.subject)}")
+        lines.append(f"    message #{m.id} [{m.direction.value}] {safe(m.at)} {safe(who)}: "
+                     f"{safe(m.subject)}")
+        if m.cc_address:
+            lines.append(f"      cc: {safe(m.cc_address)}")
         lines += [f"      {safe(line)}" for line in (m.body or "").splitlines()[:20]]
         lines += [f"      attachment #{a.id}: {safe(a.filename)} ({safe(a.content_type)}, "
                   f"{a.size:,} bytes{'' if a.kept else ', content not kept'})"

@@ -7,6 +7,7 @@ and ``helpdesk customer merge|duplicates`` (added to the ``customer`` group from
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from helpdesk.cli.output import (
 )
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid
-from helpdesk.services import merge, replies, templates
+from helpdesk.services import forwarding, merge, parsing, replies, templates
 from helpdesk.services.templates import TemplateInfo
 
 
@@ -38,7 +39,20 @@ def register(sub: Any) -> None:
     p.add_argument("--preview", action="store_true",
                    help="only show the rendered reply; write and record nothing")
     p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument("--cc", action="append", default=[], metavar="ADDRESS",
+                   help="send a copy to ADDRESS (repeat for more)")
     if_version(p)
+
+    p = command(sub, "forward", forward, "forward a message of a case (to legal, a colleague) as "
+                "a new .eml, recorded on the case", json_output=True)
+    p.add_argument("message", metavar="MESSAGE", help="the message's number (case show lists "
+                   "them)")
+    p.add_argument("--to", action="append", required=True, metavar="ADDRESS",
+                   help="forward to ADDRESS (repeat for more)")
+    p.add_argument("--cc", action="append", default=[], metavar="ADDRESS")
+    p.add_argument("--note", help="a note above the forwarded message")
+    p.add_argument("--out", type=Path, metavar="FILE.eml",
+                   help="where to write it (a new file, 0600)")
 
     tp = group(sub, "template", "reply templates")
     p = command(tp, "list", template_list, "list reply templates", json_output=True)
@@ -95,6 +109,7 @@ def _yes(value: str | None) -> bool | None:
 def _draft_lines(d: replies.ReplyDraft) -> list[str]:
     return [
         f"To:       {safe(d.to_address)}",
+        *([f"Cc:       {safe(', '.join(d.cc))}"] if d.cc else []),
         f"Subject:  {safe(d.subject)}",
         f"Template: {d.template} ({d.language}, "
         f"{'transactional' if d.transactional else 'marketing'})",
@@ -107,20 +122,35 @@ def _draft_lines(d: replies.ReplyDraft) -> list[str]:
 def reply(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.preview:
         draft = replies.preview(ctx.desk(), case_id=args.case, template=args.template,
-                                language=args.language)
+                                language=args.language, cc=args.cc)
         emit(args, draft, lambda: _draft_lines(draft))
         return 0
     if args.out is None:
         raise Invalid("give --out FILE.eml (or --preview to only look)", field="out")
     result = replies.write(ctx.desk(), case_id=args.case, template=args.template, out=args.out,
                            language=args.language, overwrite=args.force,
-                           expected_version=args.expected_version)
+                           expected_version=args.expected_version, cc=args.cc)
     data = {"case_id": result.draft.case_id, "path": result.path,
             "message_id": result.message_id, "message_row_id": result.message_row_id,
             "case_version": result.case_version, "draft": result.draft}
     emit(args, data, lambda: [f"wrote {safe(result.path)} ({result.message_id}); recorded on "
                               f"case #{result.draft.case_id} as message #"
                               f"{result.message_row_id}"])
+    return 0
+
+
+def forward(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.out is None:
+        raise Invalid("give --out FILE.eml for the forwarded message", field="out")
+    result = forwarding.forward(
+        ctx.desk(), message_id=parsing.record_id(args.message, what="message", field="message"),
+        to=args.to, cc=args.cc, note=args.note, out=args.out)
+    data = {k: v for k, v in dataclasses.asdict(result).items() if k != "eml"}
+    emit(args, data, lambda: [
+        f"wrote {safe(result.path)}: message #{result.forwarded_message_id} forwarded to "
+        f"{safe(', '.join(result.to))}" + (f" (cc {safe(', '.join(result.cc))})"
+                                          if result.cc else "")
+        + f" with {result.attachments} attachment(s); recorded on case #{result.case_id}"])
     return 0
 
 

@@ -199,6 +199,7 @@ class Message(SQLModel, table=True):
     # identifying part (blanked by erasure)
     from_address: str | None = Field(default=None, max_length=320)
     to_address: str | None = Field(default=None, sa_type=sa.Text)
+    cc_address: str | None = Field(default=None, sa_type=sa.Text)
     subject: str | None = Field(default=None, sa_type=sa.Text)
     body: str | None = Field(default=None, sa_type=sa.Text)
     # accountability part

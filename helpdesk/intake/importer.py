@@ -555,7 +555,8 @@ class BatchImporter:
             "message_id": mail.message_id, "in_reply_to": mail.in_reply_to,
             "references": " ".join(mail.references) if mail.references else None,
             "content_hash": mail.content_hash, "from_address": mail.sender,
-            "to_address": self._scrub(mail.to), "subject": self._scrub(mail.subject),
+            "to_address": self._scrub(mail.to), "cc_address": self._scrub(mail.cc),
+            "subject": self._scrub(mail.subject),
             "body": self._scrub(mail.body),
             "is_machine": mail.machine is not None, "created_at": self.now,
         }).scalar_one()

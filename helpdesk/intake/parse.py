@@ -86,6 +86,7 @@ class ParsedMail:
     sender_key: str | None  # normalised key for matching and suppression
     sender_name: str | None
     to: str | None
+    cc: str | None  # every Cc header's addresses, joined (decoded like To)
     subject: str | None
     date: datetime | None  # the sender's Date header: the sender controls it
     received: datetime | None  # the topmost Received header's date: the last hop, ours
@@ -500,6 +501,7 @@ def _read(msg: Message, raw: bytes, notes: list[str]) -> ParsedMail:
         notes.append(f"MIME defect: {type(defect).__name__}")
     subject = _header(msg, "Subject", notes)
     to = _header(msg, "To", notes)
+    cc = ", ".join(decode_words(v, notes) for v in msg.get_all("Cc") or ())
     return ParsedMail(
         content_hash=content_hash(raw),
         message_id=ids[0] if ids else None,
@@ -509,6 +511,7 @@ def _read(msg: Message, raw: bytes, notes: list[str]) -> ParsedMail:
         sender_key=sender_key,
         sender_name=sender_name,
         to=clean(to, 2000) or None if to else None,
+        cc=clean(cc, 2000) or None if cc else None,
         subject=clean(subject, 500) or None if subject else None,
         date=_date(_header(msg, "Date", notes), notes),
         received=_received(msg.get_all("Received"), notes),

@@ -9,6 +9,7 @@ company's wording: a new policy version changes the answers without a code chang
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -38,11 +39,18 @@ KIND_HEADINGS: dict[CaseKind, tuple[str, ...]] = {
 
 
 def part_for(text: str, kind: CaseKind) -> PolicyPart | None:
+    """The Part governing ``kind``: the first whose heading names it; when no heading does
+    ("Part III. Your Information"), the Part with most sentences about the kind's topic."""
+    found = parts(text)
     for word in KIND_HEADINGS[kind]:
-        for part in parts(text):
+        for part in found:
             if re.search(rf"\b{re.escape(word)}\b", part.title, re.IGNORECASE):
                 return part
-    return None
+    topic = KIND_TOPICS[kind]
+    counts = Counter(p.heading for p, _, topics in sentence_topics(text)
+                     if p is not None and topic in topics)
+    best = max(found, key=lambda p: counts[p.heading], default=None)
+    return best if best is not None and counts[best.heading] else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +190,20 @@ def quotes(version: PolicyVersion, topic: Topic) -> list[str]:
     file's header lines)."""
     body = policytext.body(version.text, version.header_lines)
     return [sentence for _, sentence, topics in sentence_topics(body) if topic in topics]
+
+
+#: The topic of each kind's question, for finding its Part when no heading names it.
+KIND_TOPICS: dict[CaseKind, Topic] = {
+    CaseKind.QUESTION: Topic.CONTACT,
+    CaseKind.MARKETING_OPT_OUT: Topic.MARKETING,
+    CaseKind.ACCESS: Topic.ACCESS_RIGHTS,
+    CaseKind.CORRECTION: Topic.ACCESS_RIGHTS,
+    CaseKind.DELETION: Topic.ACCESS_RIGHTS,
+    CaseKind.OBJECTION: Topic.CHANGE_OF_USE,
+    CaseKind.DISPUTE: Topic.CONTACT,
+    CaseKind.UNDER_13: Topic.CHILDREN,
+    CaseKind.POSTING_REMOVAL: Topic.POSTINGS,
+}
 
 
 @dataclass(frozen=True, slots=True)

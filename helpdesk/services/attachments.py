@@ -26,6 +26,7 @@ from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import audit, cases
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AttachmentInfo
+from helpdesk.services.replies import kept_if_committed
 
 MAX_NAME = 100
 _UNSAFE = re.compile(r"[^A-Za-z0-9._()+ -]+")
@@ -89,34 +90,27 @@ def save(
     current folder): 0600, never overwriting, checked against the checksum taken at import."""
     if out is not None and folder is not None:
         raise Invalid("give a file or a folder, not both", field="out")
-    written: Path | None = None
-    try:
-        with desk.db.session(write=True) as s:
-            actor = desk.actor(s)
-            row, case = _load(s, attachment_id)
-            if row.content is None:
-                why = row.withheld or "it was erased"
-                raise Conflict(f"the desk did not keep attachment #{attachment_id}'s content: "
-                               f"{why}")
-            if hashlib.sha256(row.content).hexdigest() != row.sha256:
-                raise Conflict(f"attachment #{attachment_id} no longer matches the checksum "
-                               "taken when it arrived; it was not saved")
-            target = out if out is not None else (folder or Path.cwd()) / safe_name(
-                attachment_id, row.filename)
-            written = files.write_private(target, row.content)
-            s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id,
-                            action="attachment_saved", to_value=f"attachment #{attachment_id}",
-                            note=f"saved to {written}"))
-            audit.record(s, desk, actor, "attachment.save", "case", case.id,
-                         attachment_id=attachment_id, size=row.size)
-            result = SavedAttachment(id=attachment_id, case_id=case.id or 0, path=str(written),
-                                     size=len(row.content), content_type=row.content_type,
-                                     sha256=row.sha256)
-    except BaseException:
-        if written is not None:  # the case never claims a copy that is not there, nor the
-            written.unlink(missing_ok=True)  # reverse
-        raise
-    return result
+    with kept_if_committed() as written, desk.db.session(write=True) as s:
+        actor = desk.actor(s)
+        row, case = _load(s, attachment_id)
+        if row.content is None:
+            why = row.withheld or "it was erased"
+            raise Conflict(f"the desk did not keep attachment #{attachment_id}'s content: {why}")
+        if hashlib.sha256(row.content).hexdigest() != row.sha256:
+            raise Conflict(f"attachment #{attachment_id} no longer matches the checksum taken "
+                           "when it arrived; it was not saved")
+        target = out if out is not None else (folder or Path.cwd()) / safe_name(
+            attachment_id, row.filename)
+        path = files.write_private(target, row.content)
+        written.append(path)  # removed again if the case cannot record it
+        s.add(CaseEvent(case_id=case.id, at=desk.now(), actor_id=actor.id,
+                        action="attachment_saved", to_value=f"attachment #{attachment_id}",
+                        note=f"saved to {path}"))
+        audit.record(s, desk, actor, "attachment.save", "case", case.id,
+                     attachment_id=attachment_id, size=row.size)
+        return SavedAttachment(id=attachment_id, case_id=case.id or 0, path=str(path),
+                               size=len(row.content), content_type=row.content_type,
+                               sha256=row.sha256)
 
 
 def save_all_for_customer(desk: Desk, *, customer_id: int, folder: Path) -> list[SavedAttachment]:

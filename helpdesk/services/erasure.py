@@ -267,7 +267,8 @@ def _erase_rows(
         msg_filter, col(Message.id) <= marks["message"])))
     erased_id = sa.literal("<erased.") + sa.cast(col(Message.id), sa.String) + "@erased.invalid>"
     steps["messages"] = _update(s, Message, col(Message.id).in_(message_ids), {
-        "from_address": None, "to_address": None, "subject": None, "body": None,
+        "from_address": None, "to_address": None, "cc_address": None, "subject": None,
+        "body": None,
         "in_reply_to": None, "references": None, "redacted_at": now,
         # Message-IDs are often made from the sender's address; keep them unique, not personal
         "message_id": sa.case((col(Message.message_id).is_(None), None), else_=erased_id)})

@@ -284,6 +284,7 @@ class MessageInfo:
     author_name: str | None
     message_id: str | None
     attachments: tuple[AttachmentInfo, ...] = ()
+    cc_address: str | None = None
 
 
 def message_from(
@@ -300,6 +301,7 @@ def message_from(
         author_name=author_name,
         message_id=m.message_id,
         attachments=attachments,
+        cc_address=m.cc_address,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +30,7 @@ from helpdesk.services import audit, suppression
 from helpdesk.services import templates as template_service
 from helpdesk.services.cases import load, load_for_change
 from helpdesk.services.context import Desk
+from helpdesk.services.validation import normalize_email
 
 #: How many earlier ids References keeps (the root and the newest, as RFC 5322 suggests).
 MAX_REFERENCES = 20
@@ -50,6 +51,7 @@ class ReplyDraft:
     body: str
     in_reply_to: str | None
     references: tuple[str, ...]
+    cc: tuple[str, ...] = ()  # copies to (a representative, a colleague), as written
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +110,24 @@ def _thread(s: Session, case: Case) -> tuple[str | None, tuple[str, ...]]:
     return message_id, (*refs, message_id)
 
 
+def clean_cc(addresses: Sequence[str], *, besides: str = "") -> tuple[tuple[str, str], ...]:
+    """Cc addresses as (shown, key), checked without DNS; repeats and the To address dropped."""
+    seen = {besides.casefold()} if besides else set()
+    out = []
+    for raw in addresses:
+        shown, key = normalize_email(raw, field="cc")
+        if key not in seen:
+            seen.add(key)
+            out.append((shown, key))
+    return tuple(out)
+
+
 def _draft(
-    s: Session, desk: Desk, actor: Agent, case: Case, template_name: str, language: str | None
+    s: Session, desk: Desk, actor: Agent, case: Case, template_name: str, language: str | None,
+    cc: Sequence[str] = (),
 ) -> tuple[ReplyDraft, Template]:
     customer, email = _recipient(s, case)
+    copies = clean_cc(cc, besides=email.normalized)
     template_service.ensure_defaults(s, desk, actor)
     wanted = language or template_service.case_language(s, case)
     template = template_service.find(s, template_name, wanted)
@@ -123,6 +139,10 @@ def _draft(
                 "replies (crucial product or service information) may go to this address",
                 field="template",
             )
+        for shown, key in copies:
+            if suppression.is_suppressed(s, desk, key):
+                raise Invalid(f"template '{template.name}' is marketing and the Cc address "
+                              f"{shown} is on the suppression list", field="cc")
     rendered = template_service.render_for_case(s, desk, template, case, actor)
     in_reply_to, references = _thread(s, case)
     draft = ReplyDraft(
@@ -130,6 +150,7 @@ def _draft(
         transactional=template.transactional, from_address=desk_address(desk),
         to_address=email.address, to_name=customer.name, subject=rendered.subject,
         body=rendered.body, in_reply_to=in_reply_to, references=references,
+        cc=tuple(shown for shown, _ in copies),
     )
     return draft, template
 
@@ -148,16 +169,23 @@ def desk_address(desk: Desk) -> str:
 
 
 def preview(
-    desk: Desk, *, case_id: int, template: str, language: str | None = None
+    desk: Desk, *, case_id: int, template: str, language: str | None = None,
+    cc: Sequence[str] = (),
 ) -> ReplyDraft:
     """The reply as it would be written, for the agent to check. Audited as a view."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         case = load(s, case_id)
-        draft, row = _draft(s, desk, actor, case, template, language)
+        draft, row = _draft(s, desk, actor, case, template, language, cc)
         audit.record(s, desk, actor, "reply.preview", "case", case.id, template_id=row.id,
                      language=row.language)
         return draft
+
+
+def mail_address(address: str, name: str | None = None) -> Address:
+    """A header address from a checked e-mail address (and an optional display name)."""
+    local, _, domain = address.rpartition("@")
+    return Address(display_name=" ".join((name or "").split()), username=local, domain=domain)
 
 
 def to_eml(draft: ReplyDraft, *, message_id: str, at: datetime) -> bytes:
@@ -166,16 +194,16 @@ def to_eml(draft: ReplyDraft, *, message_id: str, at: datetime) -> bytes:
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(at)
     msg["From"] = Address(addr_spec=draft.from_address)
-    local, _, domain = draft.to_address.rpartition("@")
-    msg["To"] = Address(display_name=" ".join((draft.to_name or "").split()),
-                        username=local, domain=domain)
+    msg["To"] = mail_address(draft.to_address, draft.to_name)
+    if draft.cc:
+        msg["Cc"] = [mail_address(a) for a in draft.cc]
     msg["Subject"] = draft.subject
     if draft.in_reply_to:
         msg["In-Reply-To"] = draft.in_reply_to
         msg["References"] = " ".join(draft.references)
     msg.set_content(draft.body, charset="utf-8")
     msg["Content-Language"] = draft.language  # after set_content, which resets Content-*
-    smtputf8 = not (draft.to_address.isascii() and draft.from_address.isascii())
+    smtputf8 = not all(a.isascii() for a in (draft.to_address, draft.from_address, *draft.cc))
     return msg.as_bytes(policy=email_policy.SMTPUTF8 if smtputf8 else email_policy.SMTP)
 
 
@@ -204,6 +232,7 @@ def write(
     language: str | None = None,
     overwrite: bool = False,
     expected_version: int | None = None,
+    cc: Sequence[str] = (),
 ) -> WrittenReply:
     """Render, write the .eml to ``out`` (when given) and record the reply on the case.
 
@@ -214,7 +243,7 @@ def write(
         actor = desk.actor(s)
         case = load_for_change(s, case_id, expected_version)
         return record(s, desk, actor, case, template=template, out=out, language=language,
-                      overwrite=overwrite, files=files)
+                      overwrite=overwrite, files=files, cc=cc)
 
 
 @contextmanager
@@ -233,12 +262,12 @@ def kept_if_committed() -> Iterator[list[Path]]:
 def record(
     s: Session, desk: Desk, actor: Agent, case: Case, *, template: str,
     out: Path | None = None, language: str | None = None, overwrite: bool = False,
-    files: list[Path],
+    files: list[Path], cc: Sequence[str] = (),
 ) -> WrittenReply:
     """Render ``template`` for ``case``, record it as an outbound message with its history
     entry, and write the .eml to ``out``, all inside the caller's unit of work (a letter a
     step of a workflow sends goes in with that step). ``out`` joins ``files`` once written."""
-    draft, row = _draft(s, desk, actor, case, template, language)
+    draft, row = _draft(s, desk, actor, case, template, language, cc)
     now = desk.now()
     message_id = make_msgid(domain=draft.from_address.rpartition("@")[2])
     eml = to_eml(draft, message_id=message_id, at=now)
@@ -247,6 +276,7 @@ def record(
         message_id=message_id, in_reply_to=draft.in_reply_to,
         references=" ".join(draft.references) or None,
         from_address=draft.from_address, to_address=draft.to_address,
+        cc_address=", ".join(draft.cc) or None,
         subject=draft.subject, body=draft.body, author_id=actor.id,
         language=draft.language, created_at=now,
     )
@@ -258,7 +288,7 @@ def record(
     s.flush()
     audit.record(s, desk, actor, "reply.write", "case", case.id, template_id=row.id,
                  language=row.language, transactional=row.transactional,
-                 message_row_id=message.id, to_file=out is not None)
+                 message_row_id=message.id, to_file=out is not None, cc=len(draft.cc))
     if out is not None:
         _write_file(out, eml, overwrite=overwrite)
         files.append(out)
