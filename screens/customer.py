@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -10,15 +11,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from helpdesk.services import customers, parsing
+from helpdesk.services import customers, disclosures, parsing
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import CustomerDetail
-from screens.base import DeskChanged, RecordScreen
-from screens.case import changes_text
+from helpdesk.services.readmodels import CaseDetail, CustomerDetail
+from screens.base import DeskChanged, Loader, RecordScreen
+from screens.case import changes_text, link_form
 from screens.dialogs import Field, FormDialog, FormValues
 from screens.main import CaseTable
+from screens.registry import CaseAction, register
 from screens.text import clean, day, when
 from screens.widgets import DetailScroll
+
+if TYPE_CHECKING:
+    from screens.app import DeskApp
 
 CRUCIAL_MAIL = (
     "Crucial information about products or services the customer bought is still sent after a "
@@ -236,10 +241,71 @@ def customer_form(desk: Desk, detail: CustomerDetail | None = None, *,
 
     return FormDialog(
         f"Edit customer #{customer.id}",
-        [*(_field(name, label, getattr(customer, name) or "")
-           for name, label in FIELDS if name != "email"),
+        [*_contact_fields(customer),
          Field.text("case", "Correction request (case number; blank for none)")],
-        update, name="customer.edit", reload=reload,
-        hint="Every change is kept in the record's history (old → new, who, when, case); "
-             "erasure removes the values.",
+        update, name="customer.edit", reload=reload, hint=HISTORY_HINT,
     )
+
+
+HISTORY_HINT = ("Every change is kept in the record's history (old → new, who, when, case); "
+                "erasure removes the values.")
+
+
+def _contact_fields(customer: CustomerDetail) -> list[Field]:
+    """The editable contact fields, filled with what the record holds now."""
+    return [_field(name, label, getattr(customer, name) or "")
+            for name, label in FIELDS if name != "email"]
+
+
+def correction_form(desk: Desk, customer: CustomerDetail, case: CaseDetail
+                    ) -> FormDialog[disclosures.CorrectionResult]:
+    """The customer's record, to correct under this case: each change is recorded on the case
+    (old → new) and the recipients who hold the old data are named afterwards."""
+    def correct(v: FormValues) -> disclosures.CorrectionResult:
+        return disclosures.correct(desk, case_id=case.case.id, expected_version=customer.version,
+                                   **{k: value or None for k, value in v.items()})
+
+    return FormDialog(
+        f"Correct {customer.name or 'the customer'} (customer #{customer.id}) under case "
+        f"#{case.case.id}", _contact_fields(customer), correct, name="customer.correct",
+        hint=HISTORY_HINT,
+    )
+
+
+def _corrected(app: DeskApp, result: disclosures.CorrectionResult | None) -> None:
+    if result is None:
+        return
+    if not result.fields:
+        app.notify("Nothing was changed.", markup=False)
+        return
+    fields = ", ".join(f.replace("_", " ") for f in result.fields)
+    told = "; ".join(f"{d.recipient} ({d.recipient_kind.replace('_', ' ')})"
+                     for d in result.notify)
+    app.notify(f"Corrected {fields} under case #{result.case_id}."
+               + (f" Tell the recipients who hold the old data: {told}." if told else ""),
+               title=f"Customer #{result.customer.id}", markup=False, timeout=12)
+
+
+def correct_from_case(app: DeskApp, detail: CaseDetail) -> None:
+    """The case's customer form, to correct under this case (with no customer yet: link one)."""
+    screen, desk, customer_id = app.screen, app.desk, detail.case.customer_id
+    if customer_id is None:
+        app.push_screen(link_form(desk, detail))
+        return
+    if isinstance(screen, Loader):
+        screen.load("correct", lambda: customers.get(desk, customer_id),
+                    lambda customer: _correct(app, customer, detail))
+
+
+def _correct(app: DeskApp, customer: CustomerDetail, detail: CaseDetail) -> None:
+    if customer.erased_at is not None:
+        app.notify(f"Customer #{customer.id} has been erased: nothing is left to correct.",
+                   severity="warning", markup=False)
+        return
+    app.push_screen(correction_form(app.desk, customer, detail),
+                    lambda result: _corrected(app, result))
+
+
+register(CaseAction(id="case.correct", title="Correct customer", key="e",
+                    help="Correct the customer's record under this case (old → new is kept)",
+                    run=correct_from_case))

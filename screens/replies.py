@@ -40,6 +40,7 @@ class ReplyDialog(FormDialog[replies.WrittenReply]):
     BINDINGS = [Binding("f3", "copy", "Copy text", id="reply.copy")]
 
     def __init__(self, app: DeskApp, detail: CaseDetail) -> None:
+        self.detail = detail
         self.case = detail.case
         desk, case = app.desk, detail.case
 
@@ -71,7 +72,8 @@ class ReplyDialog(FormDialog[replies.WrittenReply]):
         for t in items:
             languages.setdefault(t.name, []).append(t.language)
         self.set_choices("template", [(f"{name}  ({', '.join(langs)})", name)
-                                      for name, langs in languages.items()])
+                                      for name, langs in languages.items()],
+                         templates.suggested(self.detail, items))
         self.query_one("#f-template").focus()
 
     @on(OptionList.OptionHighlighted, "#f-template")

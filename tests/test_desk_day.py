@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import LoadingIndicator, OptionList, Static
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection, Queue, Role
-from helpdesk.services import agents, cases, customers, policy, supervisor
+from helpdesk.services import agents, cases, customers, disclosures, policy, supervisor
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
@@ -523,3 +523,63 @@ async def test_a_dispute_walks_from_received_to_resolved_by_keyboard_with_its_le
     assert [e.action for e in done.events].count("resolution_letter") == 1
     for letter in ("dispute_acknowledged", "dispute_resolved"):
         assert (home / f"case-{dispute}-{letter}.eml").exists()
+
+
+# --- bug 7 and the correction flow: received to closed by keyboard ---------------------------
+
+async def test_a_correction_walks_from_received_to_closed_by_keyboard_with_its_letter(
+    day: Desk, tmp_path: Path, home: Path
+) -> None:
+    # the part on correcting and deleting is headed as in the company's own policy
+    policy.add(day, text=POLICY_2019.replace("Part III. Your Information",
+                                             "Part III. Access to Your Information"),
+               effective_on=date(2019, 6, 1))
+    cora = customers.create(day, name="Cora Korrektur", emails=["cora@example.org"],
+                            billing_address="Alte Straße 1\n10115 Berlin")
+    disclosures.add(day, customer_id=cora.id, recipient="Parcel Co", recipient_kind="contractor",
+                    purpose="deliveries", data_categories=["name", "address"],
+                    disclosed_on=date(2026, 1, 5), legal_basis="delivery contract")
+    case_id = open_case(day, "I moved: please update my address", kind=CaseKind.CORRECTION,
+                        customer_id=cora.id, days_ago=2)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        await pilot.press("a")  # take it
+        await settle(pilot)
+        await pilot.press("e")  # the customer's record, to correct under this case
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "customer.correct"
+        assert f"case #{case_id}" in dialog_text(app) and "Cora Korrektur" in dialog_text(app)
+        await pilot.press("tab", "tab", "tab", "f7", *"Neue Straße 2", "enter", *"10117 Berlin",
+                          "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        notices = [str(n.message) for n in app._notifications]
+        assert any("Parcel Co" in n and "billing address" in n for n in notices), notices
+        await pilot.press("G")  # down to the history
+        await settle(pilot)
+        change = "billing address: Alte Straße 1 10115 Berlin → Neue Straße 2 10117 Berlin"
+        assert change in screen(app), screen(app)
+        await pilot.press("m")  # the reply starts on the letter for a done correction
+        await settle(pilot)
+        assert app.screen.value("template") == "correction_done"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen), dialog_text(app)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("j", "j", "j", "enter")  # new → open → waiting → resolved
+        await settle(pilot)
+        assert "RESOLVED" in screen(app)
+    done = cases.get(day, case_id)
+    assert done.case.status is CaseStatus.RESOLVED
+    assert [(c.field, c.old_value, c.new_value) for c in done.corrections] == [
+        ("billing_address", "Alte Straße 1\n10115 Berlin", "Neue Straße 2\n10117 Berlin")]
+    [letter] = [m for m in done.messages if m.direction is MessageDirection.OUTBOUND]
+    assert letter.subject == f"Your information has been corrected [Case #{case_id}]"
+    assert (home / f"case-{case_id}-reply.eml").exists()
+    profile = customers.get(day, cora.id)
+    assert profile.billing_address == "Neue Straße 2\n10117 Berlin"
+    assert [c.case_id for c in profile.changes] == [case_id]

@@ -4,14 +4,14 @@ get the same answers because the rules live here."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import agents, cases, customers, disputes, policy
+from helpdesk.services import agents, cases, customers, disputes, policy, templates
 from helpdesk.services.context import Desk
 from tests.conftest import Run
 from tests.policy_texts import POLICY_2019
@@ -200,3 +200,24 @@ def test_cli_resolves_a_dispute_writing_its_letter(cli: Run, desk: Desk, dispute
                           "--letter", str(out))
     assert code == 0, err
     assert "resolved" in text and "corrected record" in out.read_text(encoding="utf-8")
+
+
+def test_the_reply_picker_suggests_the_letter_that_fits_the_case(
+    desk: Desk, dispute: int
+) -> None:
+    def suggestion(case_id: int) -> str | None:
+        detail = cases.get(desk, case_id)
+        return templates.suggested(detail, templates.list_templates(desk, kind=detail.case.kind))
+
+    assert suggestion(dispute) == "dispute_acknowledged"
+    for stage in ("acknowledged", "investigating", "resolution_proposed"):
+        disputes.advance(desk, case_id=dispute, to=stage, outcome="refund")
+    assert suggestion(dispute) == "dispute_resolved"
+    ann = cases.get(desk, dispute).case.customer_id
+    fresh = cases.create(desk, kind=CaseKind.CORRECTION, customer_id=ann, subject="typo").case.id
+    assert suggestion(fresh) == "acknowledgement"
+    customers.update(desk, customer_id=ann or 0, case_id=fresh, phone="+49 30 1")
+    assert suggestion(fresh) == "correction_done"
+    late = cases.create(desk, kind=CaseKind.ACCESS, customer_id=ann, subject="copy",
+                        received_at=desk.now() - timedelta(days=45)).case.id
+    assert suggestion(late) == "overdue_notice"

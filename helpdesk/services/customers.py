@@ -200,10 +200,16 @@ def record_change(
     s: Session, desk: Desk, actor: Agent, customer_id: int, field: str, old: str | None,
     new: str | None, case_id: int | None = None,
 ) -> FieldChange:
-    """One row of the record's change history (inside the caller's unit of work)."""
+    """One row of the record's change history (inside the caller's unit of work). A change
+    made under a case is part of that case too (its view lists it), so the case's version
+    moves: whoever has the case open sees the change, and a decision taken on the copy
+    before it is refused as stale."""
     row = FieldChange(customer_id=customer_id, case_id=case_id, field=field, agent_id=actor.id,
                       at=desk.now(), old_value=old, new_value=new)
     s.add(row)
+    if case_id is not None and (case := s.get(Case, case_id)) is not None:
+        touch(case, desk.now())
+        s.add(case)
     return row
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -28,11 +29,12 @@ from sqlmodel import Session, col, select
 from helpdesk import clock
 from helpdesk.db.engine import INSUFFICIENT_PRIVILEGE
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, Message, PolicyVersion, Template
-from helpdesk.domain import CaseKind, MessageDirection, Role
+from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import answers, audit
 from helpdesk.services.cases import parse_kind
 from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import CaseDetail
 from helpdesk.services.validation import clean_text
 
 DEFAULT_LANGUAGE = "en"
@@ -326,6 +328,37 @@ def list_templates(desk: Desk, *, kind: CaseKind | str | None = None) -> list[Te
         rows = list(s.exec(query).all())
         names = _updated_by(s, rows)
         return [_info(t, names.get(t.updated_by_id or 0)) for t in rows]
+
+
+#: The dispute letter that fits each stage: the acknowledgement until a resolution is
+#: proposed, then the resolution.
+_DISPUTE_LETTER = {
+    DisputeStage.RECEIVED: "dispute_acknowledged",
+    DisputeStage.ACKNOWLEDGED: "dispute_acknowledged",
+    DisputeStage.INVESTIGATING: "dispute_acknowledged",
+    DisputeStage.RESOLUTION_PROPOSED: "dispute_resolved",
+    DisputeStage.RESOLVED: "dispute_resolved",
+}
+
+
+def suggested(detail: CaseDetail, usable: Sequence[TemplateInfo]) -> str | None:
+    """Of the ``usable`` templates, the name of the one that fits where the case is: a
+    dispute's letter for its stage; the overdue notice for an open case past its deadline; the
+    acknowledgement for a new case nothing has been done on yet; otherwise the first made for
+    the case's kind (its "done" letter); else the first there is."""
+    case = detail.case
+    names = [t.name for t in usable]
+    untouched = case.status is CaseStatus.NEW and not detail.corrections and not any(
+        m.direction is MessageDirection.OUTBOUND for m in detail.messages)
+    wanted: list[str] = []
+    if case.dispute_stage is not None:
+        wanted.append(_DISPUTE_LETTER.get(case.dispute_stage, ""))
+    elif case.overdue:
+        wanted.append("overdue_notice")
+    elif untouched:
+        wanted.append("acknowledgement")
+    wanted += [t.name for t in usable if t.kind is case.kind]
+    return next((n for n in wanted if n in names), names[0] if names else None)
 
 
 def get(desk: Desk, *, name: str, language: str | None = None) -> TemplateInfo:
