@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from helpdesk import files
 from helpdesk.errors import Invalid
 from helpdesk.services import access_export, answers, consent, disclosures, erasure, parsing
 from helpdesk.services.readmodels import CaseDetail, CustomerDetail
@@ -101,10 +102,11 @@ def _export_dialog(app: DeskApp, detail: CustomerDetail) -> None:
             raise Invalid("give a file to write (.json for JSON, anything else for text)",
                           field="path")
         path = Path(v["path"]).expanduser()
+        files.check_target(path, field="path")  # before the export is taken and audited
         data = access_export.export(desk, customer_id=detail.id)
         text = (access_export.to_json(data) if path.suffix.lower() == ".json"
                 else access_export.to_text(data))
-        access_export.write_private(path, text)
+        files.write_private(path, text)
         return path
 
     app.push_screen(FormDialog(

@@ -142,6 +142,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of a database nobody has opened yet: no SQLite file, an empty PostgreSQL database."""
     if request.param == "sqlite":
+        (tmp_path / "first").mkdir()  # --db needs its folder; only the default one is made
         yield f"sqlite:///{tmp_path / 'first' / 'helpdesk.sqlite3'}"
         return
     if not PG_URL:

@@ -20,7 +20,7 @@ from helpdesk.cli import main
 from helpdesk.config import Settings
 from helpdesk.db import engine as db_engine
 from helpdesk.db.engine import open_database
-from helpdesk.errors import Busy, Forbidden, Invalid
+from helpdesk.errors import Busy, Conflict, Forbidden, Invalid
 from helpdesk.services import agents, audit, backup, cases, customers, erasure
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock, is_postgres
@@ -111,7 +111,7 @@ def test_backup_refusals(desk: Desk, tmp_path: Path) -> None:
             backup.backup(desk, target=tmp_path / "b.sqlite3")
         return
     (tmp_path / "taken").write_text("x")
-    with pytest.raises(Invalid, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         backup.backup(desk, target=tmp_path / "taken")
     with pytest.raises(Invalid, match="does not exist"):
         backup.backup(desk, target=tmp_path / "missing" / "b.sqlite3")

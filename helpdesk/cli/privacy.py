@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from helpdesk import files
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
 from helpdesk.domain import Channel, RecipientKind
 from helpdesk.errors import Invalid
@@ -63,7 +64,8 @@ def register(sub: Any) -> None:
                 "supervisor-only; --hashed gives keyed hashes only)")
     p.add_argument("--format", choices=["csv"], default="csv")
     p.add_argument("--hashed", action="store_true", help="keyed hashes only, no addresses")
-    p.add_argument("--out", type=Path, metavar="FILE")
+    p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (mode 0600)")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     p = command(sub, "export", export_customer, "everything held about a customer (audited)")
     p.add_argument("customer", type=int, metavar="CUSTOMER")
@@ -71,6 +73,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (mode 0600)")
     p.add_argument("--attachments", type=Path, metavar="DIR",
                    help="also save every attachment the desk kept into DIR (0600 files)")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     p = command(sub, "erase", erase_customer, "erase a customer under a deletion request",
                 json_output=True)
@@ -190,6 +193,8 @@ def consent_under13(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.out:
+        files.check_target(args.out.expanduser(), force=args.force)  # before it is audited
     rows = suppression.export(ctx.desk(), hashed=args.hashed)
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -199,7 +204,7 @@ def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
         values = [r.email_hash, r.channel, r.reason, r.source, r.created_at.isoformat()]
         writer.writerow(values if args.hashed else [r.address or "", *values])
     if args.out:
-        access_export.write_private(args.out, buf.getvalue())
+        files.write_private(args.out, buf.getvalue(), force=args.force)
         print(f"wrote {len(rows)} entries to {safe(args.out)}")
     else:
         sys.stdout.write(safe(buf.getvalue()))
@@ -207,11 +212,13 @@ def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def export_customer(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.out:
+        files.check_target(args.out.expanduser(), force=args.force)  # before it is audited
     data = access_export.export(ctx.desk(), customer_id=args.customer)
     text = (access_export.to_json(data) + "\n" if args.format == "json"
             else access_export.to_text(data))
     if args.out:
-        access_export.write_private(args.out, text)
+        files.write_private(args.out, text, force=args.force)
         print(f"wrote the export of customer #{data.customer_id} to {safe(args.out)}")
     else:
         sys.stdout.write(text if args.format == "json" else safe(text))

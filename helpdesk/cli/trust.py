@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from helpdesk import files
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
 from helpdesk.config import load_settings
-from helpdesk.errors import Invalid
 from helpdesk.services import audit_query, backup
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.readmodels import to_jsonable
@@ -32,11 +32,14 @@ def register(sub: Any) -> None:
     _filter_args(p)
     p.add_argument("--format", choices=audit_query.EXPORT_FORMATS, default="csv",
                    help="csv, or json (one event per line)")
-    p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="write to FILE (mode 0600) instead of stdout")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     p = command(sub, "backup", backup_create, "copy the SQLite database to PATH while the desk "
                 "stays open (supervisors only)", json_output=True)
     p.add_argument("path", type=Path)
+    p.add_argument("--force", action="store_true", help="replace PATH if it exists")
     p = command(sub, "restore", backup_restore, "replace the SQLite database by a backup, "
                 "re-applying every erasure made since (supervisors only)", json_output=True)
     p.add_argument("path", type=Path)
@@ -107,23 +110,20 @@ def audit_list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def audit_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.out is not None:
+        files.check_target(args.out.expanduser(), force=args.force)  # before it is audited
     chunks = audit_query.export(ctx.desk(), filter=_filter(args, ctx), fmt=args.format)
     if args.out is None:
         sys.stdout.writelines(chunks)
         return 0
-    try:
-        with args.out.open("x", encoding="utf-8", newline="") as fh:
-            fh.writelines(chunks)
-    except FileExistsError:
-        raise Invalid(f"{args.out} already exists; choose a new file", field="out") from None
-    except OSError as exc:
-        raise Invalid(f"cannot write {args.out}: {exc.strerror}", field="out") from None
+    with files.private_file(args.out, force=args.force) as fh:
+        fh.writelines(chunks)
     print(f"audit events written to {safe(args.out)}", file=sys.stderr)
     return 0
 
 
 def backup_create(args: argparse.Namespace, ctx: CliContext) -> int:
-    info = backup.backup(ctx.desk(), target=args.path)
+    info = backup.backup(ctx.desk(), target=args.path, force=args.force)
     emit(args, info, lambda: [f"backup written to {safe(info.path)} ({info.size} bytes)"])
     return 0
 

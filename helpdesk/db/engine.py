@@ -17,7 +17,9 @@ from sqlalchemy.exc import DataError, DisconnectionError, IntegrityError, Operat
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
+from helpdesk import files
 from helpdesk.clock import utcnow
+from helpdesk.config import data_dir
 from helpdesk.db.search import register_functions
 from helpdesk.errors import Busy, Conflict, Forbidden, HelpdeskError, Invalid
 
@@ -93,7 +95,8 @@ def create_db_engine(url: str | URL, **kw: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            files.prepare_database_file(path, create_folder=path.parent == data_dir())
         engine = sa.create_engine(parsed, **kw)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -267,18 +270,20 @@ def _stamp() -> str:
     return utcnow().strftime("%Y%m%dT%H%M%SZ")
 
 
-def backup_sqlite(path: Path, *, suffix: str | None = None, target: Path | None = None) -> Path:
-    """A consistent copy of a live SQLite database (online backup API, safe while others write)."""
+def backup_sqlite(
+    path: Path, *, suffix: str | None = None, target: Path | None = None, force: bool = False
+) -> Path:
+    """A consistent copy of a live SQLite database (online backup API, safe while others write),
+    written as a private file (see :mod:`helpdesk.files`)."""
     target = target or path.with_name(f"{path.name}.{suffix or _stamp()}")
-    if target.exists():
-        raise Conflict(f"{target} already exists; choose another backup path")
-    src = sqlite3.connect(path)
-    try:
-        dst = sqlite3.connect(target)
+    with files.private_target(target, force=force) as tmp:
+        src = sqlite3.connect(path)
         try:
-            src.backup(dst)
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
         finally:
-            dst.close()
-    finally:
-        src.close()
+            src.close()
     return target

@@ -10,15 +10,12 @@ Any agent may take an export: answering access requests is ordinary desk work.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlmodel import col, select
 
 from helpdesk.db.models import Case
-from helpdesk.errors import Invalid
 from helpdesk.services import audit, cases, customers
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
@@ -151,14 +148,3 @@ def to_text(data: AccessExport) -> str:
     if not data.cases:
         out.append("  none")
     return "\n".join(out) + "\n"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write personal data to a file only its owner can read (created 0600, or truncated)."""
-    try:
-        fd = os.open(path.expanduser(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise Invalid(f"cannot write {path}: {exc.strerror}", field="out") from None

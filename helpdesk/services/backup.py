@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from helpdesk import files
 from helpdesk.db import engine as db_engine
 from helpdesk.db import migrate
 from helpdesk.db.engine import Database, _stamp, backup_sqlite, create_db_engine
@@ -63,21 +64,20 @@ def _live_path(desk: Desk) -> Path:
     return path
 
 
-def backup(desk: Desk, *, target: Path) -> BackupInfo:
+def backup(desk: Desk, *, target: Path, force: bool = False) -> BackupInfo:
     """Copy the live database to ``target`` (supervisors only: a backup holds everyone's data).
 
-    The event recording the backup is committed first, so the copy contains its own record.
+    The copy is a private file (0600, never through a link, an existing file only replaced with
+    ``force``). The event recording the backup is committed first, so the copy contains its own
+    record.
     """
     live = _live_path(desk)
     target = target.expanduser()
-    if target.exists():
-        raise Invalid(f"{target} already exists; choose a new backup file", field="path")
-    if not target.parent.is_dir():
-        raise Invalid(f"folder {target.parent} does not exist", field="path")
+    files.check_target(target, force=force, field="path")
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
         audit.record(s, desk, actor, "backup.create", "database", None, target=str(target))
-    backup_sqlite(live, target=target)
+    backup_sqlite(live, target=target, force=force)
     return BackupInfo(path=str(target), size=target.stat().st_size)
 
 

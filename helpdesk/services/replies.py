@@ -9,8 +9,6 @@ answer back onto the same case by its headers (or, failing those, by the tag).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from sqlmodel import Session, col, select
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message, Template
 from helpdesk.domain import MessageDirection
 from helpdesk.errors import Conflict, Invalid
+from helpdesk.files import write_private
 from helpdesk.services import audit, suppression
 from helpdesk.services import templates as template_service
 from helpdesk.services.cases import load, load_for_change
@@ -207,22 +206,6 @@ def to_eml(draft: ReplyDraft, *, message_id: str, at: datetime) -> bytes:
     return msg.as_bytes(policy=email_policy.SMTPUTF8 if smtputf8 else email_policy.SMTP)
 
 
-def _write_file(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write atomically (temporary file, then rename) so a half-written .eml never exists."""
-    if path.exists() and not overwrite:
-        raise Conflict(f"{path} already exists; choose another file or allow overwriting",
-                       field="out")
-    if not path.parent.is_dir():
-        raise Invalid(f"folder {path.parent} does not exist", field="out")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".reply-", suffix=".eml")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise Invalid(f"cannot write {path}: {exc.strerror}", field="out") from None
-
-
 def write(
     desk: Desk,
     *,
@@ -290,7 +273,7 @@ def record(
                  language=row.language, transactional=row.transactional,
                  message_row_id=message.id, to_file=out is not None, cc=len(draft.cc))
     if out is not None:
-        _write_file(out, eml, overwrite=overwrite)
+        write_private(out, eml, force=overwrite)
         files.append(out)
     return WrittenReply(draft=draft, message_id=message_id, message_row_id=message.id or 0,
                         path=str(out) if out else None, case_version=case.version, eml=eml)
