@@ -16,7 +16,15 @@ from textual.pilot import Pilot
 from textual.widgets import LoadingIndicator, OptionList, Static
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection, Queue, Role
-from helpdesk.services import agents, cases, customers, disclosures, policy, supervisor
+from helpdesk.services import (
+    agents,
+    answers,
+    cases,
+    customers,
+    disclosures,
+    policy,
+    supervisor,
+)
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
@@ -583,3 +591,43 @@ async def test_a_correction_walks_from_received_to_closed_by_keyboard_with_its_l
     profile = customers.get(day, cora.id)
     assert profile.billing_address == "Neue Straße 2\n10117 Berlin"
     assert [c.case_id for c in profile.changes] == [case_id]
+
+
+# --- bug 9 and the questions flow: a topic picked, previewed, sent ---------------------------
+
+async def test_a_question_is_answered_from_the_policy_without_its_header_or_amendment_line(
+    day: Desk, tmp_path: Path, home: Path
+) -> None:
+    policy.add(day, text=POLICY_2019, effective_on=date(2019, 6, 1))
+    quinn = customers.create(day, name="Quinn Fragt", emails=["quinn@example.org"])
+    case_id = open_case(day, "Do you keep archive copies of my data?", kind=CaseKind.QUESTION,
+                        customer_id=quinn.id)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        await pilot.press("q")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, FormDialog) and dialog.name == "questions.answer"
+        assert dialog.value("topic") is answers.Topic.ARCHIVES  # what the letter asks about
+        preview = dialog_text(app)
+        assert "archival backups" in preview
+        assert "extracted and transformed" not in preview, "the file's header line is quoted"
+        await pilot.press("k", "k", "k")  # archives -> access rights -> sale -> postings
+        await settle(pilot)
+        assert dialog.value("topic") is answers.Topic.POSTINGS
+        preview = dialog_text(app)
+        assert "can be read by everyone" in preview
+        assert "revised version" not in preview, "the amendment sentence is not about postings"
+        await pilot.press("j", "j", "j")  # back to archives
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    done = cases.get(day, case_id)
+    [answer] = [m for m in done.messages if m.direction is MessageDirection.OUTBOUND]
+    assert answer.subject == f"Your question about archives [Case #{case_id}]"
+    assert "archival backups" in (answer.body or "") and "extracted" not in (answer.body or "")
+    assert (home / f"case-{case_id}-answer.eml").exists()

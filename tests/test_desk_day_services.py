@@ -221,3 +221,19 @@ def test_the_reply_picker_suggests_the_letter_that_fits_the_case(
     late = cases.create(desk, kind=CaseKind.ACCESS, customer_id=ann, subject="copy",
                         received_at=desk.now() - timedelta(days=45)).case.id
     assert suggestion(late) == "overdue_notice"
+
+
+def test_cli_answers_a_question_case_from_the_policy(cli: Run, desk: Desk, tmp_path: Path) -> None:
+    policy.add(desk, text=POLICY_2019, effective_on=date(2019, 6, 1))
+    ann = customers.create(desk, name="Ann Asks", emails=["ann.q@example.org"]).id
+    case = cases.create(desk, kind=CaseKind.QUESTION, customer_id=ann, subject="cookies?")
+    code, out, _ = cli("answer", "reply", str(case.case.id), "cookies", "--preview")
+    assert code == 0 and "short text file" in out and "extracted" not in out
+    assert cases.get(desk, case.case.id).messages == ()  # a preview records nothing
+    code, _, err = cli("answer", "reply", str(case.case.id), "cookies")
+    assert code == 6 and "--out" in err
+    code, out, _ = cli("answer", "reply", str(case.case.id), "cookies", "--out",
+                       str(tmp_path / "a.eml"))
+    assert code == 0 and "recorded on case" in out
+    [sent] = cases.get(desk, case.case.id).messages
+    assert sent.direction is MessageDirection.OUTBOUND and "short text file" in (sent.body or "")

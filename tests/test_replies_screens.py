@@ -17,7 +17,7 @@ from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog
 from screens.duplicates import DuplicatesScreen
-from screens.replies import ReplyDialog
+from screens.replies import PreviewDialog
 from screens.templates import TemplatesScreen
 from screens.widgets import ListTable
 from tests.conftest import settle
@@ -46,7 +46,7 @@ async def test_reply_dialog_previews_refuses_blanks_and_writes(
         await pilot.press("m")
         await settle(pilot)
         dialog = app.screen
-        assert isinstance(dialog, ReplyDialog)
+        assert isinstance(dialog, PreviewDialog)
         # the first template usable for a deletion: the acknowledgement, rendered literally
         preview = _text(dialog.query_one("#reply-preview", Static))
         assert f"[Case #{case_id}]" in preview and HOSTILE[2] in preview

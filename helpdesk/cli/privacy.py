@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from helpdesk import files
-from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.cli.output import CliContext, command, emit, group, if_version, safe, table
+from helpdesk.cli.replies import draft_lines, emit_written
 from helpdesk.domain import Channel, RecipientKind
 from helpdesk.errors import Invalid
 from helpdesk.services import (
@@ -27,6 +28,7 @@ from helpdesk.services import (
     disclosures,
     erasure,
     parsing,
+    questions,
     suppression,
 )
 
@@ -125,6 +127,14 @@ def register(sub: Any) -> None:
     p.add_argument("case", type=int, metavar="CASE")
     command(an, "topics", answer_topics, "every topic, the policy parts its answer quotes, and "
             "the parts no topic answers", json_output=True)
+    p = command(an, "reply", answer_reply, "answer a question case from the policy: write the "
+                "reply and record it on the case (or --preview it)", json_output=True)
+    p.add_argument("case", type=int, metavar="CASE")
+    p.add_argument("topic", choices=[t.value for t in answers.Topic])
+    p.add_argument("--out", type=Path, metavar="FILE", help="write the reply here (.eml)")
+    p.add_argument("--preview", action="store_true", help="only show the reply")
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    if_version(p)
 
 
 def _status_lines(st: consent.MarketingStatus) -> list[str]:
@@ -321,6 +331,19 @@ def correct(args: argparse.Namespace, ctx: CliContext) -> int:
 def answer_topic(args: argparse.Namespace, ctx: CliContext) -> int:
     result = answers.answer(ctx.desk(), topic=args.topic)
     emit(args, result, lambda: [safe(result.text)])
+    return 0
+
+
+def answer_reply(args: argparse.Namespace, ctx: CliContext) -> int:
+    if args.preview:
+        draft = questions.preview(ctx.desk(), case_id=args.case, topic=args.topic)
+        emit(args, draft, lambda: draft_lines(draft))
+        return 0
+    if args.out is None:
+        raise Invalid("give --out FILE.eml (or --preview to only look)", field="out")
+    emit_written(args, questions.reply(ctx.desk(), case_id=args.case, topic=args.topic,
+                                       out=args.out, overwrite=args.force,
+                                       expected_version=args.expected_version))
     return 0
 
 

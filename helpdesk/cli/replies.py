@@ -106,7 +106,7 @@ def _yes(value: str | None) -> bool | None:
     return None if value is None else value == "yes"
 
 
-def _draft_lines(d: replies.ReplyDraft) -> list[str]:
+def draft_lines(d: replies.ReplyDraft) -> list[str]:
     return [
         f"To:       {safe(d.to_address)}",
         *([f"Cc:       {safe(', '.join(d.cc))}"] if d.cc else []),
@@ -123,20 +123,25 @@ def reply(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.preview:
         draft = replies.preview(ctx.desk(), case_id=args.case, template=args.template,
                                 language=args.language, cc=args.cc)
-        emit(args, draft, lambda: _draft_lines(draft))
+        emit(args, draft, lambda: draft_lines(draft))
         return 0
     if args.out is None:
         raise Invalid("give --out FILE.eml (or --preview to only look)", field="out")
     result = replies.write(ctx.desk(), case_id=args.case, template=args.template, out=args.out,
                            language=args.language, overwrite=args.force,
                            expected_version=args.expected_version, cc=args.cc)
+    emit_written(args, result)
+    return 0
+
+
+def emit_written(args: argparse.Namespace, result: replies.WrittenReply) -> None:
+    """Say where a reply was written and as which message it is recorded on the case."""
     data = {"case_id": result.draft.case_id, "path": result.path,
             "message_id": result.message_id, "message_row_id": result.message_row_id,
             "case_version": result.case_version, "draft": result.draft}
     emit(args, data, lambda: [f"wrote {safe(result.path)} ({result.message_id}); recorded on "
                               f"case #{result.draft.case_id} as message #"
                               f"{result.message_row_id}"])
-    return 0
 
 
 def forward(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -105,6 +105,11 @@ class Topic(StrEnum):
     MODIFICATIONS = "modifications"  # how the policy is amended
     CONTACT = "contact"  # questions and disputes
 
+    @property
+    def label(self) -> str:
+        """As people write it: "links", "web bugs", "anonymous data"."""
+        return self.value.replace("_", " ")
+
 
 #: Patterns (on the case-folded sentence) that say a sentence is about a topic, with weights:
 #: a sentence answers the topics that score highest for it, so a sentence that merely shares a
@@ -157,6 +162,21 @@ TOPIC_CUES: dict[Topic, tuple[tuple[str, int], ...]] = {
                     (r"\bplease contact\b", 1)),
 }
 
+def likely_topic(text: str) -> Topic | None:
+    """The topic a customer's letter most likely asks about (the one whose cues it matches
+    most), or None when it matches none."""
+    scores = _scores(text)
+    best = max(scores, key=lambda t: scores[t])
+    return best if scores[best] else None
+
+
+def _scores(text: str) -> dict[Topic, int]:
+    """How strongly ``text`` speaks of each topic (the weights of the cues it matches)."""
+    folded = text.casefold()
+    return {topic: sum(w for cue, w in cues if re.search(cue, folded))
+            for topic, cues in TOPIC_CUES.items()}
+
+
 #: A sentence with no cue of its own that points back ("such", "those", "your request") is
 #: about what the sentence before it in the same paragraph is about.
 _BACK_REFERENCE = re.compile(r"\b(?:such|those|these|your request)\b", re.IGNORECASE)
@@ -170,9 +190,7 @@ def sentence_topics(text: str) -> list[tuple[PolicyPart | None, str, frozenset[T
     for part, found in paragraphs(text):
         previous: frozenset[Topic] = frozenset()
         for sentence in found:
-            folded = sentence.casefold()
-            scores = {topic: sum(w for cue, w in cues if re.search(cue, folded))
-                      for topic, cues in TOPIC_CUES.items()}
+            scores = _scores(sentence)
             best = max(scores.values())
             if best:
                 topics = frozenset(t for t, v in scores.items() if v == best)

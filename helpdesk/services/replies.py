@@ -125,33 +125,43 @@ def _draft(
     s: Session, desk: Desk, actor: Agent, case: Case, template_name: str, language: str | None,
     cc: Sequence[str] = (),
 ) -> tuple[ReplyDraft, Template]:
-    customer, email = _recipient(s, case)
-    copies = clean_cc(cc, besides=email.normalized)
     template_service.ensure_defaults(s, desk, actor)
     wanted = language or template_service.case_language(s, case)
     template = template_service.find(s, template_name, wanted)
-    if not template.transactional:
+    rendered = template_service.render_for_case(s, desk, template, case, actor)
+    draft = draft_for(s, desk, case, name=template.name, language=template.language,
+                      transactional=template.transactional, subject=rendered.subject,
+                      body=rendered.body, cc=cc)
+    return draft, template
+
+
+def draft_for(
+    s: Session, desk: Desk, case: Case, *, name: str, language: str, transactional: bool,
+    subject: str, body: str, cc: Sequence[str] = (),
+) -> ReplyDraft:
+    """A reply on ``case`` with this text: to the customer's primary address, threaded onto
+    their latest letter. Marketing (not ``transactional``) is refused where it may not go."""
+    customer, email = _recipient(s, case)
+    copies = clean_cc(cc, besides=email.normalized)
+    if not transactional:
         blocked = _marketing_blocked(s, desk, customer, email)
         if blocked:
             raise Invalid(
-                f"template '{template.name}' is marketing and {blocked}; only transactional "
+                f"template '{name}' is marketing and {blocked}; only transactional "
                 "replies (crucial product or service information) may go to this address",
                 field="template",
             )
         for shown, key in copies:
             if suppression.is_suppressed(s, desk, key):
-                raise Invalid(f"template '{template.name}' is marketing and the Cc address "
+                raise Invalid(f"template '{name}' is marketing and the Cc address "
                               f"{shown} is on the suppression list", field="cc")
-    rendered = template_service.render_for_case(s, desk, template, case, actor)
     in_reply_to, references = _thread(s, case)
-    draft = ReplyDraft(
-        case_id=case.id or 0, template=template.name, language=template.language,
-        transactional=template.transactional, from_address=desk_address(desk),
-        to_address=email.address, to_name=customer.name, subject=rendered.subject,
-        body=rendered.body, in_reply_to=in_reply_to, references=references,
+    return ReplyDraft(
+        case_id=case.id or 0, template=name, language=language, transactional=transactional,
+        from_address=desk_address(desk), to_address=email.address, to_name=customer.name,
+        subject=subject, body=body, in_reply_to=in_reply_to, references=references,
         cc=tuple(shown for shown, _ in copies),
     )
-    return draft, template
 
 
 def desk_address(desk: Desk) -> str:
@@ -251,6 +261,16 @@ def record(
     entry, and write the .eml to ``out``, all inside the caller's unit of work (a letter a
     step of a workflow sends goes in with that step). ``out`` joins ``files`` once written."""
     draft, row = _draft(s, desk, actor, case, template, language, cc)
+    return store(s, desk, actor, case, draft, out=out, overwrite=overwrite, files=files,
+                 template_id=row.id)
+
+
+def store(
+    s: Session, desk: Desk, actor: Agent, case: Case, draft: ReplyDraft, *,
+    out: Path | None, overwrite: bool = False, files: list[Path], **audited: object,
+) -> WrittenReply:
+    """Record ``draft`` on the case as an outbound message with its history entry and write
+    its .eml to ``out`` (inside the caller's unit of work; ``audited``: ids for the audit)."""
     now = desk.now()
     message_id = make_msgid(domain=draft.from_address.rpartition("@")[2])
     eml = to_eml(draft, message_id=message_id, at=now)
@@ -269,8 +289,8 @@ def record(
     s.add(CaseEvent(case_id=case.id, at=now, actor_id=actor.id, action="reply",
                     to_value=draft.template))
     s.flush()
-    audit.record(s, desk, actor, "reply.write", "case", case.id, template_id=row.id,
-                 language=row.language, transactional=row.transactional,
+    audit.record(s, desk, actor, "reply.write", "case", case.id, **audited,
+                 language=draft.language, transactional=draft.transactional,
                  message_row_id=message.id, to_file=out is not None, cc=len(draft.cc))
     if out is not None:
         write_private(out, eml, force=overwrite)
