@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
                              "benchmark makes its own databases there, which needs CREATEDB)")
     parser.add_argument("--agents", type=int, default=20, help="simulated agents (team)")
     parser.add_argument("--seconds", type=float, default=60, help="how long to run (team)")
+    parser.add_argument("--minutes", type=float, default=2.0,
+                        help="length of a scripted session (session: 60 for the hour-long run)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     module = importlib.import_module(f"bench.{args.name}")

@@ -40,6 +40,7 @@ class Options:
     db: str | None = None  # a PostgreSQL server URL (--db); None: embedded SQLite
     agents: int = 20
     seconds: float = 60
+    minutes: float = 2.0  # length of scripted sessions (bench session)
 
 
 def options(argv: argparse.Namespace) -> Options:
@@ -51,6 +52,7 @@ def options(argv: argparse.Namespace) -> Options:
         db=argv.db,
         agents=argv.agents,
         seconds=argv.seconds,
+        minutes=argv.minutes,
     )
 
 

@@ -18,16 +18,18 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from helpdesk.errors import Invalid
-from helpdesk.services import audit_query
-from helpdesk.services.audit_query import AuditEntry, AuditFilter, VerifyResult
 from helpdesk.services.readmodels import CustomerDetail
 from screens.base import DeskScreen
-from screens.registry import CustomerAction, DeskCommand, register
+from screens.registry import CustomerAction, DeskCommand, lazy_module, register
 from screens.text import cell, lit, when
 from screens.widgets import ListColumn, ListTable, Row
 
 if TYPE_CHECKING:
+    from helpdesk.services import audit_query
+    from helpdesk.services.audit_query import AuditEntry, VerifyResult
     from screens.app import DeskApp
+else:  # loaded when the trail is first opened, not when the desk starts
+    audit_query = lazy_module("helpdesk.services.audit_query")
 
 FIELDS = ("agent", "customer", "action", "since", "until")
 PLACEHOLDERS = {
@@ -67,19 +69,20 @@ class AuditScreen(DeskScreen[None]):
     ]
 
     #: Events per page: a few hundred rows keep the table quick; ``m`` fetches older ones.
-    PAGE = audit_query.DEFAULT_PAGE
+    PAGE: int | None = None  # None: the service's default page
 
     def __init__(self, *, customer_id: int | None = None) -> None:
         super().__init__()
         self.initial_customer = customer_id
-        self.filter = AuditFilter(customer_id=customer_id)
+        self.filter = audit_query.AuditFilter(customer_id=customer_id)
 
     def compose(self) -> ComposeResult:
         yield Label("Audit trail")
         with Horizontal(id="filters"):
             for name in FIELDS:
                 yield Input(placeholder=PLACEHOLDERS[name], id=name)
-        yield ListTable(EVENT_COLUMNS, self._row, first_page=self.PAGE, page_size=self.PAGE,
+        page = self.PAGE or audit_query.DEFAULT_PAGE
+        yield ListTable(EVENT_COLUMNS, self._row, first_page=page, page_size=page,
                         prefetch=0, id="events")
         yield Static("", id="status")
 

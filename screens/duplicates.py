@@ -11,16 +11,19 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from helpdesk.errors import Invalid
-from helpdesk.services import merge, parsing
+from helpdesk.services import parsing
 from helpdesk.services.readmodels import CustomerDetail
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
-from screens.registry import CustomerAction, DeskCommand, register
+from screens.registry import CustomerAction, DeskCommand, lazy_module, register
 from screens.text import cell
 from screens.widgets import ListColumn, ListTable, Row
 
 if TYPE_CHECKING:
+    from helpdesk.services import merge
     from screens.app import DeskApp
+else:  # loaded on first use, not when the desk starts
+    merge = lazy_module("helpdesk.services.merge")
 
 MERGE_WORD = "MERGE"
 

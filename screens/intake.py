@@ -9,7 +9,7 @@ over-size mail truncated), ``f`` switches between open items and all, ``u`` relo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,14 +17,19 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Label, ProgressBar, Static
 
-from helpdesk.services import intake, parsing
-from helpdesk.services.intake import ImportResult, IntakeItemDetail, IntakeItemInfo, Progress
+from helpdesk.services import parsing
 from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog
-from screens.registry import DeskCommand, register
+from screens.registry import DeskCommand, lazy_module, register
 from screens.text import cell, lit, when
 from screens.widgets import ListColumn, ListTable, Row
+
+if TYPE_CHECKING:
+    from helpdesk.services import intake
+    from helpdesk.services.intake import ImportResult, IntakeItemDetail, IntakeItemInfo, Progress
+else:  # loaded when the intake screen is first used, not when the desk starts
+    intake = lazy_module("helpdesk.services.intake")
 
 #: Items listed at once (the oldest open items first; the rest after these are dealt with).
 ITEMS_SHOWN = 500

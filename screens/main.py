@@ -123,6 +123,7 @@ class MainScreen(DeskScreen[None]):
         self.loaded: tuple[int, bool] | None = None  # rows loaded, more to come
         self.counts: QueueCounts | None = None
         self.inbox_unread: int | None = None
+        self.counted = False  # the banner and counts were asked for (after the first rows)
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="banner")
@@ -135,9 +136,9 @@ class MainScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Picker).highlighted = 0
-        self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
-        self._load_counts()
-        self.select_queue(self.spec.key)
+        # First paint, then the first queue's rows, then the rest: started together, the
+        # counts (a pass over every open case) would hold up both.
+        self.call_after_refresh(self.select_queue, self.spec.key)
 
     def _load_counts(self) -> None:
         desk = self.desk
@@ -249,6 +250,10 @@ class MainScreen(DeskScreen[None]):
     def on_list_table_loaded(self, event: ListTable.Loaded) -> None:
         self.loaded = (event.count, event.more)
         self._show_title()
+        if not self.counted:  # the first rows are on screen: now who I am and the counts
+            self.counted = True
+            self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
+            self._load_counts()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Highlights queued by fast keys arrive after the list moved on: only the current one

@@ -15,14 +15,19 @@ from typing import TYPE_CHECKING
 
 from helpdesk import files
 from helpdesk.errors import Invalid
-from helpdesk.services import access_export, answers, consent, disclosures, erasure, parsing
+from helpdesk.services import parsing
 from helpdesk.services.readmodels import CaseDetail, CustomerDetail
 from screens.base import Loader
 from screens.dialogs import Field, FormDialog, FormValues, TextDialog, say_saved
-from screens.registry import CaseAction, CustomerAction, register
+from screens.registry import CaseAction, CustomerAction, lazy_module, register
 
 if TYPE_CHECKING:
+    from helpdesk.services import access_export, answers, consent, disclosures, erasure
     from screens.app import DeskApp
+else:  # loaded on first use, not when the desk starts
+    access_export, answers, consent, disclosures, erasure = (
+        lazy_module(f"helpdesk.services.{name}")
+        for name in ("access_export", "answers", "consent", "disclosures", "erasure"))
 
 CONFIRM_WORD = "ERASE"
 

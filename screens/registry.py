@@ -121,6 +121,31 @@ def register(*items: Extension) -> None:
     _generation += 1
 
 
+class LazyModule:
+    """A module imported when one of its names is first used (thread-safe: the import
+    system's own lock guards it). Extension modules reach their services through these, so
+    discovering every extension at start costs little more than reading its registrations::
+
+        if TYPE_CHECKING:
+            from helpdesk.services import intake
+        else:
+            intake = lazy_module("helpdesk.services.intake")
+    """
+
+    def __init__(self, name: str) -> None:
+        self.__dict__["_name"] = name
+
+    def __getattr__(self, attr: str) -> Any:
+        module = importlib.import_module(self.__dict__["_name"])
+        self.__dict__.update(module.__dict__)  # later look-ups are plain attribute reads
+        return getattr(module, attr)
+
+
+def lazy_module(name: str) -> Any:
+    """``name`` imported on first use (see :class:`LazyModule`)."""
+    return LazyModule(name)
+
+
 def find(slot: str | None, action_id: str) -> ScreenAction | None:
     """The action registered under ``action_id`` for ``slot``."""
     return next((a for a in ACTIONS if a.id == action_id and a.slot == slot), None)

@@ -9,6 +9,8 @@ thread worker.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -17,11 +19,16 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Label, Sparkline, Static
 
 from helpdesk.errors import Invalid
-from helpdesk.services import parsing, reports
+from helpdesk.services import parsing
 from screens.base import DeskScreen
-from screens.registry import DeskCommand, register
+from screens.registry import DeskCommand, lazy_module, register
 from screens.text import cell, lit
 from screens.widgets import ListColumn, ListTable, Row
+
+if TYPE_CHECKING:
+    from helpdesk.services import reports
+else:  # loaded when the reports are first opened, not when the desk starts
+    reports = lazy_module("helpdesk.services.reports")
 
 
 def pct(rate: float | None) -> str:

@@ -12,8 +12,6 @@ import unicodedata
 from enum import StrEnum
 from typing import TypeVar
 
-from email_validator import EmailNotValidError, validate_email
-
 from helpdesk.errors import Invalid
 
 LIMITS = {
@@ -74,6 +72,9 @@ def normalize_email(address: str, *, field: str = "email") -> tuple[str, str]:
         raise Invalid("e-mail address is required", field=field)
     if len(raw) > 320:
         raise Invalid("e-mail address is too long", field=field)
+    # Imported here: loading the validator costs more than the desk's first screen needs.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         result = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
