@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from functools import partialmethod
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from helpdesk.errors import NotFound
@@ -30,8 +33,10 @@ from screens import registry
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
+    from screens.widgets import ListColumn, ListTable, Row
 
 R = TypeVar("R")
+T = TypeVar("T")
 ResultT = TypeVar("ResultT")
 
 #: Handles an error itself; returns True when it did (else the app shows it).
@@ -80,24 +85,17 @@ class Loader:
         *,
         reload: Callable[[], None] | None = None,
         failed: ErrorHandler | None = None,
+        writes: bool = False,
     ) -> None:
         """Run ``call`` in an exclusive thread worker named ``name``; hand its result to
         ``done``. Errors go to ``failed`` (when it returns True) or to the app's error display,
-        where a Conflict offers ``reload``."""
-        self._run(name, call, done, reload=reload, failed=failed, announce=False)
+        where a Conflict offers ``reload``. A call that ``writes`` (see :meth:`change`) reads
+        the change feed afterwards in the same worker, so every open screen hears what
+        changed (:class:`DeskChanged`)."""
+        self._run(name, call, done, reload=reload, failed=failed, announce=writes)
 
-    def change(
-        self,
-        name: str,
-        call: Callable[[], R],
-        done: Callable[[R], None],
-        *,
-        reload: Callable[[], None] | None = None,
-        failed: ErrorHandler | None = None,
-    ) -> None:
-        """As :meth:`load`, for a call that writes: afterwards the change feed is read in the
-        same worker, so every open screen hears what changed (:class:`DeskChanged`)."""
-        self._run(name, call, done, reload=reload, failed=failed, announce=True)
+    #: :meth:`load` for a call that writes.
+    change = partialmethod(load, writes=True)
 
     def forget(self, name: str) -> None:
         """Make any pending result under ``name`` stale (e.g. the input was cleared)."""
@@ -221,14 +219,86 @@ class DeskScreen(Loader, Screen[ResultT]):
         return False
 
 
+class ListScreen(DeskScreen[None], Generic[T]):
+    """A screen that is one list: a title line over a ListTable (id ``list``) filled by
+    :meth:`items` in a worker, loaded again on ``r`` and whenever a change of one of ``KINDS``
+    is heard (the cursor stays on its record). Enter hands the record under it to
+    :meth:`chosen`. Subclasses set ``TITLE_LINE``, ``COLUMNS``, ``KINDS`` and define
+    :meth:`items` (called off the UI thread: services only), :meth:`row` and :meth:`chosen`.
+    """
+
+    TITLE_LINE: ClassVar[str] = ""
+    COLUMNS: ClassVar[tuple[ListColumn, ...]] = ()
+    KINDS: ClassVar[frozenset[str]] = frozenset()
+    AUTO_FOCUS = "#list"
+    BINDINGS = [Binding("r", "reload", "Reload", id="list.reload")]
+
+    def compose(self) -> ComposeResult:
+        from screens.widgets import ListTable
+
+        yield Static(self.TITLE_LINE, classes="screen-title")
+        yield ListTable(self.COLUMNS, self.row, id="list")
+
+    @property
+    def table(self) -> ListTable[T]:
+        from screens.widgets import ListTable
+
+        return self.query_one("#list", ListTable)
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        desk = self.desk
+        self.load("list", lambda: list(self.items(desk)), self.table.set_items)
+
+    def desk_changed(self, event: DeskChanged) -> None:
+        if event.kind in self.KINDS:
+            self.action_reload()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_choose()
+
+    def action_choose(self) -> None:
+        item = self.table.current
+        if item is not None:
+            self.chosen(item)
+
+    def items(self, desk: Desk) -> Iterable[T]:
+        """What the list shows (override; runs in a worker)."""
+        raise NotImplementedError
+
+    def row(self, item: T) -> Row:
+        """The row of one record (override)."""
+        raise NotImplementedError
+
+    def chosen(self, item: T) -> None:
+        """Enter on a record (override)."""
+
+
 class RecordScreen(DeskScreen[None]):
     """A screen showing one record (a case, a customer) that the app keeps and reuses: built
     with ``(record_id, detail)``, and later given another record with :meth:`present`."""
 
     def __init__(self, record_id: int, detail: Any = None) -> None:
+        """``detail``, when the opener already loaded it, is shown from the first frame."""
         super().__init__()
         self.record_id = record_id
         self.detail = detail
+
+    def on_mount(self) -> None:
+        if self.detail is None:
+            self.action_reload()
+        else:
+            self.show_detail(self.detail)
+
+    def extension_subject(self) -> Any:
+        return self.detail
+
+    def action_reload(self) -> None:
+        """Load the record and show it (override)."""
+        raise NotImplementedError
 
     def present(self, record_id: int, detail: Any) -> None:
         """Show another record (the screen is not on the stack while this is called)."""

@@ -47,37 +47,20 @@ class CaseScreen(RecordScreen):
 
     detail: CaseDetail | None
 
-    def __init__(self, case_id: int, detail: CaseDetail | None = None) -> None:
-        """``detail``, when the opener already loaded it, is shown from the first frame."""
-        super().__init__(case_id, detail)
-
     @property
     def case_id(self) -> int:
         return self.record_id
 
     def compose(self) -> ComposeResult:
-        d, tz = self.detail, self.desk.settings.tz
         with DetailScroll(id="detail"):
-            yield Static(head_text(d, tz) if d else f"Case #{self.case_id} — loading…",
-                         id="case-head", classes="headline")
+            yield Static(f"Case #{self.case_id} — loading…", id="case-head", classes="headline")
             yield Static("Thread", classes="section")
-            with Vertical(id="thread"):
-                if d:
-                    yield from thread_widgets(d, tz)
+            yield Vertical(id="thread")
             yield Static("History", classes="section")
-            yield Static(history_text(d, tz) if d else "", id="history")
-
-    def on_mount(self) -> None:
-        if self.detail is None:
-            self.action_reload()
-        else:
-            self.sub_title = f"case #{self.case_id}"
-
-    def extension_subject(self) -> CaseDetail | None:
-        return self.detail
+            yield Static("", id="history")
 
     def action_reload(self) -> None:
-        self.load("case", lambda: cases.get(self.desk, self.case_id), self._show,
+        self.load("case", lambda: cases.get(self.desk, self.case_id), self.show_detail,
                   failed=self.gone)
 
     def desk_changed(self, event: DeskChanged) -> None:
@@ -92,10 +75,7 @@ class CaseScreen(RecordScreen):
         if version is None or version not in (shown, current):
             self.action_reload()
 
-    def show_detail(self, detail: CaseDetail) -> None:
-        self._show(detail)
-
-    def _show(self, d: CaseDetail) -> None:
+    def show_detail(self, d: CaseDetail) -> None:
         """Show (again) ``d``; the scroll position stays."""
         self.detail = d
         tz = self.desk.settings.tz
@@ -124,7 +104,7 @@ class CaseScreen(RecordScreen):
 
     def _changed(self, detail: CaseDetail | None) -> None:
         if detail is not None:
-            self._show(detail)
+            self.show_detail(detail)
 
     def action_take(self) -> None:
         if self.detail is None:
@@ -134,7 +114,7 @@ class CaseScreen(RecordScreen):
             self.action_reload()  # show who has it now (the app says so)
             return False
 
-        self.change("change", lambda: cases.take(self.desk, case_id=self.case_id), self._show,
+        self.change("change", lambda: cases.take(self.desk, case_id=self.case_id), self.show_detail,
                     failed=refused)
 
     def action_customer(self) -> None:

@@ -44,16 +44,9 @@ class CustomerScreen(RecordScreen):
 
     detail: CustomerDetail | None
 
-    def __init__(self, customer_id: int, detail: CustomerDetail | None = None) -> None:
-        """``detail``, when the opener already loaded it, is shown from the first frame."""
-        super().__init__(customer_id, detail)
-
     @property
     def customer_id(self) -> int:
         return self.record_id
-
-    def show_detail(self, detail: CustomerDetail) -> None:
-        self._show(detail)
 
     def compose(self) -> ComposeResult:
         with DetailScroll(id="detail"):
@@ -62,17 +55,8 @@ class CustomerScreen(RecordScreen):
             yield CaseTable(self.desk.settings.tz, id="customer-cases")
             yield Static("", id="more")
 
-    def on_mount(self) -> None:
-        if self.detail is None:
-            self.action_reload()
-        else:
-            self._show(self.detail)
-
-    def extension_subject(self) -> CustomerDetail | None:
-        return self.detail
-
     def action_reload(self) -> None:
-        self.load("customer", lambda: customers.get(self.desk, self.customer_id), self._show,
+        self.load("customer", lambda: customers.get(self.desk, self.customer_id), self.show_detail,
                   failed=self.gone)
 
     def desk_changed(self, event: DeskChanged) -> None:
@@ -82,7 +66,7 @@ class CustomerScreen(RecordScreen):
         ):
             self.action_reload()
 
-    def _show(self, d: CustomerDetail) -> None:
+    def show_detail(self, d: CustomerDetail) -> None:
         self.detail = d
         tz = self.desk.settings.tz
         contact = Text()
@@ -128,7 +112,7 @@ class CustomerScreen(RecordScreen):
 
         def saved(detail: CustomerDetail | None) -> None:
             if detail is not None:
-                self._show(detail)
+                self.show_detail(detail)
 
         self.app.push_screen(customer_form(self.desk, self.detail, reload=self.action_reload),
                              saved)

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.widgets import DataTable, Static
-
 from helpdesk.errors import Invalid
 from helpdesk.services import parsing
 from helpdesk.services.readmodels import CustomerDetail
-from screens.base import DeskChanged, DeskScreen
+from screens.base import ListScreen
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
 from screens.registry import CustomerAction, DeskCommand, lazy_module, register
 from screens.text import cell
-from screens.widgets import ListColumn, ListTable, Row
+from screens.widgets import ListColumn, Row
 
 if TYPE_CHECKING:
     from helpdesk.services import merge
+    from helpdesk.services.context import Desk
     from screens.app import DeskApp
 else:  # loaded on first use, not when the desk starts
     merge = lazy_module("helpdesk.services.merge")
@@ -46,34 +43,22 @@ def pair_row(p: merge.DuplicatePair) -> Row:
     )
 
 
-class DuplicatesScreen(DeskScreen[None]):
-    """Customer records that look like one person; Enter opens the first of the pair."""
+class DuplicatesScreen(ListScreen["merge.DuplicatePair"]):
+    """Customer records that look like one person; Enter opens the first of the pair, where
+    ``M`` merges the other record into it."""
 
-    AUTO_FOCUS = "#duplicates-table"
-    BINDINGS = [Binding("r", "reload", "Reload", id="duplicates.reload")]
+    TITLE_LINE = "Possible duplicate customers (Enter opens the first; M there merges)"
+    COLUMNS = PAIR_COLUMNS
+    KINDS = frozenset({"customer"})
 
-    def compose(self) -> ComposeResult:
-        yield Static("Possible duplicate customers (Enter opens the first; M there merges)",
-                     classes="screen-title")
-        yield ListTable(PAIR_COLUMNS, pair_row, id="duplicates-table")
+    def items(self, desk: Desk) -> list[merge.DuplicatePair]:
+        return merge.duplicates(desk)
 
-    def on_mount(self) -> None:
-        self.action_reload()
+    def row(self, item: merge.DuplicatePair) -> Row:
+        return pair_row(item)
 
-    def action_reload(self) -> None:
-        desk = self.desk
-        self.load("duplicates", lambda: merge.duplicates(desk),
-                  self.query_one(ListTable).set_items)
-
-    def desk_changed(self, event: DeskChanged) -> None:
-        if event.kind == "customer":
-            self.action_reload()
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        pair = self.query_one(ListTable).current
-        if pair is not None:
-            self.desk_app.open_customer(pair.first.id)
+    def chosen(self, item: merge.DuplicatePair) -> None:
+        self.desk_app.open_customer(item.first.id)
 
 
 def _merge_dialog(app: DeskApp, detail: CustomerDetail) -> None:

@@ -4,18 +4,16 @@ Unknown placeholders are refused by the service, on the form's error line."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
 
 from helpdesk.services import templates
 from helpdesk.services.context import Desk
 from helpdesk.services.templates import TemplateInfo
-from screens.base import DeskChanged, DeskScreen
+from screens.base import ListScreen
 from screens.dialogs import Field, FormDialog, say_saved
 from screens.registry import DeskCommand, register
 from screens.text import cell
-from screens.widgets import ListColumn, ListTable, Row
+from screens.widgets import ListColumn, Row
 
 TEMPLATE_COLUMNS = (
     ListColumn("name", "Name", 20, priority=0),
@@ -34,40 +32,23 @@ def template_row(t: TemplateInfo) -> Row:
     )
 
 
-class TemplatesScreen(DeskScreen[None]):
-    """Every template in every language; Enter edits the highlighted one."""
+class TemplatesScreen(ListScreen[TemplateInfo]):
+    """Every template in every language; Enter (or ``e``) edits the highlighted one."""
 
-    AUTO_FOCUS = "#templates-table"
-    BINDINGS = [
-        Binding("e", "edit", "Edit", id="templates.edit"),
-        Binding("r", "reload", "Reload", id="templates.reload"),
-    ]
+    TITLE_LINE = "Reply templates"
+    COLUMNS = TEMPLATE_COLUMNS
+    KINDS = frozenset({"reply_template"})
+    BINDINGS = [Binding("e", "choose", "Edit", id="templates.edit")]
 
-    def compose(self) -> ComposeResult:
-        yield Static("Reply templates", classes="screen-title")
-        yield ListTable(TEMPLATE_COLUMNS, template_row, id="templates-table")
+    def items(self, desk: Desk) -> list[TemplateInfo]:
+        return templates.list_templates(desk)
 
-    def on_mount(self) -> None:
-        self.action_reload()
+    def row(self, item: TemplateInfo) -> Row:
+        return template_row(item)
 
-    def action_reload(self) -> None:
-        desk = self.desk
-        self.load("templates", lambda: templates.list_templates(desk),
-                  self.query_one(ListTable).set_items)
-
-    def desk_changed(self, event: DeskChanged) -> None:
-        if event.kind == "reply_template":
-            self.action_reload()
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        self.action_edit()
-
-    def action_edit(self) -> None:
-        chosen = self.query_one(ListTable).current
-        if chosen is not None:
-            self.app.push_screen(template_form(self.desk, chosen), say_saved(
-                self.app, lambda t: f"Template '{t.name}' ({t.language}) saved."))
+    def chosen(self, item: TemplateInfo) -> None:
+        self.app.push_screen(template_form(self.desk, item), say_saved(
+            self.app, lambda t: f"Template '{t.name}' ({t.language}) saved."))
 
 
 def template_form(desk: Desk, t: TemplateInfo) -> FormDialog[TemplateInfo]:

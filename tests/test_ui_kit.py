@@ -204,7 +204,7 @@ async def test_a_list_down_remap_works_on_every_list(
             await settle(pilot)
     assert {"main#cases", "main#queues", "lookup#results", "case#detail",
             "customer#customer-cases", "workload#agents", "workload#cases", "audit#events",
-            "templates#templates-table", "duplicates#duplicates-table",
+            "templates#list", "duplicates#list",
             "status form#f-status"} <= visited
 
 
