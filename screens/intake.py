@@ -2,9 +2,12 @@
 
 The import runs in a thread worker (the desk stays responsive; progress arrives through
 ``call_from_thread``). Below it, the unmatched and quarantined items with their reasons.
+The tray is ordered by urgency: quarantined mail first (nobody knows yet what it asks), then
+letters from unknown senders by the deadline their case runs to, with the kind read in them.
 Keys on the list: Enter shows the item's letter, ``l`` links it to a customer, ``c`` creates a
-customer from the sender, ``p`` re-processes a quarantined item (``P``: leniently, importing
-over-size mail truncated), ``f`` switches between open items and all, ``u`` reloads.
+customer from the sender, ``x`` dismisses a letter that asks nothing (spam), ``p``
+re-processes a quarantined item (``P``: leniently, importing over-size mail truncated), ``f``
+switches between open items and all, ``u`` reloads.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog
 from screens.registry import DeskCommand, lazy_module, register
-from screens.text import cell, lit, when
+from screens.text import cell, days_left_text, lit, urgency, when
 from screens.widgets import ListColumn, ListTable, Row
 
 if TYPE_CHECKING:
@@ -37,6 +40,8 @@ ITEMS_SHOWN = 500
 ITEM_COLUMNS = (
     ListColumn("id", "Item", 6, priority=0),
     ListColumn("state", "State", 11, priority=0),
+    ListColumn("due", "Due", 11, priority=0),
+    ListColumn("kind", "Kind", 14, priority=1),
     ListColumn("received", "Received", 16, priority=2),
     ListColumn("from", "From", 24, priority=1),
     ListColumn("subject", "Subject", 20, priority=1, flex=True),
@@ -52,6 +57,7 @@ class IntakeScreen(DeskScreen[None]):
     BINDINGS = [
         Binding("l", "link", "Link", id="intake.link"),
         Binding("c", "new_customer", "New customer", id="intake.new_customer"),
+        Binding("x", "dismiss_item", "Dismiss", id="intake.dismiss"),
         Binding("p", "reprocess(False)", "Re-process", id="intake.reprocess"),
         Binding("P", "reprocess(True)", "Re-process leniently", id="intake.reprocess_lenient"),
         Binding("f", "toggle_filter", "Open/all", id="intake.filter"),
@@ -78,8 +84,10 @@ class IntakeScreen(DeskScreen[None]):
         self.action_reload()
 
     def _row(self, i: IntakeItemInfo) -> Row:
+        due = days_left_text(i.days_left, i.overdue) if i.days_left is not None else "-"
         return str(i.id), (
-            cell(i.id), cell(i.state), cell(when(i.received_at, self.desk.settings.tz)),
+            cell(i.id), cell(i.state), cell(due, urgency(i.days_left, i.overdue)),
+            cell(i.kind.label if i.kind else "-"), cell(when(i.received_at, self.desk.settings.tz)),
             cell(i.from_address), cell(i.subject, limit=60), cell(i.reason, limit=100),
         )
 
@@ -162,9 +170,15 @@ class IntakeScreen(DeskScreen[None]):
         lines: list[Any] = [f"Item #{i.id} ({i.state}): {i.reason or ''}"]
         if i.message_id:
             lines += [f"From: {i.from_address or '-'}", f"Subject: {i.subject or '-'}"]
+            if i.due_at is not None:
+                lines.append(f"Due: {when(i.due_at, self.desk.settings.tz)} "
+                             f"({days_left_text(i.days_left, i.overdue)}, running since receipt)")
             if d.suggestion:
                 lines.append(f"Suggested: {d.suggestion['primary']} "
                              f"({d.suggestion['phrase'] or 'no phrase'})")
+                if d.suggestion.get("needs_person"):
+                    lines.append("Needs a person: it may be "
+                                 + ", ".join(d.suggestion.get("candidates") or ()))
             lines += ["", d.body or ""]
         elif d.raw_preview is not None:
             lines += [f"{i.raw_size} bytes, beginning:", "", d.raw_preview]
@@ -206,6 +220,18 @@ class IntakeScreen(DeskScreen[None]):
             lambda v: intake.new_customer(desk, item_id=item.id, name=v["name"] or None,
                                           expected_version=item.version),
             name="intake.new_customer"), self._acted)
+
+    def action_dismiss_item(self) -> None:
+        item = self._unmatched()
+        if item is None:
+            return
+        desk = self.desk
+        self.app.push_screen(FormDialog(
+            f"Dismiss item #{item.id}: it asks nothing (its case is closed, the letter kept)",
+            [Field.text("reason", "Why", placeholder="spam, misdirected ...")],
+            lambda v: intake.dismiss(desk, item_id=item.id, reason=v["reason"],
+                                     expected_version=item.version),
+            name="intake.dismiss"), self._acted)
 
     def action_reprocess(self, lenient: bool) -> None:
         item = self.current()

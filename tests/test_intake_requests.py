@@ -16,7 +16,7 @@ from helpdesk.config import Settings, load_settings
 from helpdesk.db.models import Case, CaseEvent, Message
 from helpdesk.domain import CaseKind, CaseStatus, Queue
 from helpdesk.errors import Invalid
-from helpdesk.services import cases, customers, intake, supervisor
+from helpdesk.services import agents, cases, customers, inbox, intake, supervisor
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
 from tests.intake_mail import mail, write_maildir, write_mbox
@@ -190,6 +190,8 @@ def test_a_reminder_joins_the_open_deletion_flags_it_and_keeps_its_due_date(
     assert [e.to_value for e in events(desk, first, "reminder")] == ["within the deadline"]
     assert cases.get(desk, question).messages[-1].message_id != "<rem@x>"
 
+    agents.add(desk, name="bob")
+    cases.assign(desk, case_id=first, assignee="bob", reason="Bob takes deletions")
     clock.now = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)  # past the deadline
     late = mail(msgid="<rem2@x>", subject="Reminder", body="Still waiting for a reply about "
                 "the deletion of my data.", received="Mon, 20 Apr 2026 10:00:00 +0200")
@@ -198,6 +200,10 @@ def test_a_reminder_joins_the_open_deletion_flags_it_and_keeps_its_due_date(
     assert escalated.case.escalated and escalated.case.due_at == before.due_at
     assert [e.note for e in events(desk, first, "escalated")] == [
         "a reminder arrived after the deadline"]
+    told = [n for n in inbox.inbox(desk.as_agent("bob")).items if n.kind.value == "reminder"]
+    assert [n.case_id for n in told] == [first] and "after the deadline" in told[0].text
+    supervisors = inbox.inbox(desk).items  # alice, the first agent, is a supervisor
+    assert ("escalated", first) in [(n.kind.value, n.case_id) for n in supervisors]
 
 
 def test_a_reminder_is_linked_by_the_date_it_names(

@@ -12,6 +12,7 @@ from textual.widgets import Input, ProgressBar, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
+from helpdesk.domain import CaseKind
 from helpdesk.services import cases, customers, intake
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
@@ -92,3 +93,31 @@ async def test_import_and_work_the_items_by_keyboard(ui_desk: Desk, tmp_path: Pa
         await settle(pilot)
         assert table.row_count == 2  # all items, the filed one included
         assert app.is_running  # the hostile [@click=app.quit] never ran
+
+
+async def test_the_tray_shows_kind_and_deadline_and_spam_is_dismissed(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    intake.import_paths(ui_desk, paths=[write_mbox(tmp_path / "box", [
+        mail(msgid="<d@x>", frm="bea@else.example", body="Please delete my account."),
+        mail(msgid="<s@x>", frm="seo@spam.example", body="Cheap ranking, reply YES!"),
+    ])])
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("I")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, IntakeScreen)
+        table = screen.query_one("#items", ListTable)
+        rows = [(table.cell_of(k, "kind").plain, table.cell_of(k, "due").plain)
+                for k in table.row_keys()]
+        assert rows == [("Question", "4d"), ("Deletion", "29d")]  # by urgency
+        table.focus()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "intake.dismiss"
+        await pilot.press(*"spam", "ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen and table.row_count == 1
+        assert [i.kind for i in intake.list_items(ui_desk).items] == [CaseKind.DELETION]

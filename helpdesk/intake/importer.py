@@ -484,11 +484,12 @@ class BatchImporter:
         return (requests or earlier)[-1].id
 
     def remind(self, case_id: int, at: datetime) -> None:
-        """Flag a case a reminder arrived for (its clock is left alone); after its deadline the
-        case is escalated to a supervisor."""
+        """Flag a case a reminder arrived for (its clock is left alone) and tell its agent;
+        after its deadline the case is escalated to the supervisors."""
         row = self.db.execute(
-            sa.select(_CASES.c.due_at, _CASES.c.closed_at, _CASES.c.escalated,
-                      _CASES.c.classification).where(_CASES.c.id == case_id)
+            sa.select(_CASES.c.due_at, _CASES.c.closed_at, _CASES.c.escalated, _CASES.c.kind,
+                      _CASES.c.assignee_id, _CASES.c.classification)
+            .where(_CASES.c.id == case_id)
         ).one()
         late = row.closed_at is None and at >= row.due_at
         stored = dict(row.classification or {})
@@ -497,10 +498,17 @@ class BatchImporter:
         self._events.append(self._event(
             case_id, "reminder", to_value="after the deadline" if late else "within the deadline",
             note="the customer sent a reminder; the clock runs from the first letter"))
+        label = inbox.case_label(case_id, row.kind)
+        inbox.notify(self.s, self.desk, kind=inbox.NoticeKind.REMINDER, case_id=case_id,
+                     to=[row.assignee_id], text=f"{label}: the customer sent a reminder"
+                     + (" after the deadline" if late else ""))
         if late and not row.escalated:
             values["escalated"] = True
             self._events.append(self._event(
                 case_id, "escalated", note="a reminder arrived after the deadline"))
+            inbox.notify(self.s, self.desk, kind=inbox.NoticeKind.ESCALATED, case_id=case_id,
+                         supervisors=True, key=f"late-reminder-{case_id}",
+                         text=f"{label} was escalated: a reminder arrived after the deadline")
         self.db.execute(sa.update(_CASES).where(_CASES.c.id == case_id).values(**values))
 
     def open_case(
