@@ -23,6 +23,8 @@ from tests.intake_mail import mail, write_maildir, write_mbox
 
 RECEIVED = "Mon, 09 Mar 2026 08:15:00 +0100"  # 07:15 UTC, the company's server
 DELETE = "Please delete my account and all my personal data. Thank you."
+COMPLAINT_AND_DELETION = ("You did not delete my data although you confirmed it. I am making a "
+                          "formal complaint. I want my data deleted properly this time.")
 
 
 @pytest.fixture
@@ -282,9 +284,7 @@ def test_mail_aliases_are_configured_as_addresses(tmp_path: Path) -> None:
 def test_a_complaint_that_also_asks_for_deletion_is_due_in_30_days(
     desk: Desk, ann: int, tmp_path: Path
 ) -> None:
-    raw = mail(body="You did not delete my data although you confirmed it. I am making a "
-                    "formal complaint. I want my data deleted properly this time.",
-               received=RECEIVED)
+    raw = mail(body=COMPLAINT_AND_DELETION, received=RECEIVED)
     detail = cases.get(desk, intake.import_paths(desk, paths=[eml(tmp_path, raw)]).case_ids[0])
     assert detail.case.kind is CaseKind.DISPUTE
     assert detail.case.due_date.isoformat() == "2026-04-08"
@@ -330,9 +330,7 @@ def test_a_policy_version_loaded_later_keeps_the_earliest_clock_of_the_letter(
     from helpdesk.services import policy
     from tests.policy_texts import POLICY_2019
 
-    raw = mail(body="You did not delete my data although you confirmed it. I am making a "
-                    "formal complaint. I want my data deleted properly this time.",
-               received=RECEIVED)
+    raw = mail(body=COMPLAINT_AND_DELETION, received=RECEIVED)
     case_id = intake.import_paths(desk, paths=[eml(tmp_path, raw)]).case_ids[0]
     policy.add(desk, text=POLICY_2019, effective_on=date(2019, 6, 2),
                periods={"deletion": 20, "dispute": 60})
