@@ -446,3 +446,12 @@ def test_reading_a_huge_letter_costs_a_small_multiple_of_its_size(
     assert "delete" in m.body or "löschen" in m.body
     assert any("over-size" in n for n in m.notes)
     assert peak < 2.5 * len(raw), f"{peak / len(raw):.2f} times the letter"
+
+
+@pytest.mark.parametrize("ch", list(".!?;: \t\n>-_=*()\u00a0\u2019"))
+def test_long_runs_of_one_character_are_read_in_one_pass(ch: str) -> None:
+    """Hostile letters: 10,000 dots, spaces or brackets. Every pattern is linear on them (a
+    pattern that retried each position of a run took 15 seconds on these dots)."""
+    for body in (ch * 10_000, (ch + " ") * 5_000, ("a" + ch) * 5_000):
+        c = classify(ch * 300, body)
+        assert c.primary in (CaseKind.QUESTION, None)

@@ -219,8 +219,13 @@ def letter_parts(subject: str | None, body: str | None) -> LetterParts:
 # --- sentences ----------------------------------------------------------------------------------
 
 _NUMBER_DOT = re.compile(r"\b\d{1,2}\.$")  # "am 12.03." or "Art 17(1)." mid-sentence
-_BREAK = re.compile(r"[.!?]+[\"')]*[ \t]+|[.!?]*[ \t]*\n[ \t]*(?:\n|(?=[-•*]|\d+[.)]|\w[.)] ))"
-                    r"|[;:][ \t]*\n")
+#: Where sentences end. Each alternative starts only where a run of its characters starts and
+#: takes the run whole (possessive), so a letter of 20,000 dots or spaces costs one pass.
+_BREAK = re.compile(
+    r"(?<![.!?])[.!?]++[\"')]*+[ \t]++"
+    r"|(?<![.!?\t ])[.!?]*+[ \t]*+\n[ \t]*+(?:\n|(?=[-•*]|\d+[.)]|\w[.)] ))"
+    r"|[;:][ \t]*+\n"
+)
 
 
 def sentences(text: str) -> Iterator[tuple[int, str]]:
