@@ -55,6 +55,17 @@ class Busy(HelpdeskError):
     label = "busy"
 
 
+class KeyMissing(HelpdeskError):
+    """This desk does not hold the database's secret key (or the key file is unusable).
+
+    Suppression hashes and the audit chain are keyed with one secret per database, kept outside
+    it; a desk without that key must not hash, check or chain anything.
+    """
+
+    exit_code = 8
+    label = "key missing"
+
+
 #: Exit codes documented by ``helpdesk --help``; 2 is argparse's usage error.
 EXIT_CODES: dict[int, str] = {
     0: "success",
@@ -65,4 +76,5 @@ EXIT_CODES: dict[int, str] = {
     Conflict.exit_code: "conflict (changed by someone else, or already exists)",
     Invalid.exit_code: "invalid input",
     Busy.exit_code: "database busy (locked by another writer)",
+    KeyMissing.exit_code: "this desk does not hold the database's key (see 'helpdesk key')",
 }

@@ -26,7 +26,8 @@ from screens.widgets import ListColumn, ListTable, Row
 
 if TYPE_CHECKING:
     from helpdesk.services import audit_query
-    from helpdesk.services.audit_query import AuditEntry, VerifyResult
+    from helpdesk.services.audit import ChainReport
+    from helpdesk.services.audit_query import AuditEntry
     from screens.app import DeskApp
 else:  # loaded when the trail is first opened, not when the desk starts
     audit_query = lazy_module("helpdesk.services.audit_query")
@@ -131,12 +132,12 @@ class AuditScreen(DeskScreen[None]):
         self._status("verifying the audit chain…")
         self.load("verify", lambda: audit_query.verify(self.desk), self._verified)
 
-    def _verified(self, result: VerifyResult) -> None:
+    def _verified(self, result: ChainReport) -> None:
         if result.ok:
             self._status(f"audit chain verified: {result.checked} events")
         else:
-            self._status(f"AUDIT CHAIN BROKEN at event #{result.broken_at}: {result.reason}",
-                         "bold red")
+            where = f" at event #{result.broken_at}" if result.broken_at is not None else ""
+            self._status(f"AUDIT CHAIN BROKEN{where}: {result.reason}", "bold red")
 
     def _status(self, text: str, style: str = "") -> None:
         self.query_one("#status", Static).update(lit(text, style))

@@ -170,19 +170,30 @@ def desk(settings: Settings, clock: FakeClock) -> Iterator[Desk]:
     db.dispose()
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``HELPDESK_HOME`` for CLI runs, away from the real user's configuration.
+
+    Its configuration names the ``settings`` fixture's key file, so the CLI and a ``desk`` of
+    the same test are desks of one team, holding the database's one key.
+    """
+    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
+    config = tmp_path / "home" / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"key_file = {str(tmp_path / 'key')!r}\n")
+    return tmp_path / "home"
+
+
 #: ``cli(*args, agent="alice") -> (exit code, stdout, stderr)``
 Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def cli(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Run:
-    """Run ``helpdesk`` in-process on the test database; usage errors give exit code 2."""
+def cli(db_url: str, home: Path, capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run ``helpdesk`` in-process on the test database (from ``home``); usage errors give
+    exit code 2."""
     from helpdesk.cli import main
-
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
 
     def run(*args: str, agent: str = "alice") -> tuple[int, str, str]:
         try:

@@ -12,13 +12,6 @@ from helpdesk.services import agents, audit_query, backup, customers
 from helpdesk.services.context import Desk
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
-    return tmp_path / "home"
-
-
 def test_deactivated_agent_cannot_act(desk: Desk, home: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     agents.add(desk, name="bob")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col, select
 
 from helpdesk.cli import main
 from helpdesk.db.models import AuditEvent
@@ -23,18 +27,11 @@ from helpdesk.services import (
     disclosures,
     erasure,
     intake,
+    keys,
 )
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep CLI runs away from the real user's configuration."""
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
-    return tmp_path / "home"
 
 
 def _busy(desk: Desk, clock: FakeClock) -> int:
@@ -92,38 +89,36 @@ def test_deleted_event_breaks_the_next_link(desk: Desk, clock: FakeClock, home: 
     _busy(desk, clock)
     _exec(desk, "DELETE FROM audit_event WHERE id = 3")
     result = audit_query.verify(desk)
-    assert (result.broken_at, result.reason) == (4, "previous-hash link does not match")
+    assert (result.broken_at, result.position) == (4, 3) and "missing" in (result.reason or "")
     code, out = _cli_verify(desk, capsys)
     assert code == 1 and "#4" in out
 
 
-def test_inserted_event_is_caught_even_when_correctly_hashed(desk: Desk, clock: FakeClock) -> None:
+def test_inserted_event_is_caught_even_when_correctly_linked(desk: Desk, clock: FakeClock) -> None:
     _busy(desk, clock)
     with desk.db.engine.begin() as conn:
-        prev = conn.execute(sa.text("SELECT hash FROM audit_event WHERE id = 2")).scalar_one()
-        conn.execute(sa.text("UPDATE audit_event SET id = id + 1000 WHERE id > 2"))
-    # A forger who knows the algorithm chains the new event onto event 2 correctly...
-    forged_at = clock.now
-    canonical = audit._canonical(forged_at, 1, "customer.view", "customer", 1, {})
-    forged = audit.chain_hash(prev, canonical)
+        prev = conn.execute(sa.text("SELECT hash FROM audit_event WHERE seq = 2")).scalar_one()
+        conn.execute(sa.text("UPDATE audit_event SET id = id + 1000, seq = seq + 1000 "
+                             "WHERE seq > 2"))
+    # A forger links a new event onto event 2 with the project's function and a key of theirs
+    forged = AuditEvent(id=3, seq=3, at=clock.now, actor_id=1, action="customer.view",
+                        object_type="customer", object_id=1, details={}, prev_hash=prev)
+    forged.hash = audit.chain_hash(secrets.token_bytes(32), forged)
     with desk.db.session(write=True) as s:
-        s.add(AuditEvent(id=3, at=forged_at, actor_id=1, action="customer.view",
-                         object_type="customer", object_id=1, details={}, prev_hash=prev,
-                         hash=forged))
-    # ...but the event after it still points at event 2.
+        s.add(forged)
     result = audit_query.verify(desk)
-    assert (result.broken_at, result.reason) == (1003, "previous-hash link does not match")
+    assert (result.broken_at, result.reason) == (3, "event content does not match its hash")
 
 
 def test_reordered_events_are_caught(desk: Desk, clock: FakeClock, home: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     _busy(desk, clock)
     with desk.db.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE audit_event SET id = -3 WHERE id = 3"))
-        conn.execute(sa.text("UPDATE audit_event SET id = 3 WHERE id = 4"))
-        conn.execute(sa.text("UPDATE audit_event SET id = 4 WHERE id = -3"))
+        conn.execute(sa.text("UPDATE audit_event SET seq = -3 WHERE seq = 3"))
+        conn.execute(sa.text("UPDATE audit_event SET seq = 3 WHERE seq = 4"))
+        conn.execute(sa.text("UPDATE audit_event SET seq = 4 WHERE seq = -3"))
     result = audit_query.verify(desk)
-    assert result.broken_at == 3
+    assert result.position == 3 and not result.ok
     code, _ = _cli_verify(desk, capsys)
     assert code == 1
 
@@ -131,16 +126,122 @@ def test_reordered_events_are_caught(desk: Desk, clock: FakeClock, home: Path,
 def test_cut_off_tail_is_caught_with_an_anchor(desk: Desk, clock: FakeClock, home: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     _busy(desk, clock)
-    head = audit_query.verify(desk).head
-    assert head is not None
-    assert audit_query.verify(desk, anchor=head).ok
-    _exec(desk, "DELETE FROM audit_event WHERE hash = :h", h=head)
+    anchor = audit_query.anchor(desk)
+    assert audit_query.verify(desk, anchors=[anchor.text]).ok
+    last_kept = anchor.position - 3
+    _exec(desk, "DELETE FROM audit_event WHERE seq > :n", n=last_kept)
     plain = audit_query.verify(desk)
     assert plain.ok  # a chain alone cannot see its end removed...
-    anchored = audit_query.verify(desk, anchor=head)
-    assert not anchored.ok and anchored.anchor_found is False  # ...the noted head can
-    code = main(["--db", desk.settings.db_url, "audit", "verify", "--anchor", head])
-    assert code == 1 and "missing" in capsys.readouterr().out
+    anchored = audit_query.verify(desk, anchors=[anchor.text])
+    assert not anchored.ok and anchored.position == last_kept + 1  # ...the noted anchor can
+    assert "cut" in (anchored.reason or "")
+    code = main(["--db", desk.settings.db_url, "audit", "verify", "--anchor", anchor.text])
+    out = capsys.readouterr().out
+    assert code == 1 and f"position {last_kept + 1}" in out and "cut" in out
+
+
+def _rewrite_from(desk: Desk, seq: int, rehash: Callable[[AuditEvent], str]) -> None:
+    """What someone with write access to the database does to hide an edit: recompute every
+    hash from the edited event on, so that each link points at its (new) predecessor."""
+    with desk.db.session(write=True) as s:
+        rows = s.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()
+        prev = audit.GENESIS
+        for ev in rows:
+            if ev.seq >= seq:
+                ev.prev_hash = prev
+                ev.hash = rehash(ev)
+                s.add(ev)
+                s.flush()
+            prev = ev.hash
+
+
+def _legacy(ev: AuditEvent) -> str:
+    """The chain function of earlier versions: SHA-256 over the previous hash and the content,
+    no key (written out here as the old code had it)."""
+    canonical = json.dumps(
+        [ev.at.isoformat(timespec="microseconds"), ev.actor_id, ev.action, ev.object_type,
+         ev.object_id, ev.details], sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+        default=str)
+    return hashlib.sha256((ev.prev_hash + canonical).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("how", ["unkeyed", "own key"])
+def test_a_recomputed_chain_fails_and_the_anchor_names_the_first_changed_event(
+    desk: Desk, clock: FakeClock, home: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    _busy(desk, clock)
+    anchor = audit_query.anchor(desk)
+    customers.create(desk, name="Later Person", emails=["later@example.com"])
+    _exec(desk, "UPDATE audit_event SET action = 'agent.add', object_id = 99 WHERE seq = 4")
+    forger_key = secrets.token_bytes(32)
+    rehash = _legacy if how == "unkeyed" else (lambda ev: audit.chain_hash(forger_key, ev))
+    _rewrite_from(desk, 4, rehash)
+    edited = _id_at(desk, 4)
+    result = audit_query.verify(desk)
+    assert not result.ok and (result.broken_at, result.position) == (edited, 4)
+    anchored = audit_query.verify(desk, anchors=[anchor.text])
+    assert (anchored.broken_at, anchored.position) == (edited, 4)
+    code = main(["--db", desk.settings.db_url, "audit", "verify", "--anchor", anchor.text])
+    out = capsys.readouterr().out
+    assert code == 1 and f"event #{edited}" in out and "position 4" in out
+
+
+def test_a_deleted_event_is_named_even_when_the_links_are_mended(desk: Desk,
+                                                                clock: FakeClock) -> None:
+    _busy(desk, clock)
+    anchor = audit_query.anchor(desk)
+    gone_next = _id_at(desk, 5)
+    _exec(desk, "DELETE FROM audit_event WHERE seq = 4")
+    plain = audit_query.verify(desk)  # the hole itself
+    assert (plain.broken_at, plain.position) == (gone_next, 4) and "missing" in plain.reason
+    _exec(desk, "UPDATE audit_event SET seq = seq - 1 WHERE seq > 4")  # close the gap...
+    _rewrite_from(desk, 4, _legacy)  # ...and re-link
+    mended = audit_query.verify(desk, anchors=[anchor.text])
+    assert (mended.broken_at, mended.position) == (gone_next, 4)
+
+
+def test_a_rewrite_by_someone_holding_the_key_is_caught_by_the_anchor(
+    desk: Desk, clock: FakeClock
+) -> None:
+    """Every desk holds the key, so the keyed chain alone cannot stop a desk user who edits the
+    database; the anchor a supervisor kept elsewhere does."""
+    _busy(desk, clock)
+    early = audit_query.anchor(desk)
+    customers.create(desk, name="Later Person", emails=["later@example.com"])
+    late = audit_query.anchor(desk)
+    _exec(desk, "UPDATE audit_event SET object_id = 99 WHERE seq = :n", n=early.position + 1)
+    key = keys.database_key(desk)
+    _rewrite_from(desk, early.position + 1, lambda ev: audit.chain_hash(key, ev))
+    assert audit_query.verify(desk).ok
+    result = audit_query.verify(desk, anchors=[early.text, late.text])
+    assert not result.ok and result.position == late.position
+    assert f"after position {early.position}" in (result.reason or "")
+
+
+def test_anchor_is_recorded_supervisor_only_and_printable(desk: Desk, clock: FakeClock,
+                                                         home: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    _busy(desk, clock)
+    with pytest.raises(Forbidden):
+        audit_query.anchor(desk.as_agent("bob"))
+    assert main(["--db", desk.settings.db_url, "audit", "anchor"], agent="alice") == 0
+    out = capsys.readouterr().out
+    text = next(w for w in out.split() if ":" in w and len(w) > 64)
+    position, digest = text.split(":")
+    with desk.db.session() as s:
+        ev = s.exec(select(AuditEvent).where(AuditEvent.seq == int(position))).one()
+    assert ev.action == "audit.anchor" and ev.hash == digest
+    assert audit_query.verify(desk, anchors=[text]).ok
+    for bad in ["12", "x:" + "0" * 64, "3:" + "g" * 64]:
+        with pytest.raises(Invalid):
+            audit_query.verify(desk, anchors=[bad])
+
+
+def _id_at(desk: Desk, seq: int) -> int:
+    with desk.db.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT id FROM audit_event WHERE seq = :n"),
+                            {"n": seq}).scalar_one()
 
 
 def test_query_filters_and_pages(desk: Desk, clock: FakeClock) -> None:

@@ -24,7 +24,7 @@ from helpdesk.config import Settings
 from helpdesk.db import engine as db_engine
 from helpdesk.db.engine import open_database
 from helpdesk.errors import Busy
-from helpdesk.services import agents, audit, cases, customers, supervisor
+from helpdesk.services import agents, audit_query, cases, customers, supervisor
 from helpdesk.services.context import Desk
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
@@ -86,8 +86,7 @@ def _assert_sound(desk: Desk) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
         conn.close()
-    with desk.db.session() as s:
-        report = audit.verify_chain(s)
+    report = audit_query.verify(desk)
     assert report.ok, report
 
 
@@ -155,7 +154,7 @@ def test_kill_while_creating_customers(sqlite_desk: Desk, delay: float) -> None:
 # --- a locked database ---------------------------------------------------------------------------
 
 def test_locked_database_waits_then_reports_busy(
-    sqlite_desk: Desk, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    sqlite_desk: Desk, monkeypatch: pytest.MonkeyPatch, home: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     agents.whoami(sqlite_desk)  # bootstrap before the lock is taken
@@ -167,7 +166,6 @@ def test_locked_database_waits_then_reports_busy(
         with pytest.raises(Busy):
             customers.create(sqlite_desk, name="Ann", emails=["ann@example.com"])
         assert time.monotonic() - started >= 0.35  # it waited for the other writer first
-        monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
         code = main(["--db", sqlite_desk.settings.db_url, "customer", "add",
                      "--name", "Ann", "--email", "ann@example.com"], agent="alice")
         assert code == 7

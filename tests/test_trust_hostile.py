@@ -27,13 +27,6 @@ ANY_TEXT = st.one_of(st.text(), st.sampled_from(HOSTILE),
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def stocked(desk: Desk) -> Desk:
     """A desk with customers whose own data is hostile."""
     for i, text in enumerate(HOSTILE):

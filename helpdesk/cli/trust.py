@@ -1,5 +1,5 @@
-"""Trust commands: audit trail checks and exports, backups and restores, erasure re-application,
-and the effective configuration."""
+"""Trust commands: audit trail checks, anchors and exports, the database key, backups and
+restores, erasure re-application, and the effective configuration."""
 
 from __future__ import annotations
 
@@ -11,17 +11,21 @@ from typing import Any
 from helpdesk import files
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
 from helpdesk.config import load_settings
-from helpdesk.services import audit_query, backup
+from helpdesk.errors import KeyMissing
+from helpdesk.services import audit_query, backup, keys
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.readmodels import to_jsonable
 
 
 def register(sub: Any) -> None:
     au = group(sub, "audit", "the audit trail: who viewed, exported or changed what")
-    p = command(au, "verify", audit_verify, "check the audit hash chain; exit 1 naming the "
-                "first broken link", json_output=True)
-    p.add_argument("--anchor", metavar="HASH",
-                   help="a head hash noted earlier: fail if that event is gone (cut-off tail)")
+    p = command(au, "verify", audit_verify, "check the keyed audit chain; exit 1 naming the "
+                "first event that no longer matches", json_output=True)
+    p.add_argument("--anchor", metavar="POSITION:HASH", action="append", default=[],
+                   help="an anchor kept from 'audit anchor' (repeatable): fail, naming where, if "
+                   "the trail no longer holds it (rewritten or cut off)")
+    command(au, "anchor", audit_anchor, "record a checkpoint of the chain and print it, to keep "
+            "somewhere the desk cannot change (supervisors only)", json_output=True)
     p = command(au, "list", audit_list, "list audit events, newest first (supervisors only)",
                 json_output=True)
     _filter_args(p)
@@ -42,6 +46,16 @@ def register(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="replace PATH if it exists")
     p = command(sub, "restore", backup_restore, "replace the SQLite database by a backup, "
                 "re-applying every erasure made since (supervisors only)", json_output=True)
+    p.add_argument("path", type=Path)
+
+    ke = group(sub, "key", "the database's secret key (suppression hashes, audit chain)")
+    command(ke, "show", key_show, "show the database's key fingerprint and whether this desk "
+            "holds the key", json_output=True)
+    p = command(ke, "export", key_export, "write the database's key to a new file (0600), for "
+                "a new desk or a safe place (supervisors only)", json_output=True)
+    p.add_argument("path", type=Path)
+    p = command(ke, "import", key_import, "install the database's key from a file made by "
+                "'key export' on another desk", json_output=True)
     p.add_argument("path", type=Path)
 
     er = group(sub, "erasures", "the erasure ledger")
@@ -73,19 +87,64 @@ def _filter(args: argparse.Namespace, ctx: CliContext) -> AuditFilter:
 
 
 def audit_verify(args: argparse.Namespace, ctx: CliContext) -> int:
-    result = audit_query.verify(ctx.desk(), anchor=args.anchor)
+    result = audit_query.verify(ctx.desk(), anchors=args.anchor)
 
     def lines() -> list[str]:
-        if result.broken_at is not None:
-            return [f"audit chain BROKEN at event #{result.broken_at}: {result.reason} "
-                    f"({result.checked} events before it verified)"]
-        if result.anchor_found is False:
-            return [f"audit chain verified ({result.checked} events) but the anchor event is "
-                    "missing: events were removed from the end"]
-        return [f"audit chain verified: {result.checked} events", f"head: {result.head or '-'}"]
+        if not result.ok:
+            at = f" at event #{result.broken_at}" if result.broken_at is not None else ""
+            if result.position is not None:
+                at += f" (position {result.position})" if at else f" at position {result.position}"
+            return [f"audit chain BROKEN{at}: {result.reason}",
+                    f"{result.checked} events before it verified"]
+        out = [f"audit chain verified: {result.checked} events"
+               + (f", {len(args.anchor)} anchor(s) held" if args.anchor else "")]
+        if result.legacy:
+            out.append(f"the first {result.legacy} were written before the chain was keyed "
+                       "(checked with the old unkeyed function)")
+        return [*out, f"head: {result.head or '-'}"]
 
     emit(args, {**to_jsonable(result), "ok": result.ok}, lines)
     return 0 if result.ok else 1
+
+
+def audit_anchor(args: argparse.Namespace, ctx: CliContext) -> int:
+    anchor = audit_query.anchor(ctx.desk())
+    emit(args, {"position": anchor.position, "hash": anchor.hash, "anchor": anchor.text},
+         lambda: [f"anchor: {anchor.text}",
+                  "keep this line where the desk's users cannot change it; later check with",
+                  f"  helpdesk audit verify --anchor {anchor.text}"])
+    return 0
+
+
+def _key_lines(status: keys.KeyStatus) -> list[str]:
+    if status.fingerprint is None:
+        head = "no key is recorded for this database yet"
+    else:
+        head = f"database key fingerprint: {status.fingerprint}"
+    return [head, f"this desk's key file: {safe(status.key_file)}",
+            "this desk holds the key" if status.held else f"NOT HELD: {status.problem}"]
+
+
+def key_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    status = keys.status(ctx.desk())
+    emit(args, status, lambda: _key_lines(status))
+    return 0 if status.held else KeyMissing.exit_code
+
+
+def key_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    status = keys.export(ctx.desk(), target=args.path)
+    emit(args, status, lambda: [
+        f"key written to {safe(args.path)} (fingerprint {status.fingerprint})",
+        "carry it to the new desk and run 'helpdesk key import FILE' there; keep copies apart "
+        "from database backups",
+    ])
+    return 0
+
+
+def key_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    status = keys.import_key(ctx.desk(), source=args.path)
+    emit(args, status, lambda: _key_lines(status))
+    return 0
 
 
 def audit_list(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -124,7 +183,12 @@ def audit_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def backup_create(args: argparse.Namespace, ctx: CliContext) -> int:
     info = backup.backup(ctx.desk(), target=args.path, force=args.force)
-    emit(args, info, lambda: [f"backup written to {safe(info.path)} ({info.size} bytes)"])
+    emit(args, info, lambda: [
+        f"backup written to {safe(info.path)} ({info.size} bytes)",
+        f"the database key (fingerprint {info.key_fingerprint}) is not in the backup, on "
+        "purpose: without it the backup's suppression list and audit chain cannot be used. "
+        "Keep a copy of the key apart from the backups: 'helpdesk key export FILE'",
+    ])
     return 0
 
 

@@ -320,15 +320,22 @@ class Notification(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only, hash-chained record of views, exports and changes. Ids and hashes only."""
+    """Append-only, hash-chained record of views, exports and changes. Ids and hashes only.
+
+    ``seq`` is the event's position in the chain (1, 2, 3 ...), given when its unit of work
+    commits (its id too): chain order is commit order, not the order events were recorded in.
+    """
 
     __tablename__ = "audit_event"
     __table_args__ = (
         sa.Index("ix_audit_object", "object_type", "object_id"),
         sa.Index("ix_audit_actor_at", "actor_id", "at"),
+        sa.Index("uq_audit_event_seq", "seq", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # 0 marks a row written outside the desk (no position): verification reports it
+    seq: int = Field(nullable=False, sa_column_kwargs={"server_default": sa.text("0")})
     at: datetime = _now()
     actor_id: int | None = Field(default=None, foreign_key="agent.id")  # the agent acted as
     #: The OS account (SQLite) or PostgreSQL session role that really acted; on PostgreSQL the
@@ -355,6 +362,27 @@ class DeskSetting(Versioned, table=True):
     value: Any = Field(sa_type=sa.JSON, nullable=False)
     updated_at: datetime = _now()
     updated_by_id: int | None = Field(default=None, foreign_key="agent.id")
+
+
+class DeskKey(SQLModel, table=True):
+    """The one row saying which secret key this database's hashes and audit chain use.
+
+    Only the key's fingerprint is here; the key itself lives in each desk's key file. The row
+    is made by the migration that introduced keys, with ``legacy_count``/``legacy_head``
+    describing the unkeyed chain written before it (0/None on a new database); the first desk
+    to act records the fingerprint, and ``seal`` (an HMAC with the key) binds the fingerprint
+    to that boundary so nobody without the key can move it.
+    """
+
+    __tablename__ = "desk_key"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_desk_key_single_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    fingerprint: str | None = Field(default=None, max_length=64)
+    legacy_count: int = Field(default=0, nullable=False)
+    legacy_head: str | None = Field(default=None, max_length=64)
+    seal: str | None = Field(default=None, max_length=64)
+    recorded_at: datetime | None = _ts(default=None)
 
 
 class SuppressionEntry(SQLModel, table=True):

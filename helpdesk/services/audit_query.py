@@ -1,4 +1,5 @@
-"""Reading the audit trail: filtered pages for the supervisor screen, exports, chain checks.
+"""Reading the audit trail: filtered pages for the supervisor screen, exports, chain checks and
+anchors.
 
 Only supervisors read the trail. Reading it is itself recorded (``audit.query``, ``audit.export``)
 so an auditor also sees who looked at who-looked-at-what.
@@ -14,7 +15,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from helpdesk.clock import as_utc
 from helpdesk.db.models import Agent, AuditEvent, Case
 from helpdesk.domain import Role
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.services import audit, parsing
+from helpdesk.services import audit, keys, parsing
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import Page, to_jsonable
 from helpdesk.services.validation import check_agent_name
@@ -81,26 +82,6 @@ class AuditEntry:
     object_id: int | None
     details: dict[str, Any]
     hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    """Outcome of a chain check.
-
-    A hash chain cannot by itself notice that its newest events were cut off, so ``head`` (the
-    newest hash) is reported for auditors to note down, and a later check given that hash as
-    ``anchor`` fails when the event carrying it has gone.
-    """
-
-    checked: int
-    broken_at: int | None
-    reason: str | None
-    head: str | None
-    anchor_found: bool | None = None  # None: no anchor was given
-
-    @property
-    def ok(self) -> bool:
-        return self.broken_at is None and self.anchor_found is not False
 
 
 _ACTION = re.compile(r"^[a-z0-9_.]{1,64}$")
@@ -247,17 +228,26 @@ def _csv_line(values: Any) -> str:
     return buf.getvalue()
 
 
-def verify(desk: Desk, *, anchor: str | None = None) -> VerifyResult:
-    """Check the whole chain (and, given ``anchor``, that the event with that hash is still there).
+def verify(desk: Desk, *, anchors: Sequence[str] = ()) -> audit.ChainReport:
+    """Check the whole chain, and that it still holds each anchor (``POSITION:HASH``).
 
     Anyone may run it, agent or not: it shows no personal data, and it is not recorded because
     recording would append to the chain under check (an auditor may work on a read-only copy).
+    It needs the database's key, like every desk.
     """
+    key = keys.database_key(desk)
     with desk.db.session() as s:
-        report = audit.verify_chain(s)
-        head = s.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
-        found = None if anchor is None else s.exec(
-            select(AuditEvent.id).where(AuditEvent.hash == anchor.strip().lower())
-        ).first() is not None
-    return VerifyResult(checked=report.checked, broken_at=report.broken_at, reason=report.reason,
-                        head=head, anchor_found=found)
+        parsed = [audit.parse_anchor(s, a) for a in anchors]
+        return audit.verify_chain(s, key, anchors=parsed)
+
+
+def anchor(desk: Desk) -> audit.Anchor:
+    """Record a checkpoint (``audit.anchor``) and return it, for a supervisor to keep elsewhere.
+
+    The anchor is the checkpoint event's own position and hash, so it covers everything before
+    it: a later ``verify`` given it fails if any of that was changed or cut off.
+    """
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=Role.SUPERVISOR)
+        ev = audit.record(s, desk, actor, "audit.anchor", "audit", None)
+    return audit.Anchor(ev.seq, ev.hash)  # given when the unit of work committed

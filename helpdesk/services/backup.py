@@ -35,7 +35,7 @@ from helpdesk.db.engine import Database, _stamp, backup_sqlite, create_db_engine
 from helpdesk.db.models import Agent, AuditEvent, Erasure, SuppressionEntry
 from helpdesk.domain import Role
 from helpdesk.errors import Busy, Invalid
-from helpdesk.services import audit
+from helpdesk.services import audit, keys
 from helpdesk.services.context import Desk
 
 
@@ -43,6 +43,7 @@ from helpdesk.services.context import Desk
 class BackupInfo:
     path: str
     size: int
+    key_fingerprint: str  # the key the backup needs, which is not in it (keys.export it apart)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,8 @@ def backup(desk: Desk, *, target: Path, force: bool = False) -> BackupInfo:
         actor = desk.actor(s, require=Role.SUPERVISOR)
         audit.record(s, desk, actor, "backup.create", "database", None, target=str(target))
     backup_sqlite(live, target=target, force=force)
-    return BackupInfo(path=str(target), size=target.stat().st_size)
+    return BackupInfo(path=str(target), size=target.stat().st_size,
+                      key_fingerprint=keys.status(desk).fingerprint or "")
 
 
 def integrity_problem(path: Path) -> str | None:
@@ -127,6 +129,7 @@ def restore(desk: Desk, *, source: Path) -> RestoreReport:
         _stage(source, staging)
         stage_db = _open_staged(staging)
         try:
+            keys.give_key_record(desk, stage_db)
             aside = backup_sqlite(live, target=_free_name(live, "pre-restore"))
             ledger, suppressions = _carry_over(aside, stage_db)
             staged = replace(desk, db=stage_db)
@@ -171,14 +174,17 @@ def _open_staged(path: Path) -> Database:
 
 
 def _head(path: Path) -> str | None:
+    """The newest event of the trail at ``path`` as an anchor (``POSITION:HASH``)."""
     engine = create_db_engine(f"sqlite:///{path}")
     try:
         with Session(engine) as s:
-            return s.exec(
-                select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+            row = s.exec(
+                select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc())
+                .limit(1)
             ).first()
     finally:
         engine.dispose()
+    return audit.Anchor(row[0], row[1]).text if row else None
 
 
 def _carry_over(aside: Path, stage_db: Database) -> tuple[int, int]:

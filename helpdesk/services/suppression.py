@@ -1,9 +1,10 @@
 """The suppression list: addresses the desk must never market to, known only by a keyed hash.
 
-An entry is an HMAC-SHA256 of the normalised (case-folded) address. The key lives in a file
-outside the database (``settings.key_file``, created on first use, readable by its owner only),
-so a copy of the database alone cannot be used to test whether a given person ever wrote to us.
-Entries survive erasure and restores: they are how "never contact me again" outlives the data.
+An entry is an HMAC-SHA256 of the normalised (case-folded) address, keyed with the database's
+secret key (one per database, held by every desk, kept outside the database: see
+:mod:`helpdesk.services.keys`), so a copy of the database alone cannot be used to test whether a
+given person ever wrote to us. Entries survive erasure and restores: they are how "never contact
+me again" outlives the data.
 
 ``is_suppressed`` is the check every path that creates a customer or adds an address runs: a
 suppressed address may be stored for a new request, but it never switches marketing back on.
@@ -13,11 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -27,46 +25,20 @@ from sqlmodel import Session, col, select
 from helpdesk.db.models import Agent, ConsentEvent, Customer, CustomerEmail, SuppressionEntry
 from helpdesk.db.types import UTCDateTime
 from helpdesk.domain import Channel, ConsentAction, ConsentPurpose, Role, SuppressionReason
-from helpdesk.errors import Invalid
-from helpdesk.services import audit, policy
+from helpdesk.services import audit, keys, policy
 
 if TYPE_CHECKING:
     from helpdesk.services.context import Desk
 
-_KEY_BYTES = 32
-_keys: dict[Path, bytes] = {}
-
-
-def _load_key(path: Path) -> bytes:
-    """Read the key, creating it (mode 0600, exclusively) when it does not exist yet."""
-    path = path.expanduser().resolve()
-    cached = _keys.get(path)
-    if cached is not None:
-        return cached
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass  # made earlier, or by another desk a moment ago: read it below
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(_KEY_BYTES))
-    text = path.read_text(encoding="ascii").strip()
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
-    if len(key) < 16:
-        raise Invalid(f"suppression key file {path} is damaged (expected hex digits)",
-                      field="key_file")
-    _keys[path] = key
-    return key
-
 
 def email_hash(desk: Desk, normalized: str) -> str:
-    """Keyed hash of an already normalised address (see validation.normalize_email)."""
-    key = _load_key(desk.settings.key_file)
-    return hmac.new(key, normalized.encode("utf-8"), hashlib.sha256).hexdigest()
+    """Keyed hash of an already normalised address (see validation.normalize_email).
+
+    Raises :class:`~helpdesk.errors.KeyMissing` on a desk without the database's key: a hash
+    made with another key would never match, so an opt-out would silently stop counting.
+    """
+    return hmac.new(keys.database_key(desk), normalized.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
 
 
 def is_suppressed(session: Session, desk: Desk, normalized: str) -> bool:
