@@ -24,14 +24,12 @@ from helpdesk.services.context import Desk, os_account
 
 
 @pytest.fixture
-def me(desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def me(desk: Desk, home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The real account of this process, registered as a plain agent on a desk whose first
     supervisor is alice; the environment claims to be alice every way it can."""
     agents.whoami(desk)  # alice bootstraps as the supervisor
     agents.add(desk, name=desk.real_account)
     agents.add(desk, name="bob")
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
     monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
     for name in ("LOGNAME", "USER", "USERNAME", "HELPDESK_AGENT"):
         monkeypatch.setenv(name, "alice")
