@@ -369,3 +369,21 @@ def test_busy_session_leaves_no_personal_data_in_the_trail(desk: Desk, clock: Fa
     text = "\n".join(repr(tuple(r)) for r in rows).casefold()
     for needle in [*PII, "Zelda Q. Quixote", "zq2@example.org", "zelda", "quixote", "windmill"]:
         assert needle.casefold() not in text, needle
+
+
+def test_a_long_bulk_opt_out_audits_in_bounded_batches(desk: Desk,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch is its own unit of work with its own event, so a mailing system's list of
+    thousands neither holds one long transaction nor chains thousands of events at once."""
+    monkeypatch.setattr(consent, "BULK_BATCH", 3)
+    known = customers.create(desk, name="Known Person", emails=["known@example.com"])
+    addresses = [f"gone{n}@example.org" for n in range(6)] + ["known@example.com", "bad address"]
+    report = consent.bulk_opt_out(desk, addresses=addresses)
+    assert report.suppressed_by_hash == 6 and report.customers_opted_out == (known.id,)
+    assert [pos for pos, _ in report.rejected] == [8]
+    with desk.db.session() as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.action == "consent.bulk_opt_out")
+                        .order_by(col(AuditEvent.seq))).all()
+    assert [(e.details["first"], e.details["last"]) for e in events] == [(1, 3), (4, 6), (7, 8)]
+    assert [e.details["hashed"] for e in events] == [3, 3, 0]
+    assert audit_query.verify(desk).ok

@@ -24,8 +24,9 @@ from helpdesk.errors import Invalid
 
 #: Tables only supervisors may change (agents read them).
 SUPERVISOR_WRITES = ("agent", "reply_template", "policy_version", "desk_setting")
-#: Tables nobody but the owner changes from the desk's roles.
-READ_ONLY = ("alembic_version",)
+#: Tables nobody but the owner changes from the desk's roles (``desk_key``: the key's
+#: fingerprint is recorded once, by the owner's desk, and must not be reset by an agent).
+READ_ONLY = ("alembic_version", "desk_key")
 #: Setting (in ``desk_setting``) that records the group roles; its presence means team mode.
 SETTING = "team"
 

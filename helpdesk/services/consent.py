@@ -258,39 +258,53 @@ class BulkOptOutReport:
     rejected: tuple[tuple[int, str], ...]  # (1-based position, reason) of unusable lines
 
 
+#: Addresses per unit of work in a bulk opt-out (each batch commits with its own audit event).
+BULK_BATCH = 500
+
+
 def bulk_opt_out(desk: Desk, *, addresses: Sequence[str], source: str = "bulk") -> BulkOptOutReport:
-    """Opt out a list of addresses (e.g. a mailing system's unsubscribes) in one unit of work.
+    """Opt out a list of addresses (e.g. a mailing system's unsubscribes).
 
     Known addresses opt their customer out as :func:`opt_out` does; unknown ones are suppressed
     by keyed hash only, so the desk never stores an address it had no other reason to hold.
+
+    The list is worked through in batches of :data:`BULK_BATCH`, each its own unit of work
+    audited by one ``consent.bulk_opt_out`` event (with the positions it covered): a long list
+    holds no transaction open for long and never chains an unbounded run of events at once.
+    If it stops part-way the batches done stay done; running the same list again finishes it.
     """
     opted: list[int] = []
     already: list[int] = []
     hashed = dup = 0
     rejected: list[tuple[int, str]] = []
-    with desk.db.session(write=True) as s:
-        actor = desk.actor(s)
-        for pos, raw in enumerate(addresses, start=1):
-            try:
-                _, key = normalize_email(raw)
-            except Invalid as exc:
-                rejected.append((pos, exc.message))
-                continue
-            owner = s.exec(select(Customer).join(
-                CustomerEmail, col(CustomerEmail.customer_id) == col(Customer.id))
-                .where(CustomerEmail.normalized == key)).first()
-            if owner is None:
-                added = suppression.add(s, actor, digest=suppression.email_hash(desk, key),
-                                        reason=SuppressionReason.OPT_OUT, source=source,
-                                        now=desk.now())
-                hashed += added
-                dup += not added
-            elif _opt_out(s, desk, actor, owner, Channel.EMAIL, None, None, source):
-                opted.append(owner.id or 0)
-            else:
-                already.append(owner.id or 0)
-        audit.record(s, desk, actor, "consent.bulk_opt_out", "suppression_entry", None,
-                     customers=len(opted), hashed=hashed, rejected=len(rejected))
+    for start in range(0, max(len(addresses), 1), BULK_BATCH):
+        batch = addresses[start:start + BULK_BATCH]
+        counts = (len(opted), hashed, len(rejected))
+        with desk.db.session(write=True) as s:
+            actor = desk.actor(s)
+            for pos, raw in enumerate(batch, start=start + 1):
+                try:
+                    _, key = normalize_email(raw)
+                except Invalid as exc:
+                    rejected.append((pos, exc.message))
+                    continue
+                owner = s.exec(select(Customer).join(
+                    CustomerEmail, col(CustomerEmail.customer_id) == col(Customer.id))
+                    .where(CustomerEmail.normalized == key)).first()
+                if owner is None:
+                    added = suppression.add(s, actor, digest=suppression.email_hash(desk, key),
+                                            reason=SuppressionReason.OPT_OUT, source=source,
+                                            now=desk.now())
+                    hashed += added
+                    dup += not added
+                elif _opt_out(s, desk, actor, owner, Channel.EMAIL, None, None, source):
+                    opted.append(owner.id or 0)
+                else:
+                    already.append(owner.id or 0)
+            audit.record(s, desk, actor, "consent.bulk_opt_out", "suppression_entry", None,
+                         customers=len(opted) - counts[0], hashed=hashed - counts[1],
+                         rejected=len(rejected) - counts[2], first=start + 1,
+                         last=start + len(batch))
     return BulkOptOutReport(tuple(opted), tuple(already), hashed, dup, tuple(rejected))
 
 

@@ -25,6 +25,7 @@ FILE`` on this one.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import hmac
@@ -45,7 +46,7 @@ from sqlmodel import Session, select
 from helpdesk.db.engine import Database
 from helpdesk.db.models import DeskKey, Erasure, SuppressionEntry
 from helpdesk.domain import Role
-from helpdesk.errors import Invalid, KeyMissing
+from helpdesk.errors import Forbidden, Invalid, KeyMissing
 from helpdesk.services import audit
 
 if TYPE_CHECKING:
@@ -182,10 +183,13 @@ def _depends_on_a_key(s: Session) -> bool:
 def prepare(desk: Desk) -> None:
     """Make sure the database has a key once a desk opens it (see the module notes).
 
-    Never refuses: a desk that cannot get the key is refused when it first needs it.
+    Never refuses: a desk that cannot get the key is refused when it first needs it. In team
+    mode only the owner's desk may record the key (agents may not write ``desk_key``); the
+    owner's desk records it when it creates or upgrades the database.
     """
     if _recorded(desk) is None:
-        _settle(desk)
+        with contextlib.suppress(Forbidden):
+            _settle(desk)
 
 
 def _settle(desk: Desk, chosen: bytes | None = None) -> None:
@@ -222,9 +226,10 @@ def database_key(desk: Desk) -> bytes:
     ring = _ring(path)
     if recorded is None:
         raise KeyMissing(
-            "this database's suppression list was made with a key, and this desk cannot tell "
-            "which: run 'helpdesk key import FILE' with the key file of the desk that made it "
-            "(earlier versions kept it as suppression.key in the desk's data folder)"
+            "no key is recorded for this database yet and this desk could not record one: if "
+            "it has a suppression list, run 'helpdesk key import FILE' with the key file of "
+            "the desk that made it (earlier versions kept it as suppression.key in the desk's "
+            "data folder); a team database's owner records it by running 'helpdesk db upgrade'"
         )
     key = ring.get(recorded)
     if key is None:
