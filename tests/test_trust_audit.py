@@ -75,6 +75,16 @@ def test_edited_event_is_named(desk: Desk, clock: FakeClock, home: Path,
     assert code == 1 and "BROKEN at event #3" in out
 
 
+def test_every_stored_column_is_covered(desk: Desk, clock: FakeClock) -> None:
+    """The real account the database recorded (identity) is part of the hash like the rest."""
+    _busy(desk, clock)
+    with desk.db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT real_account FROM audit_event WHERE id = 3")
+                            ).scalar_one()
+    _exec(desk, "UPDATE audit_event SET real_account = 'mallory' WHERE id = 3")
+    assert audit_query.verify(desk).broken_at == 3
+
+
 def test_edited_time_is_named(desk: Desk, clock: FakeClock) -> None:
     _busy(desk, clock)
     with desk.db.session(write=True) as s:
