@@ -70,10 +70,14 @@ def demo_desk(folder: Path, opts: Options) -> Desk:
 
 
 def bench_desk(url: str, folder: Path) -> Desk:
-    """A desk on ``url`` acting as the benchmark's own supervisor."""
+    """A desk on ``url`` acting as the benchmark's own supervisor.
+
+    Its key file is the one a desk whose HELPDESK_HOME is ``folder`` uses (``desk_home``), so
+    desk processes a benchmark starts hold the database's key too.
+    """
     return Desk(db=open_database(url), actor_name=ACTOR,
                 settings=Settings(db_url=url, timezone="Europe/Berlin",
-                                  key_file=folder / "bench.key"))
+                                  key_file=folder / "data" / "suppression.key"))
 
 
 def sample(desk: Desk, sql: str, n: int) -> list[tuple]:

@@ -322,7 +322,7 @@ def _verify(desk: Any, start: dict[str, Any], beliefs: dict[str, list[Any]]) -> 
     from sqlmodel import col, func, select
 
     from helpdesk.db.models import Agent, Case, Message
-    from helpdesk.services import audit
+    from helpdesk.services import audit, keys
 
     lost: list[str] = []
     checked = 0
@@ -348,7 +348,7 @@ def _verify(desk: Any, start: dict[str, Any], beliefs: dict[str, list[Any]]) -> 
                 lost.append(f"imported message {mid} missing")
         final = {c.id: c for c in s.exec(select(Case).where(col(Case.id).in_(hot))).all()}
         names = dict(s.exec(select(Agent.id, Agent.name)).all())
-        chain = audit.verify_chain(s)
+        chain = audit.verify_chain(s, keys.database_key(desk))
     statuses = _history(desk, hot, start["event_mark"], "status")
     said = {event_id: (case_id, before, after)
             for case_id, event_id, before, after in beliefs["status"]}
