@@ -163,16 +163,21 @@ def test_importing_a_key_that_is_not_the_databases_is_refused(
         keys.import_key(bob, source=damaged)
 
 
-def test_export_refuses_an_existing_file_and_agents(team: tuple[Desk, Path],
-                                                   tmp_path: Path) -> None:
-    from helpdesk.errors import Forbidden
+def test_export_refuses_an_existing_file_a_link_and_agents(team: tuple[Desk, Path],
+                                                          tmp_path: Path) -> None:
+    from helpdesk.errors import Conflict, Forbidden
 
     alice, _ = team
     target = tmp_path / "exists.key"
     target.write_text("keep me")
-    with pytest.raises(Invalid, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         keys.export(alice, target=target)
     assert target.read_text() == "keep me"
+    planted = tmp_path / "planted.key"
+    planted.symlink_to(tmp_path / "somewhere-else.key")
+    with pytest.raises(Invalid, match="symbolic link"):
+        keys.export(alice, target=planted)
+    assert not (tmp_path / "somewhere-else.key").exists()
     with pytest.raises(Forbidden):
         keys.export(alice.as_agent("bob"), target=tmp_path / "bob.key")
 

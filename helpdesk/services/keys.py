@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from helpdesk import files
 from helpdesk.db.engine import Database
 from helpdesk.db.models import DeskKey, Erasure, SuppressionEntry
 from helpdesk.domain import Role
@@ -133,8 +134,8 @@ def _ring(path: Path) -> dict[str, bytes]:
 
 @contextmanager
 def _ring_lock(path: Path) -> Iterator[None]:
-    """Exclusive use of the key file's folder (created 0700) while a key is added."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Exclusive use of the key file's folder (made or tightened to 0700) while a key is added."""
+    files.private_dir(path.parent)
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -147,7 +148,8 @@ def _add_to_ring(path: Path, key: bytes) -> None:
     """Append ``key`` to the key file (created 0600), durably; the caller holds the lock."""
     if fingerprint(key) in _ring(path):
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, files.FILE_MODE)
+    files.tighten(path, files.FILE_MODE)  # a key file an earlier version left readable
     with os.fdopen(fd, "r+", encoding="ascii") as fh:
         text = fh.read()
         # the key file of earlier versions has no final newline
@@ -282,20 +284,12 @@ def export(desk: Desk, *, target: Path) -> KeyStatus:
     """
     key = database_key(desk)
     target = target.expanduser()
-    if os.path.lexists(target):
-        raise Invalid(f"{target} already exists; choose a new file", field="path")
-    if not target.parent.is_dir():
-        raise Invalid(f"folder {target.parent} does not exist", field="path")
+    files.check_target(target, field="path")  # never over a file, never through a link
     fp = fingerprint(key)
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
         audit.record(s, desk, actor, "key.export", "desk_key", 1, fingerprint=short(fp))
-    try:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise Invalid(f"cannot write {target}: {exc.strerror}", field="path") from None
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(_header(fp) + key.hex() + "\n")
+    files.write_private(target, _header(fp) + key.hex() + "\n")
     return status(desk)
 
 
