@@ -179,6 +179,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """
     monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
+    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
     config = tmp_path / "home" / "config" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"key_file = {str(tmp_path / 'key')!r}\n")

@@ -34,14 +34,6 @@ def umask_022() -> Iterator[None]:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HELPDESK_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("HELPDESK_DB_URL", raising=False)
-    monkeypatch.delenv("HELPDESK_CONFIG", raising=False)
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def local(tmp_path: Path, home: Path) -> Iterator[Desk]:
     """A desk on a SQLite file of its own, first opened by this test (so made by the desk)."""
     url = f"sqlite:///{tmp_path / 'desk' / 'helpdesk.sqlite3'}"
