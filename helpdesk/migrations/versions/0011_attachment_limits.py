@@ -27,5 +27,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("attachment") as batch:
+    with op.batch_alter_table("attachment",
+                              table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("withheld")

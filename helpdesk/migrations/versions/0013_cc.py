@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("message") as batch:
+    with op.batch_alter_table("message",
+                              table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("cc_address")
