@@ -7,7 +7,7 @@ from the key event reaching the app (sent through the driver, as a terminal woul
 the results table has been refilled.
 
 Baseline (same run): the bare service call ``customers.find`` for the same inputs, without the
-UI. Target on 1M customers: keystroke p95 <= 30 ms.
+UI. Target on 1M customers: keystroke p95 <= 20 ms.
 """
 
 from __future__ import annotations
