@@ -69,12 +69,6 @@ def paragraphs(text: str) -> list[tuple[PolicyPart | None, list[str]]]:
     return out
 
 
-def sentences(text: str, *words: str) -> list[str]:
-    """Sentences of ``text`` mentioning any of ``words`` (case-insensitive), in order."""
-    return [s for _, found in paragraphs(text) for s in found
-            if any(w in s.casefold() for w in words)]
-
-
 # --- the file's header ---------------------------------------------------------------------------
 
 #: Words of a note about where a file came from rather than what the company does.

@@ -264,8 +264,8 @@ def test_cli_shows_the_periods_and_asks_before_adding(
     monkeypatch.setattr("sys.stdin", _Terminal("n\n"))
     code, out, err = cli("policy", "add", str(text), "--effective", "2019-06-02")
     assert code == 6 and "not confirmed" in err
-    assert "deletion          30 days  Part III. Your Information" in out
-    assert "access            30 days  not in the policy" in out
+    assert "  deletion           30 days  Part III. Your Information" in out
+    assert "  access             30 days  not in the policy" in out
     assert f"line 1: {HEADER}" in out
 
     monkeypatch.setattr("sys.stdin", _Terminal("y\n"))

@@ -29,6 +29,7 @@ from helpdesk.services import (
     policy,
 )
 from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail, to_jsonable
+from helpdesk.wording import counted
 
 
 def register(sub: Any) -> None:
@@ -378,9 +379,9 @@ def _period_lines(periods: tuple[policy.PeriodInfo, ...]) -> list[str]:
                  "service level": "not in the policy: the desk's service level applies",
                  "set by supervisor": "set by a supervisor"}.get(
             p.source, f"{p.source} (the policy names no separate period)")
-        lines.append(f"  {p.kind.value:<16} {p.days:>3} days  {where}")
-        if p.note:
-            lines.append(f"  {'':<16}           note: {safe(p.note)}")
+        lines.append(f"  {p.kind.value:<17} {counted(p.days, 'day'):>8}  {where}")
+        if p.note and p.source != "service level":
+            lines.append(f"  {'':<17} {'':>8}  note: {safe(p.note)}")
     return lines
 
 

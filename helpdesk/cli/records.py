@@ -9,6 +9,7 @@ removed by erasure.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from helpdesk.cli.output import CliContext, command, emit, group, safe, subcommands, table
@@ -79,10 +80,16 @@ def change_lines(changes: tuple[FieldChangeInfo, ...]) -> list[str]:
             for c in changes]
 
 
-def _changed(d: CustomerDetail) -> list[str]:
-    if not d.changed:
-        return [f"customer #{d.id}: nothing changed"]
-    return [f"customer #{d.id} (version {d.version}):", *change_lines(d.changed)]
+def _change(args: argparse.Namespace, ctx: CliContext, call: Callable[..., CustomerDetail],
+            **values: object) -> int:
+    """Run one change of the record with the customer, version and case the command names,
+    and say what it wrote."""
+    d = call(ctx.desk(), customer_id=_customer(args), expected_version=args.version,
+             case_id=_case(args), **values)
+    emit(args, d, lambda: [f"customer #{d.id} (version {d.version}):",
+                           *change_lines(d.changed)] if d.changed else [
+        f"customer #{d.id}: nothing changed"])
+    return 0
 
 
 def customer_edit(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -91,35 +98,19 @@ def customer_edit(args: argparse.Namespace, ctx: CliContext) -> int:
     if not fields:
         raise Invalid("nothing to change: give at least one of "
                       + ", ".join(f"--{f.replace('_', '-')}" for f in customers.EDITABLE_FIELDS))
-    desk, cid = ctx.desk(), _customer(args)
-    d = customers.update(desk, customer_id=cid, expected_version=args.version,
-                         case_id=_case(args), **fields)
-    emit(args, d, lambda: _changed(d))
-    return 0
+    return _change(args, ctx, customers.update, **fields)
 
 
 def email_add(args: argparse.Namespace, ctx: CliContext) -> int:
-    desk, cid = ctx.desk(), _customer(args)
-    d = customers.add_email(desk, customer_id=cid, address=args.address, primary=args.primary,
-                            expected_version=args.version, case_id=_case(args))
-    emit(args, d, lambda: _changed(d))
-    return 0
+    return _change(args, ctx, customers.add_email, address=args.address, primary=args.primary)
 
 
 def email_remove(args: argparse.Namespace, ctx: CliContext) -> int:
-    desk, cid = ctx.desk(), _customer(args)
-    d = customers.remove_email(desk, customer_id=cid, email_id=args.address,
-                               expected_version=args.version, case_id=_case(args))
-    emit(args, d, lambda: _changed(d))
-    return 0
+    return _change(args, ctx, customers.remove_email, email_id=args.address)
 
 
 def email_primary(args: argparse.Namespace, ctx: CliContext) -> int:
-    desk, cid = ctx.desk(), _customer(args)
-    d = customers.set_primary_email(desk, customer_id=cid, email_id=args.address,
-                                    expected_version=args.version, case_id=_case(args))
-    emit(args, d, lambda: _changed(d))
-    return 0
+    return _change(args, ctx, customers.set_primary_email, email_id=args.address)
 
 
 def product_lines(items: tuple[ProductInfo, ...]) -> list[str]:
