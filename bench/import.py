@@ -153,7 +153,7 @@ def big_letter(path: Path, seed: int) -> int:
 
 #: Runs the CLI, then prints its peak resident memory in KiB: VmHWM belongs to this program
 #: alone (ru_maxrss would start from the forking parent's size, the whole benchmark's).
-_PEAK = ("import sys\nfrom helpdesk.cli import main\ncode = main(sys.argv[1:])\n"
+_PEAK = ("import sys\nfrom helpdesk.cli import main\ncode = main(sys.argv[1:], agent='bench')\n"
          "print(next(line.split()[1] for line in open('/proc/self/status') "
          "if line.startswith('VmHWM')))\nsys.exit(code)")
 
@@ -161,8 +161,8 @@ _PEAK = ("import sys\nfrom helpdesk.cli import main\ncode = main(sys.argv[1:])\n
 def _reprocess_peak_kib(url: str, home: Path) -> int:
     """Peak resident memory (KiB) of ``helpdesk intake reprocess --all --lenient``."""
     done = subprocess.run(
-        [sys.executable, "-c", _PEAK, "--db", url, "--as", "bench", "intake", "reprocess",
-         "--all", "--lenient", "--json"],
+        [sys.executable, "-c", _PEAK, "--db", url, "intake", "reprocess", "--all", "--lenient",
+         "--json"],
         check=True, capture_output=True, text=True, env={**os.environ, "HELPDESK_HOME": str(home)},
     )
     return int(done.stdout.strip().splitlines()[-1])
