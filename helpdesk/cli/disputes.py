@@ -8,11 +8,10 @@ the ``case`` group that :mod:`helpdesk.cli.core` creates), ``helpdesk workload``
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
 from pathlib import Path
 from typing import Any
 
+from helpdesk import csvout
 from helpdesk.cli.output import (
     CliContext,
     command,
@@ -20,6 +19,7 @@ from helpdesk.cli.output import (
     group,
     if_version,
     page_lines,
+    print_records,
     safe,
     table,
 )
@@ -248,9 +248,7 @@ def report(args: argparse.Namespace, ctx: CliContext) -> int:
     r = reports.report(ctx.desk(), start=parsing.day(args.start, field="--from"),
                        end=parsing.day(args.end, field="--to"))
     if args.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["section", "key", "metric", "value"])
-        writer.writerows(reports.csv_rows(r))
+        print_records(csvout.lines([("section", "key", "metric", "value"), *reports.csv_rows(r)]))
         return 0
     emit(args, r, lambda: _report_lines(r, args.period))
     return 0

@@ -88,6 +88,12 @@ def emit(args: argparse.Namespace, data: Any, text: Callable[[], Iterable[str]])
             print(line)
 
 
+def print_records(records: Iterable[str]) -> None:
+    """Records (CSV from :mod:`helpdesk.csvout`, or JSON lines) on standard output, their text
+    made terminal-safe like everything else printed; each still ends in a plain line break."""
+    sys.stdout.writelines(safe(record) for record in records)
+
+
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
     """A plain text table; cells are made terminal-safe and clipped to keep lines readable."""
     cells = [[safe(c).replace("\n", " ")[:60] for c in row] for row in rows]

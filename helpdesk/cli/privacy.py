@@ -8,14 +8,21 @@ supervisor-only); every refusal exits with the foundation's codes.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 from typing import Any
 
-from helpdesk import files
-from helpdesk.cli.output import CliContext, command, emit, group, if_version, safe, table
+from helpdesk import csvout, files
+from helpdesk.cli.output import (
+    CliContext,
+    command,
+    emit,
+    group,
+    if_version,
+    print_records,
+    safe,
+    table,
+)
 from helpdesk.cli.replies import draft_lines, emit_written
 from helpdesk.domain import Channel, RecipientKind
 from helpdesk.errors import Invalid
@@ -206,18 +213,16 @@ def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.out:
         files.check_target(args.out.expanduser(), force=args.force)  # before it is audited
     rows = suppression.export(ctx.desk(), hashed=args.hashed)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
     header = ["email_hash", "channel", "reason", "source", "created_at"]
-    writer.writerow(header if args.hashed else ["address", *header])
+    records = [header if args.hashed else ["address", *header]]
     for r in rows:
         values = [r.email_hash, r.channel, r.reason, r.source, r.created_at.isoformat()]
-        writer.writerow(values if args.hashed else [r.address or "", *values])
+        records.append(values if args.hashed else [r.address or "", *values])
     if args.out:
-        files.write_private(args.out, buf.getvalue(), force=args.force)
+        files.write_private(args.out, "".join(csvout.lines(records)), force=args.force)
         print(f"wrote {len(rows)} entries to {safe(args.out)}")
     else:
-        sys.stdout.write(safe(buf.getvalue()))
+        print_records(csvout.lines(records))
     return 0
 
 

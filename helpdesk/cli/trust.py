@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from helpdesk import files
-from helpdesk.cli.output import CliContext, command, emit, group, safe, table
+from helpdesk.cli.output import CliContext, command, emit, group, print_records, safe, table
 from helpdesk.config import load_settings
 from helpdesk.errors import KeyMissing
 from helpdesk.services import audit_query, backup, keys
@@ -173,7 +173,7 @@ def audit_export(args: argparse.Namespace, ctx: CliContext) -> int:
         files.check_target(args.out.expanduser(), force=args.force)  # before it is audited
     chunks = audit_query.export(ctx.desk(), filter=_filter(args, ctx), fmt=args.format)
     if args.out is None:
-        sys.stdout.writelines(chunks)
+        print_records(chunks)
         return 0
     with files.private_file(args.out, force=args.force) as fh:
         fh.writelines(chunks)

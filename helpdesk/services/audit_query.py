@@ -11,8 +11,6 @@ whose details name the customer id (an intake item linked to them, for example).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -24,6 +22,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from helpdesk import csvout
 from helpdesk.clock import as_utc
 from helpdesk.db.models import Agent, AuditEvent, Case
 from helpdesk.domain import Role
@@ -198,7 +197,7 @@ _COLUMNS = ("id", "at", "actor_name", "real_account", "action", "object_type", "
 
 def _stream(desk: Desk, f: AuditFilter, fmt: str, batch: int = 2000) -> Iterator[str]:
     if fmt == "csv":
-        yield _csv_line(_COLUMNS)
+        yield csvout.line(_COLUMNS)
     last = 0
     while True:
         with desk.db.session() as s:
@@ -211,7 +210,7 @@ def _stream(desk: Desk, f: AuditFilter, fmt: str, batch: int = 2000) -> Iterator
             return
         for e in entries:
             if fmt == "csv":
-                yield _csv_line([
+                yield csvout.line([
                     e.id, e.at.isoformat(), e.actor_name or "", e.real_account or "", e.action,
                     e.object_type,
                     "" if e.object_id is None else e.object_id,
@@ -220,12 +219,6 @@ def _stream(desk: Desk, f: AuditFilter, fmt: str, batch: int = 2000) -> Iterator
             else:
                 yield json.dumps(to_jsonable(e), sort_keys=True, ensure_ascii=True) + "\n"
         last = entries[-1].id
-
-
-def _csv_line(values: Any) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(values)
-    return buf.getvalue()
 
 
 def verify(desk: Desk, *, anchors: Sequence[str] = ()) -> audit.ChainReport:
