@@ -36,8 +36,12 @@ def _trial(url: str, desks: int, home: Path) -> tuple[int, bool, int, float]:
                                            timeout=600)]
     slowest = max(o.seconds for o in outcomes)
     tracebacks = sum(o.traceback for o in outcomes)
-    others = sum(o.code not in (0, 4) or (o.code == 4 and "is not a desk agent" not in o.err)
-                 for o in outcomes)
+    odd = [o for o in outcomes
+           if o.code not in (0, 4) or (o.code == 4 and "is not a desk agent" not in o.err)]
+    others = len(odd)
+    for o in odd[:2]:  # what went wrong, for the person reading the figures
+        print(f"  exit {o.code}: {(o.err.strip().splitlines() or ['?'])[-1][:200]}",
+              file=sys.stderr)
     engine = create_db_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:

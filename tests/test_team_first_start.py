@@ -8,14 +8,21 @@ end in a traceback.
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from helpdesk.config import Settings
+from helpdesk.db import engine as engine_module
 from helpdesk.db import migrate
-from helpdesk.db.engine import create_db_engine
+from helpdesk.db.engine import create_db_engine, open_database
+from helpdesk.errors import Busy
 from helpdesk.migrations import HEADS
+from helpdesk.services import agents
+from helpdesk.services.context import Desk
 from tests.multiproc import Outcome, run_together
 
 DESKS = 6
@@ -65,3 +72,69 @@ def test_desks_starting_at_once_on_an_older_schema_upgrade_it_once(
     if empty_db_url.startswith("sqlite"):  # the file was copied aside once, by the upgrader
         folder = Path(empty_db_url.removeprefix("sqlite:///")).parent
         assert len(list(folder.glob("helpdesk.sqlite3.pre-upgrade-*"))) == 1
+
+
+class _SqliteWriter:
+    """Another desk's connection to a SQLite file holding its write lock for ``seconds``."""
+
+    def __init__(self, path: Path, seconds: float) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode = WAL")  # as every desk's: readers go on reading
+        self.conn.execute("BEGIN EXCLUSIVE")
+        self.timer = threading.Timer(seconds, self.conn.execute, ["COMMIT"])
+        self.timer.start()
+
+    def close(self) -> None:
+        self.timer.join()
+        self.conn.close()
+
+
+def test_a_sqlite_desk_waits_out_an_upgrade_longer_than_the_write_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thirty desks queueing behind the first one's migrations wait longer than an ordinary
+    # write would (the busy timeout, here shortened to 0.2 s); none of them may give up.
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "helpdesk.sqlite3"
+    other = _SqliteWriter(path, seconds=1.5)
+    try:
+        db = open_database(f"sqlite:///{path}")
+    finally:
+        other.close()
+    with db.session() as s:
+        assert s.exec(sa.text("SELECT count(*) FROM agent")).one() == (0,)
+    db.dispose()
+
+
+def test_a_sqlite_upgrade_that_outlasts_the_wait_is_busy_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(migrate, "SCHEMA_WAIT_MS", 200)
+    path = tmp_path / "helpdesk.sqlite3"
+    other = _SqliteWriter(path, seconds=1.5)
+    try:
+        with pytest.raises(Busy, match="another desk is still upgrading"):
+            open_database(f"sqlite:///{path}")
+    finally:
+        other.close()
+
+
+def test_whoami_on_a_desk_with_agents_answers_while_another_desk_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thirty desks asking who they are must not queue for SQLite's one write lock.
+    path = tmp_path / "helpdesk.sqlite3"
+    db = open_database(f"sqlite:///{path}")
+    settings = Settings(db_url=f"sqlite:///{path}", timezone="Europe/Berlin",
+                        key_file=tmp_path / "key")
+    assert agents.whoami(Desk(db=db, settings=settings, actor_name="alice")).role == "supervisor"
+    db.dispose()
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 200)
+    db = open_database(f"sqlite:///{path}")
+    other = _SqliteWriter(path, seconds=1.5)
+    try:
+        me = agents.whoami(Desk(db=db, settings=settings, actor_name="alice"))
+    finally:
+        other.close()
+        db.dispose()
+    assert (me.name, me.role) == ("alice", "supervisor")

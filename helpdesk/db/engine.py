@@ -242,6 +242,9 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
             migrate.to_head(engine, before_upgrade=copy_aside)
         except sa.exc.DBAPIError as exc:
             engine.dispose()
+            if "locked" in str(exc.orig):  # SQLite: another desk's upgrade outlasted the wait
+                raise Busy("another desk is still upgrading this database; try again in a "
+                           "moment") from None
             if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
                 raise
             raise Forbidden(

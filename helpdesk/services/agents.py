@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import func, select
 
 from helpdesk.db.models import Agent
 from helpdesk.domain import Role
@@ -23,7 +23,11 @@ def _role(value: Role | str) -> Role:
 
 
 def whoami(desk: Desk) -> AgentInfo:
-    with desk.db.session(write=True) as s:  # write: may bootstrap the first supervisor
+    """The acting agent; on an empty desk, the first person registered as its supervisor."""
+    with desk.db.session() as s:  # a read, unless the desk is empty: a team opening at once
+        if s.exec(select(func.count()).select_from(Agent)).one():  # does not queue to write
+            return agent_from(desk.actor(s))
+    with desk.db.session(write=True) as s:
         return agent_from(desk.actor(s))
 
 
