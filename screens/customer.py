@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from helpdesk.services import customers, disclosures, parsing
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import CaseDetail, CustomerDetail
+from helpdesk.services.readmodels import CaseDetail, CustomerDetail, consent_policy
 from screens.base import DeskChanged, Loader, RecordScreen
 from screens.case import changes_text, link_form
 from screens.dialogs import Field, FormDialog, FormValues
@@ -161,6 +161,8 @@ def _more(d: CustomerDetail, tz: ZoneInfo) -> Text:
             out.append_text(_t(c.agent_name))
         if c.source_case_id:
             out.append(f" (case #{c.source_case_id})")
+        out.append(", ")
+        out.append_text(_t(consent_policy(c, lambda at: when(at, tz))))
         if c.note:
             out.append(" — ")
             out.append_text(_t(c.note))

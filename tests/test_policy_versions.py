@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,7 +23,16 @@ from helpdesk.config import LegalRule
 from helpdesk.db.models import ConsentEvent, Template
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Conflict, Forbidden, Invalid
-from helpdesk.services import agents, cases, consent, customers, policy, replies, supervisor
+from helpdesk.services import (
+    access_export,
+    agents,
+    cases,
+    consent,
+    customers,
+    policy,
+    replies,
+    supervisor,
+)
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
 from tests.policy_texts import HEADER, POLICY_2019, POLICY_2026
@@ -187,6 +197,52 @@ def test_a_version_loaded_later_reaches_cases_and_consent_without_one(
     assert customers.get(desk, cid).consent[0].policy_version_id == added.id
 
 
+def test_a_case_reached_later_quotes_the_policy_in_its_letters(
+    desk: Desk, clock: FakeClock
+) -> None:
+    """Issue 11 item 7: replies that quote the policy work once a version reaches the case."""
+    case = cases.create(desk, kind=CaseKind.DELETION, customer_id=_customer(desk),
+                        received_at=_at(2026, 3, 5, 9, 0)).case
+    with pytest.raises(Invalid, match="policy_version"):
+        replies.preview(desk, case_id=case.id, template="acknowledgement")
+
+    policy.add(desk, text=POLICY_2026, effective_on=date(2026, 3, 1))
+
+    letter = replies.preview(desk, case_id=case.id, template="acknowledgement")
+    assert '("Privacy policy effective 2026-03-01")' in letter.body
+    assert "within no more than 20 days" in letter.body and "by 2026-03-25" in letter.body
+    assert HEADER not in letter.body
+
+
+def test_consent_history_names_its_policy_and_a_version_given_later(
+    desk: Desk, clock: FakeClock
+) -> None:
+    """Issue 11 item 7: a consent event reached by a version loaded later says so where the
+    history is read: the profile, the consent status and the access export."""
+    cid = _customer(desk)
+    consent.opt_out(desk, customer_id=cid)
+    [bare] = customers.get(desk, cid).consent
+    assert (bare.policy_label, bare.policy_assigned_at) == (None, None)
+
+    clock.advance(days=2)
+    policy.add(desk, text=POLICY_2026, effective_on=date(2026, 2, 1))
+    clock.advance(days=1)
+    letter = cases.create(desk, kind=CaseKind.QUESTION, customer_id=cid).case.id
+    consent.opt_in(desk, customer_id=cid, case_id=letter)  # a written request
+
+    first, second = customers.get(desk, cid).consent
+    assert first.policy_label == "Privacy policy effective 2026-02-01"
+    assert first.policy_assigned_at == _at(2026, 3, 12, 10, 30)
+    assert second.policy_label == first.policy_label and second.policy_assigned_at is None
+    assert consent.status(desk, customer_id=cid).history == (first, second)
+
+    text = access_export.to_text(access_export.export(desk, customer_id=cid))
+    assert ("under Privacy policy effective 2026-02-01 (loaded later, on 2026-03-12T09:30+00:00)"
+            in text.splitlines()[text.splitlines().index("MARKETING CONSENT HISTORY") + 1])
+    exported = json.loads(access_export.to_json(access_export.export(desk, customer_id=cid)))
+    assert exported["consent_history"][0]["policy_label"] == first.policy_label
+
+
 def test_periods_change_only_before_the_version_takes_effect(desk: Desk) -> None:
     future = policy.add(desk, text=POLICY_2026, effective_on=date(2026, 4, 1))
     assert future.editable
@@ -289,6 +345,27 @@ def test_cli_periods_of_a_future_version(cli, tmp_path: Path) -> None:  # type: 
     assert code == 0 and json.loads(out)["periods"]["deletion"] == 14
     assert cli("agent", "add", "bob")[0] == 0
     assert cli("policy", "periods", "1", "dispute=31", agent="bob")[0] == 4
+
+
+def test_cli_consent_names_the_policy_and_a_version_given_later(
+    cli, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    assert cli("customer", "add", "--name", "Mira", "--email", "mira@example.org")[0] == 0
+    assert cli("consent", "optout", "--customer", "1")[0] == 0
+    code, out, _ = cli("consent", "show", "1")
+    assert code == 0 and "POLICY" in out and "(none loaded)" in out
+    text = tmp_path / "notice.txt"
+    text.write_text(POLICY_2019, encoding="utf-8")
+    assert cli("policy", "add", str(text), "--effective", "2019-06-02", "--yes")[0] == 0
+    code, out, _ = cli("consent", "show", "1")
+    [row] = [line for line in out.splitlines() if "opt_out" in line]
+    assert code == 0 and "Privacy policy effective 2019-06-02" in row
+    assert "LOADED LATER ON" in out  # and when the version was given to the event:
+    assert re.search(r"effective 2019-06-02 +\d{4}-\d\d-\d\dT\d\d:\d\d", row)
+    code, out, _ = cli("consent", "show", "1", "--json")
+    [event] = json.loads(out)["history"]
+    assert event["policy_label"] == "Privacy policy effective 2019-06-02"
+    assert event["policy_assigned_at"] is not None
 
 
 # --- upgrading a database written before versions carried periods -------------------------------

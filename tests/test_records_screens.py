@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Static
 
 from helpdesk.domain import CaseKind
-from helpdesk.services import agents, cases, customers, inbox, intake, policy
+from helpdesk.services import agents, cases, consent, customers, inbox, intake, policy
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
@@ -146,6 +146,23 @@ async def test_the_whole_record_from_the_profile(ui_desk: Desk, tmp_path: Path) 
     assert [e.address for e in d.emails] == ["q@work.example"] and d.emails[0].is_primary
     assert {c.field for c in cases.get(ui_desk, case_id).corrections} == {
         "name", "email", "primary_email"}
+
+
+async def test_the_profile_names_the_policy_a_consent_event_was_given_later(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    cust = customers.create(ui_desk, name="Mira Okafor", emails=["mira@example.org"]).id
+    consent.opt_out(ui_desk, customer_id=cust)
+    policy.add(ui_desk, text=POLICY_2019, effective_on=date(2019, 6, 2))
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(110, 40)) as pilot:
+        await settle(pilot)
+        app.open_customer(cust)
+        await settle(pilot)
+        assert isinstance(app.screen, CustomerScreen)
+        profile = str(app.screen.query_one("#more", Static).render())
+        assert ("under Privacy policy effective 2019-06-02 (loaded later, on 2026-03-10 10:00)"
+                in " ".join(profile.split()))
 
 
 async def test_a_refused_address_stays_in_the_form(ui_desk: Desk, tmp_path: Path) -> None:

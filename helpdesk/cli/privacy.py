@@ -148,8 +148,11 @@ def _status_lines(st: consent.MarketingStatus) -> list[str]:
     lines = [f"customer #{st.customer_id}: {st.statement}"]
     if st.history:
         lines += table([(e.at, e.action, e.channel, e.agent_name,
-                         f"case #{e.source_case_id}" if e.source_case_id else "-")
-                        for e in st.history], ["AT", "ACTION", "CHANNEL", "AGENT", "SOURCE"])
+                         f"case #{e.source_case_id}" if e.source_case_id else "-",
+                         e.policy_label or "(none loaded)", e.policy_assigned_at or "-")
+                        for e in st.history],
+                       ["AT", "ACTION", "CHANNEL", "AGENT", "SOURCE", "POLICY",
+                        "LOADED LATER ON"])
     return lines
 
 

@@ -27,6 +27,7 @@ from helpdesk.services.readmodels import (
     FieldChangeInfo,
     MessageInfo,
     ProductInfo,
+    consent_policy,
     to_jsonable,
 )
 
@@ -126,7 +127,7 @@ def to_text(data: AccessExport) -> str:
         out += [f"  {p.product} {p.reference or ''} {p.occurred_on or ''}".rstrip()
                 for p in rows] or ["  none"]
     out += ["", "MARKETING CONSENT HISTORY"]
-    out += [f"  {_when(e.at)} {e.purpose} {e.action} via {e.channel}"
+    out += [f"  {_when(e.at)} {e.purpose} {e.action} via {e.channel}, {consent_policy(e, _when)}"
             for e in data.consent_history] or ["  none"]
     out += ["", "DISCLOSURES TO OTHERS"]
     out += [f"  {d.disclosed_on} to {d.recipient} ({d.recipient_kind}) for {d.purpose}: "

@@ -78,12 +78,6 @@ def _statement(customer: Customer) -> str:
 
 
 def _status(s: Session, desk: Desk, customer: Customer, *, changed: bool) -> MarketingStatus:
-    rows = s.exec(
-        select(ConsentEvent, Agent.name)
-        .join(Agent, col(Agent.id) == col(ConsentEvent.agent_id), isouter=True)
-        .where(ConsentEvent.customer_id == customer.id)
-        .order_by(col(ConsentEvent.at), col(ConsentEvent.id))
-    ).all()
     keys = s.exec(select(CustomerEmail.normalized)
                   .where(CustomerEmail.customer_id == customer.id)).all()
     return MarketingStatus(
@@ -93,12 +87,7 @@ def _status(s: Session, desk: Desk, customer: Customer, *, changed: bool) -> Mar
         under_13=customer.under_13,
         suppressed_addresses=sum(1 for k in keys if suppression.is_suppressed(s, desk, k)),
         statement=_statement(customer),
-        history=tuple(
-            ConsentInfo(id=e.id or 0, purpose=e.purpose, action=e.action, channel=e.channel,
-                        at=e.at, agent_name=name, source_case_id=e.source_case_id,
-                        policy_version_id=e.policy_version_id, note=e.note)
-            for e, name in rows
-        ),
+        history=customers.consent_history(s, customer.id or 0),
         changed=changed,
         version=customer.version,
     )

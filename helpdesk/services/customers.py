@@ -20,6 +20,7 @@ from helpdesk.db.models import (
     CustomerProduct,
     Disclosure,
     FieldChange,
+    PolicyVersion,
     touch,
 )
 from helpdesk.domain import ProductRelation
@@ -392,6 +393,26 @@ def _touch(s: Session, desk: Desk, customer: Customer) -> None:
     s.flush()
 
 
+def consent_history(s: Session, customer_id: int) -> tuple[ConsentInfo, ...]:
+    """A customer's consent events, oldest first, each with the policy version it falls under
+    and, when that version was loaded after the event, the moment it was given to it."""
+    rows = s.exec(
+        select(ConsentEvent, Agent.name, PolicyVersion.label)
+        .join(Agent, col(Agent.id) == col(ConsentEvent.agent_id), isouter=True)
+        .join(PolicyVersion, col(PolicyVersion.id) == col(ConsentEvent.policy_version_id),
+              isouter=True)
+        .where(ConsentEvent.customer_id == customer_id)
+        .order_by(col(ConsentEvent.at), col(ConsentEvent.id))
+    ).all()
+    return tuple(
+        ConsentInfo(id=e.id or 0, purpose=e.purpose, action=e.action, channel=e.channel,
+                    at=e.at, agent_name=agent_name, source_case_id=e.source_case_id,
+                    policy_version_id=e.policy_version_id, note=e.note, policy_label=label,
+                    policy_assigned_at=e.policy_assigned_at)
+        for e, agent_name, label in rows
+    )
+
+
 def _detail(
     s: Session, desk: Desk, customer: Customer, written: Sequence[FieldChange] = ()
 ) -> CustomerDetail:
@@ -403,12 +424,6 @@ def _detail(
         select(CustomerEmail)
         .where(CustomerEmail.customer_id == cid)
         .order_by(col(CustomerEmail.is_primary).desc(), col(CustomerEmail.id))
-    ).all()
-    consent_rows = s.exec(
-        select(ConsentEvent, Agent.name)
-        .join(Agent, col(Agent.id) == col(ConsentEvent.agent_id), isouter=True)
-        .where(ConsentEvent.customer_id == cid)
-        .order_by(col(ConsentEvent.at), col(ConsentEvent.id))
     ).all()
     disclosures = s.exec(
         select(Disclosure).where(Disclosure.customer_id == cid)
@@ -434,12 +449,7 @@ def _detail(
         emails=tuple(EmailInfo(id=e.id or 0, address=e.address, is_primary=e.is_primary)
                      for e in emails),
         products=_products(s, cid or 0),
-        consent=tuple(
-            ConsentInfo(id=e.id or 0, purpose=e.purpose, action=e.action, channel=e.channel,
-                        at=e.at, agent_name=agent_name, source_case_id=e.source_case_id,
-                        policy_version_id=e.policy_version_id, note=e.note)
-            for e, agent_name in consent_rows
-        ),
+        consent=consent_history(s, cid or 0),
         disclosures=tuple(
             DisclosureInfo(id=d.id or 0, recipient=d.recipient, recipient_kind=d.recipient_kind,
                            purpose=d.purpose, data_categories=tuple(d.data_categories),

@@ -6,7 +6,7 @@ Converters (``*_from``) live beside the classes so every service builds a view t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -123,6 +123,18 @@ class ConsentInfo:
     source_case_id: int | None
     policy_version_id: int | None
     note: str | None
+    policy_label: str | None = None
+    #: When a version loaded after the event was given to it (None: it had one from the start).
+    policy_assigned_at: datetime | None = None
+
+
+def consent_policy(event: ConsentInfo, when: Callable[[datetime], str]) -> str:
+    """Which policy version a consent event falls under, and whether it was given later."""
+    if event.policy_label is None:
+        return "no policy version loaded"
+    later = (f" (loaded later, on {when(event.policy_assigned_at)})"
+             if event.policy_assigned_at else "")
+    return f"under {event.policy_label}{later}"
 
 
 @dataclass(frozen=True, slots=True)
