@@ -37,6 +37,13 @@ async def _pick(pilot, dialog: FormDialog, field: str, value: object) -> None:  
         await pilot.press("down")
 
 
+async def _open_profile(pilot, app: DeskApp, customer_id: int) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    app.open_customer(customer_id)
+    await settle(pilot)
+    assert isinstance(app.screen, CustomerScreen)
+
+
 async def test_reassigning_in_the_desk_reaches_the_new_assignees_inbox(
     ui_desk: Desk, tmp_path: Path
 ) -> None:
@@ -97,10 +104,7 @@ async def test_the_whole_record_from_the_profile(ui_desk: Desk, tmp_path: Path) 
     case_id = cases.create(ui_desk, kind=CaseKind.CORRECTION, customer_id=cust).case.id
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 40)) as pilot:
-        await settle(pilot)
-        app.open_customer(cust)
-        await settle(pilot)
-        assert isinstance(app.screen, CustomerScreen)
+        await _open_profile(pilot, app, cust)
 
         await pilot.press("e")  # a correction under the case
         await pilot.pause()
@@ -156,10 +160,7 @@ async def test_the_profile_names_the_policy_a_consent_event_was_given_later(
     policy.add(ui_desk, text=POLICY_2019, effective_on=date(2019, 6, 2))
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 40)) as pilot:
-        await settle(pilot)
-        app.open_customer(cust)
-        await settle(pilot)
-        assert isinstance(app.screen, CustomerScreen)
+        await _open_profile(pilot, app, cust)
         profile = str(app.screen.query_one("#more", Static).render())
         assert ("under Privacy policy effective 2019-06-02 (loaded later, on 2026-03-10 10:00)"
                 in " ".join(profile.split()))
@@ -169,9 +170,7 @@ async def test_a_refused_address_stays_in_the_form(ui_desk: Desk, tmp_path: Path
     cust = customers.create(ui_desk, name="Rhea Vance", emails=["rhea@example.com"]).id
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 40)) as pilot:
-        await settle(pilot)
-        app.open_customer(cust)
-        await settle(pilot)
+        await _open_profile(pilot, app, cust)
         await pilot.press("a", *"not an address", "ctrl+s")
         await settle(pilot)
         dialog = app.screen
