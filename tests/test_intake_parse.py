@@ -280,6 +280,25 @@ def test_side_remarks_and_negations_ask_nothing() -> None:
         assert classify("Question", body).primary is CaseKind.QUESTION, body
 
 
+@pytest.mark.parametrize(("body", "kind"), [
+    ("Please do not share my data with anyone.", CaseKind.OBJECTION),
+    ("I do not want you to sell my details.", CaseKind.OBJECTION),
+    ("Ich möchte nicht, dass meine Daten an Dritte weitergegeben werden.", CaseKind.OBJECTION),
+    ("Ne transmettez plus mes coordonnées à vos partenaires.", CaseKind.OBJECTION),
+    ("No cedan mis datos a ninguna otra empresa.", CaseKind.OBJECTION),
+    ("Non cedete più i miei dati a terzi.", CaseKind.OBJECTION),
+    ("Ik wil niet dat u mijn gegevens doorgeeft aan uw partners.", CaseKind.OBJECTION),
+    ("Mijn adres klopt niet, het is Kerkstraat 12.", CaseKind.CORRECTION),
+    ("Meine Telefonnummer stimmt nicht, richtig ist 030 1234567.", CaseKind.CORRECTION),
+    # a negation that is no request, and one about something else
+    ("Is it true that you do not sell my data?", CaseKind.QUESTION),
+    ("Stimmt es, dass Sie meine Daten nicht an Dritte weitergeben?", CaseKind.QUESTION),
+    ("Please don't use my old address any more, my new address is 4 Mill Lane, Leeds.",
+     CaseKind.CORRECTION),
+])
+def test_a_request_said_with_a_negation_is_still_a_request(body: str, kind: CaseKind) -> None:
+    assert classify("Hello", body).primary is kind
+
 def test_a_forward_or_reminder_takes_its_kind_from_the_letter_it_carries() -> None:
     body = ("Ik heb nog steeds geen antwoord op onderstaande mail.\n\n"
             "-------- Doorgestuurd bericht --------\nOnderwerp: verzoek\n\n"

@@ -250,7 +250,8 @@ _AUTHORITY_NAMES = (
     "attorney general", "regulator", "court", "legal action", "legal options", "legal steps",
     "legal proceedings", "proceedings", "solicitor", "lawyer", "ombudsman",
     "aufsichtsbehorde", "datenschutzbehorde", "datenschutz behorde", "datenschutzaufsicht",
-    "landesbeauftragt", "bundesbeauftragt", "landesamt fur datenschutz", "landesbehorde",
+    "landesbeauftragt", "bundesbeauftragt", "landesdatenschutzbeauftragt",
+    "landesamt fur datenschutz", "landesbehorde",
     "datenschutz- und offentlichkeitsbeauftragt", "anwalt", "rechtsanwalt", "gericht",
     "rechtliche schritte", "zivilrechtsweg", "unterlassungserklarung",
     "autorite de protection des donnees", "commission d'acces", "juridiction", "tribunal",
@@ -278,8 +279,9 @@ def _names_authority(text: str) -> bool:
 #: A sentence opening with a condition ("if you do not ...", "sollte ich ...", "à défaut ...").
 _CONDITION = re.compile(_any(
     r"^(?:if|should|unless|failing|otherwise|sollte|sollten|falls|wenn|andernfalls|anderenfalls|"
-    r"sonst|nach fruchtlosem|a defaut|faute de|sans reponse|si\b|sinon|en caso|de lo contrario|"
-    r"de no\b|in mancanza|in difetto|in assenza|decorso|altrimenti|als\b|indien|blijft|zoniet|"
+    r"ansonsten|sonst|nach fruchtlosem|a defaut|faute de|sans reponse|si\b|sinon|en caso|"
+    r"de lo contrario|de no\b|in mancanza|in difetto|in assenza|decorso|altrimenti|als\b|"
+    r"indien|blijft|zoniet|"
     r"anders|danach|dann)",
 ))
 _CLAUSE = re.compile(r",|;|\s(?:or|oder|ou|o|oppure|of|otherwise|sonst|sinon|altrimenti|anders)\s")
@@ -413,29 +415,46 @@ REQUESTS: tuple[Rule, ...] = (
         CaseKind.OBJECTION,
         en=(r"\bi (?:hereby )?object\b", r"\bobjection to\b",
             r"stop (?:using|processing|sharing|passing|analy[sz]ing)\b[^.]{0,20}\b(?:my|it|the)",
-            r"stop the processing", r"(?:do not|don't) (?:use|share|process|pass) my",
-            r"(?:no longer|not) (?:want|wish) (?:you )?to (?:use|share|process)",
+            r"stop the processing", r"no longer (?:want|wish) (?:you )?to (?:use|share|process)",
             r"(?:give|pass|sell|share)[^.]{0,30}\b(?:to|with) (?:anyone|any (?:other )?company)"
             r" (?:else|again)"),
-        de=(r"widerspreche (?:ich )?(?:hiermit )?[^.]{0,40}(?:verarbeitung|nutzung|verwendung)",
-            r"\bwiderspruch gegen die (?:verarbeitung|nutzung)",
-            r"(?:mochte|will) nicht, dass meine daten\b[^.]{0,80}\b(?:verwendet|genutzt|"
-            r"weitergegeben|verarbeitet)", r"bitte stellen sie (?:das|dies|die verarbeitung) ein",
-            r"nicht (?:mehr )?(?:fur|zu) [^.]{0,40}(?:verwenden|nutzen)"),
+        de=(r"widerspreche (?:ich )?(?:hiermit )?[^.]{0,40}(?:verarbeitung|nutzung|verwendung|"
+            r"weitergabe|ubermittlung|speicherung)",
+            r"\bwiderspruch gegen die (?:verarbeitung|nutzung|weitergabe|ubermittlung)",
+            r"bitte stellen sie (?:das|dies|die verarbeitung) ein",
+            r"nicht mehr (?:fur|zu) [^.]{0,40}(?:verwenden|nutzen)"),
         fr=(r"je m'oppose", r"\bopposition au traitement",
             r"cesser\b[^.]{0,40}\b(?:traitement|transmission|utilisation|utiliser)",
-            r"(?:ne plus|arreter d'|arretez d')(?:utiliser|transmettre|partager) mes"),
+            r"(?:arreter d'|arretez d')(?:utiliser|transmettre|partager) mes"),
         es=(r"\bme opongo\b", r"derecho de oposicion",
             r"dej(?:en|eis|arais|aran|ar|ad) de (?:usar|utilizar|tratar|realizar|compartir|"
-            r"ceder)\b[^.]{0,40}\b(?:mis datos|datos|tratamientos?|dichos)",
-            r"no (?:quiero|deseo) que (?:los|las|mis datos)? ?(?:compart|ced|us|utilic|trat)"),
+            r"ceder)\b[^.]{0,40}\b(?:mis datos|datos|tratamientos?|dichos)"),
         it=(r"\bmi oppongo\b", r"\bopposizione al trattamento",
             r"(?:smettere|smettete|cessare|cessate) (?:di )?(?:usare|utilizzare|trattare|"
-            r"tali trattamenti)", r"non (?:dare|cedere|comunicare|passare) piu\b[^.]{0,40}"
-            r"\b(?:dati|numero)"),
-        nl=(r"\bmaak (?:ik )?bezwaar\b", r"\bbezwaar tegen\b",
+            r"tali trattamenti)"),
+        nl=(r"\bmaak (?:ik )?bezwaar\b",
+            r"\bbezwaar (?:(?:gemaakt|aangetekend|ingediend) )?tegen\b",
             r"(?:verwerkingen?|gebruik) te staken",
             r"stop met het (?:gebruiken|verwerken|delen)"),
+    ),
+    _rules(  # an objection said with a negation ("do not share my data"): nothing cancels it
+        CaseKind.OBJECTION, negatable=False,
+        en=(r"(?<!you )(?:do not|don't|dont) (?:use|share|process|pass|sell|give) my "
+            r"(?:personal )?(?:data|information|info|details)\b",
+            r"(?:do not|don't|dont) (?:want|wish) (?:you )?to (?:use|share|process|pass|sell)"),
+        de=(r"(?:mochte|will) nicht, dass (?:sie )?meine daten\b[^.]{0,80}\b(?:verwendet|genutzt|"
+            r"weitergegeben|verarbeitet|verkauft)",
+            r"nicht (?:fur|zu) [^.]{0,40}(?:verwenden|nutzen)"),
+        fr=(r"ne plus (?:utiliser|transmettre|partager) mes",
+            r"ne (?:transmettez|partagez|vendez|cedez|utilisez) (?:plus|pas) mes",
+            r"ne (?:veux|souhaite) pas que vous (?:utilisiez|partagiez|transmettiez|vendiez)"),
+        es=(r"no (?:quiero|deseo) que (?:los|las|mis datos)? ?(?:compart|ced|us|utilic|trat)",
+            r"no (?:cedan|compartan|vendan|usen|utilicen) mis datos"),
+        it=(r"non (?:dare|date|cedere|cedete|comunicare|comunicate|passare|passate|vendete) "
+            r"piu\b[^.]{0,40}\b(?:dati|numero)",),
+        nl=(r"wil niet dat (?:jullie|u) mijn gegevens\b[^.]{0,30}\b(?:doorgeeft|doorgeven|delen|"
+            r"deelt|gebruiken|gebruikt|verkopen|verkoopt)",
+            r"geef mijn gegevens niet (?:meer )?door"),
     ),
     _rules(
         CaseKind.ACCESS,
@@ -444,18 +463,22 @@ REQUESTS: tuple[Rule, ...] = (
             r"what (?:personal )?(?:data|info|information) you (?:actually )?(?:hold|have|keep|"
             r"store)", r"\bsubject access request\b", r"right of access",
             r"(?:know|tell me) (?:exactly )?who you have (?:given|shared|passed|sold|disclosed)",
-            r"which (?:data|information) you (?:hold|have|keep|store)"),
+            r"which (?:data|information) you (?:hold|have|keep|store)",
+            r"(?:what|which) (?:personal )?(?:data|info|information) do you (?:hold|have|keep|"
+            r"store)"),
         de=(r"\bauskunft\b[^.]{0,60}\b(?:erteilen|nachzuholen|nachholen|verlange|ubermitteln)",
             r"\bverlange ich auskunft", r"\bauskunftsrecht", r"\bersuche ich sie um auskunft",
             r"\bauskunft (?:uber|daruber|nach)", r"kopie (?:meiner|aller|der)[^.]{0,40}daten",
             r"ubersicht,? welche daten", r"welche daten (?:sie )?[^.]{0,30}"
-            r"(?:gespeichert haben|speichern|verarbeiten)"),
+            r"(?:gespeichert|speichern|verarbeiten)"),
         fr=(r"(?:droit d'|demande d')acces", r"copie de (?:toutes )?(?:mes |les )?donnees",
             r"communiquer\s*:?[^.]{0,40}\bdonnees personnelles me concernant",
             r"liste de toutes les informations que vous avez", r"faire parvenir mes donnees",
             r"transmettre les donnees personnelles me concernant",
             r"(?:donner )?communication des renseignements",
-            r"quelles informations vous avez enregistrees"),
+            r"quelles informations vous avez enregistrees",
+            r"(?:donnees|informations) (?:personnelles )?que vous (?:avez|detenez|conservez|"
+            r"possedez) sur moi"),
         es=(r"derecho de acceso", r"\bacceso a (?:mis|todos mis) datos",
             r"copia de (?:sus|mis|todos mis) datos",
             r"(?:conocer|saber) (?:que|con que empresas)\b[^.]{0,40}\bdatos",
@@ -485,13 +508,29 @@ REQUESTS: tuple[Rule, ...] = (
             r"sont inexactes", r"changement d'adresse"),
         es=(r"\brectifica", r"\bcorregir\b", r"\bcorrijan", r"\bcorrijanla",
             r"actualizar mi (?:direccion|nombre|correo)", r"el (?:telefono|numero) correcto es",
-            r"nuevo domicilio", r"la correcta es"),
+            r"nuevo domicilio", r"la correcta es", r"el correcto es",
+            r"(?:telefono|numero|direccion|nombre|apellido|correo)\b[^.]{0,40}\b(?:esta|estan) "
+            r"(?:mal|equivocad|incorrect)"),
         it=(r"\brettific", r"\bcorreggere\b", r"aggiornare il mio",
             r"(?:indirizzo|nome|codice fiscale)\b[^.]{0,30}\b(?:risulta )?(?:errat|sbagliat)",
             r"nuovo indirizzo"),
-        nl=(r"\bcorrigeren\b", r"\bcorrectie\b", r"\brectificatie\b", r"\bklopt niet",
-            r"wijzig mijn", r"\baanpassen\b", r"\bonjuist\b", r"staat[^.]{0,30}\bverkeerd",
-            r"nieuw adres"),
+        nl=(r"\bcorrigeren\b", r"\bcorrectie\b", r"\brectificatie\b",
+            r"wijzig mijn", r"\bwijzigen naar\b", r"\baanpassen\b", r"\bonjuist\b",
+            r"staat[^.]{0,30}\bverkeerd", r"nieuw adres"),
+    ),
+    _rules(  # data said to be wrong with a negation ("klopt niet"): nothing cancels it
+        CaseKind.CORRECTION, negatable=False,
+        en=(r"(?:name|address|e-?mail|number|date of birth|details)\b[^.]{0,30}\b(?:is|are) "
+            r"not (?:correct|right|accurate|up to date)\b",),
+        de=(r"(?:name|adresse|anschrift|telefonnummer|e-?mail-?adresse|geburtsdatum)\b[^.]{0,40}"
+            r"\b(?:stimmt|stimmen) nicht",),
+        fr=(r"(?:adresse|nom|numero|date de naissance)\b[^.]{0,40}\bn'est (?:plus|pas) "
+            r"(?:correct|exact|a jour)",),
+        es=(r"(?:telefono|numero|direccion|nombre|apellido|correo)\b[^.]{0,40}\bno es "
+            r"(?:correct|exact)",),
+        it=(r"(?:indirizzo|nome|cognome|numero|email)\b[^.]{0,40}\bnon e (?:piu )?"
+            r"(?:corrett|giust|aggiornat)",),
+        nl=(r"\bklopt niet",),
     ),
     _rules(
         CaseKind.MARKETING_OPT_OUT, negatable=False,
@@ -508,8 +547,10 @@ REQUESTS: tuple[Rule, ...] = (
             r"widerrufe\b[^.]{0,60}\beinwilligung in den erhalt"),
         fr=(r"desabonn(?:ez|er)[- ]moi", r"me desabonner", r"desinscri(?:vez|re)[- ]moi",
             r"ne (?:souhaite|veux) plus recevoir", r"arret(?:ez|er) de m'?envoyer",
+            r"ne plus m'envoyer", r"ne m'envoyez plus",
             r"m'oppose\b[^.]{0,80}\bprospection", r"plus de (?:publicite|newsletter)"),
-        es=(r"dar(?:me)? de baja", r"no (?:quiero|deseo) recibir", r"dejar de recibir",
+        es=(r"\b(?:dar|den|dad|da|de)(?:me)? de baja", r"no (?:quiero|deseo) recibir",
+            r"dejar de recibir",
             r"no (?:me|le) (?:enviei?s|manden|envien|mandeis) mas",
             r"deje(?:n)? de (?:llamarme|enviarme|mandarme)", r"deje de mandarme",
             r"(?:quiere|quiero) que no (?:le|me) envi"),
@@ -585,6 +626,7 @@ _REMINDER = _phrases(
     r"(?:reply|response|answer|acknowledgement|back)", r"have had no (?:answer|reply|response)",
     r"no (?:reply|response|answer) (?:yet|so far)", r"i (?:already )?wrote to you (?:on|about)",
     r"i sent (?:the|my) request below on",
+    r"\bany(?:one|body) (?:there|reading (?:this|my))\b[^.]{0,10}\?",
     # de
     r"\berinnerung\b", r"keine antwort erhalten", r"noch (?:keine|immer keine) antwort",
     r"ohne dass ich eine bestatigung", r"zweite (?:anfrage|aufforderung)",
