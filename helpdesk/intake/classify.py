@@ -325,6 +325,9 @@ _MARKETING = (r"market|newsletter|promotion|advert|offer|catalog|brochure|werb|p
               r"publicitar|pubblicitar|volantin|reclame|nieuwsbrie|aanbieding|"
               r"mailing|verteiler|verzendlijst|lista|liste|list\b|sales|vendermne|venderme|"
               r"\bsms\b|direktwerbung|comunicaciones comerciales|comunicazioni commerciali")
+#: Purposes besides marketing that an objection may name in the same sentence.
+_OTHER_PURPOSE = re.compile(r"profil|analy|tracking|scoring|auswert|statisti|dritte|tiers|"
+                            r"terceros|terzi|derden|third part")
 #: A negation ("do NOT delete", "non cancellate niente") or a mere thought ("I'm thinking
 #: about closing my account") just before or inside a request cancels it; "no longer" and
 #: "nicht mehr" do not.
@@ -594,6 +597,7 @@ _DISPUTE = _phrases(
     r"ignored my (?:choice|request|opt-out)", r"confirmation was false",
     # de
     r"\bbeschwerde\s*:", r"mich\b[^.]{0,60}\bbeschweren", r"\bdatenleck",
+    r"beschwere (?:ich )?mich\b[^.]{0,20}\buber",
     r"(?:widerspruch|loschantrag|auskunftsersuchen)\b[^.]{0,40}\bignoriert",
     r"schlicht ignoriert", r"trotz widerspruch", r"nicht hinnehmbar", r"ungeheuerlich",
     r"auskunft ist unvollstandig",
@@ -888,10 +892,13 @@ def _matches(
                     continue
             if rule.negatable and _NEGATION.search(sentence, max(0, at - 30), end):
                 continue
-            kind = rule.kind
-            if kind is CaseKind.OBJECTION and re.search(_MARKETING, sentence):
-                kind = CaseKind.MARKETING_OPT_OUT  # objecting to marketing is opting out
-            yield offset + kept[i][0] + at, kind, m.group().strip(), m.lastgroup or UNKNOWN
+            at, phrase, lang = offset + kept[i][0] + at, m.group().strip(), m.lastgroup or UNKNOWN
+            if rule.kind is CaseKind.OBJECTION and re.search(_MARKETING, sentence):
+                # objecting to marketing is opting out; to profiling as well, an objection too
+                yield at, CaseKind.MARKETING_OPT_OUT, phrase, lang
+                if not _OTHER_PURPOSE.search(sentence):
+                    continue
+            yield at, rule.kind, phrase, lang
 
 
 def _requests(
