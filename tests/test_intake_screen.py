@@ -12,12 +12,13 @@ from textual.widgets import Input, ProgressBar, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
-from helpdesk.domain import CaseKind
+from helpdesk.domain import CaseKind, Queue
 from helpdesk.services import cases, customers, intake
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.dialogs import FormDialog
 from screens.intake import IntakeScreen
+from screens.main import CaseTable, MainScreen
 from screens.widgets import ListTable
 from tests.conftest import settle
 from tests.hostile import HOSTILE
@@ -121,3 +122,51 @@ async def test_the_tray_shows_kind_and_deadline_and_spam_is_dismissed(
         await settle(pilot)
         assert app.screen is screen and table.row_count == 1
         assert [i.kind for i in intake.list_items(ui_desk).items] == [CaseKind.DELETION]
+
+
+async def test_an_unknown_senders_deletion_near_its_deadline_is_due_soon_and_stays_when_linked(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    letter = mail(
+        msgid="<lucia@correo.example>", frm="=?utf-8?q?Luc=C3=ADa_Fern=C3=A1ndez?= "
+        "<lucia.f@correo.example>", subject="=?utf-8?q?Supresi=C3=B3n_de_datos?=",
+        date="Fri, 09 Jan 2026 10:00:00 +0100",  # the sender's clock: a month too early
+        received="Thu, 12 Feb 2026 16:20:00 +0100",  # our server: 30 days end on 14 March
+        body="Estimados señores:\n\nPor medio del presente ejerzo mi derecho de supresión "
+             "(art. 17 RGPD) y les solicito que borren todos mis datos personales.\n\nLes "
+             "recuerdo que disponen de un mes para contestar. En caso contrario, presentaré "
+             "una reclamación ante la Agencia Española de Protección de Datos.\n\n"
+             "Atentamente,\nLucía Fernández\nDNI 12345678Z\n")
+    intake.import_paths(ui_desk, paths=[write_mbox(tmp_path / "box", [letter])])
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        banner = str(main.query_one("#banner", Static).render())
+        assert "Intake: 1 letter from unknown senders, 1 due within 7 days" in banner
+        main.select_queue("due_soon")
+        await settle(pilot)
+        assert main.totals is not None and main.totals.of(Queue.DUE_SOON) == 1
+        table = main.query_one(CaseTable)
+        (row,) = table.row_keys()
+        assert "Supresión de datos" in table.cell_of(row, "subject").plain
+        assert "4" in table.cell_of(row, "left").plain  # due 14 March, seen on 10 March
+
+        await pilot.press("I")
+        await settle(pilot)
+        tray = app.screen.query_one("#items", ListTable)
+        (item,) = tray.row_keys()
+        assert (tray.cell_of(item, "kind").plain, tray.cell_of(item, "due").plain) == (
+            "Deletion", "4d")
+        ann = customers.create(ui_desk, name="Lucía Fernández", emails=["lucia@home.example"])
+        intake.link(ui_desk, item_id=intake.list_items(ui_desk).items[0].id, customer_id=ann.id)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and app.screen.spec.key == "due_soon"
+        (row,) = table.row_keys()
+        assert "Lucía Fernández" in table.cell_of(row, "customer").plain
+        assert "4" in table.cell_of(row, "left").plain
+        assert "Intake:" not in str(main.query_one("#banner", Static).render())
