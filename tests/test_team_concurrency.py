@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from helpdesk.db.models import CaseEvent, Message
+from helpdesk.db.models import Case, CaseEvent, ConsentEvent, Message, SuppressionEntry
 from helpdesk.domain import MessageDirection
-from helpdesk.services import agents, cases, customers
+from helpdesk.services import agents, cases, consent, customers, suppression
 from helpdesk.services.context import Desk
+from tests.intake_mail import mail
 from tests.multiproc import Outcome, run_together
 
 AGENTS = ("bob", "carol", "dave", "erin", "frank")
@@ -110,3 +111,75 @@ def test_simultaneous_versioned_changes_one_wins_the_rest_conflict(
             assert f"changed by {winner}" in o.err
     after = cases.get(desk, case_id).case
     assert after.version == seen + 1
+
+
+def _all_fine(results: list[list[Outcome]]) -> list[Outcome]:
+    flat = [o for outcomes in results for o in outcomes]
+    assert [(o.code, o.err) for o in flat] == [(0, "")] * len(flat)
+    return flat
+
+
+def test_the_same_address_opted_out_from_several_desks_at_once(
+    desk: Desk, db_url: str, case_id: int, team_env: dict[str, str]
+) -> None:
+    # A mailing system's unsubscribe and the customer's own letter reach three desks together:
+    # one known address, one nobody holds. Every desk is told it is done; one entry a hash.
+    known = customers.create(desk, name="Ana Lima", emails=["ana.lima@example.org"]).id
+    scripts = [[_cli(db_url, name, "optout", "Ana.Lima@example.org"),
+                _cli(db_url, name, "optout", "gone@example.net")] for name in AGENTS[:3]]
+    scripts.append([_cli(db_url, "erin", "consent", "optout", "--customer", str(known))])
+
+    _all_fine(run_together(scripts, env=team_env))
+
+    with desk.db.session() as s:
+        hashes = s.exec(select(SuppressionEntry.email_hash)).all()
+        optouts = s.exec(select(ConsentEvent).where(ConsentEvent.customer_id == known)).all()
+    assert sorted(hashes) == sorted({suppression.email_hash(desk, "ana.lima@example.org"),
+                                     suppression.email_hash(desk, "gone@example.net")})
+    assert [e.action for e in optouts] == ["opt_out"]
+    assert not consent.status(desk, customer_id=known).marketing_allowed
+
+
+def test_a_reassignment_racing_a_reply_and_a_note_keeps_all_three(
+    desk: Desk, db_url: str, case_id: int, team_env: dict[str, str], tmp_path: Path
+) -> None:
+    cases.assign(desk, case_id=case_id, assignee="bob", reason="start")
+    rounds = 3
+    scripts = [
+        [_cli(db_url, "alice", "case", "assign", str(case_id), ("carol", "bob")[k % 2],
+              "--reason", f"round {k}") for k in range(rounds)],
+        [_cli(db_url, "bob", "reply", str(case_id), "--template", "overdue_notice",
+              "--out", str(tmp_path / f"reply{k}.eml")) for k in range(rounds)],
+        [_cli(db_url, "dave", "case", "note", str(case_id), f"note {k}") for k in range(rounds)],
+        [_cli(db_url, "erin", "case", "escalate", str(case_id), "--note", f"look {k}")
+         for k in range(rounds)],
+    ]
+
+    _all_fine(run_together(scripts, env=team_env))
+
+    detail = cases.get(desk, case_id)
+    outbound = [m for m in detail.messages if m.direction is MessageDirection.OUTBOUND]
+    assert len(outbound) == rounds
+    notes, _ = _history(desk, case_id)
+    assert {f"note {k}" for k in range(rounds)} <= set(notes)
+    assert detail.case.assignee_name == "carol" and detail.case.escalated  # the last round's
+
+
+def test_the_same_letter_imported_by_two_desks_at_once_starts_one_clock(
+    desk: Desk, db_url: str, team_env: dict[str, str], tmp_path: Path
+) -> None:
+    for name in AGENTS:
+        agents.add(desk, name=name)
+    customers.create(desk, name="Ann Example", emails=["ann@example.com"])
+    letter = tmp_path / "letter.eml"
+    letter.write_bytes(mail(msgid="<same-moment@example.com>"))
+    scripts = [[_cli(db_url, name, "import", str(letter))] for name in AGENTS[:3]]
+
+    _all_fine(run_together(scripts, env=team_env))
+
+    with desk.db.session() as s:
+        letters = s.exec(select(Message).where(
+            Message.message_id == "<same-moment@example.com>")).all()
+        opened = s.exec(select(Case)).all()
+    assert len(letters) == 1
+    assert [c.id for c in opened] == [letters[0].case_id]

@@ -277,9 +277,11 @@ def bulk_opt_out(desk: Desk, *, addresses: Sequence[str], source: str = "bulk") 
                 except Invalid as exc:
                     rejected.append((pos, exc.message))
                     continue
-                owner = s.exec(select(Customer).join(
-                    CustomerEmail, col(CustomerEmail.customer_id) == col(Customer.id))
-                    .where(CustomerEmail.normalized == key)).first()
+                owner_id = s.exec(select(CustomerEmail.customer_id)
+                                  .where(CustomerEmail.normalized == key)).first()
+                # Locked and re-read: another desk opting the same customer out at the same
+                # moment makes this one wait and find it done, not a conflict.
+                owner = customers.load(s, owner_id, for_change=True) if owner_id else None
                 if owner is None:
                     added = suppression.add(s, actor, digest=suppression.email_hash(desk, key),
                                             reason=SuppressionReason.OPT_OUT, source=source,
