@@ -116,6 +116,8 @@ class Settings:
     #: Content types whose content the desk keeps ("type/subtype" or "type/*"); others are
     #: listed without content (an executable or a script has no business in the desk).
     attachment_types: tuple[str, ...] = DEFAULT_ATTACHMENT_TYPES
+    #: Days a backup made by ``helpdesk backup`` is kept before ``backups prune`` deletes it.
+    backup_keep_days: int = 30
     #: The desk's own address: From of outgoing replies; its domain ends their Message-IDs.
     mail_from: str = "info@example.com"
     #: Other addresses the desk sends from (a privacy@ alias, a ticket robot): mail from these
@@ -206,6 +208,11 @@ def _parse(raw: dict[str, Any]) -> dict[str, Any]:
             if not all(isinstance(a, str) and "@" in a for a in aliases):
                 raise Invalid(f"config: '{key}' must list e-mail addresses", field=key)
             out[key] = tuple(a.strip() for a in aliases)
+        elif key == "backup_keep_days":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise Invalid(f"config: '{key}' must be a whole number of days, 1 or more",
+                              field=key)
+            out[key] = value
         elif key == "archive_systems":
             systems = _list(key, value)
             if not all(isinstance(s, str) and s.strip() for s in systems):

@@ -1,5 +1,6 @@
 """Migrations: a database with data written at the first revision upgrades to head intact."""
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,31 @@ def test_first_revision_data_survives_upgrade_to_head(empty_url: str, tmp_path: 
             assert row == ("Zofia Wiśniewska", True)
     finally:
         db.dispose()
-    if empty_url.startswith("sqlite"):
-        copies = list(tmp_path.glob("old.sqlite3.pre-upgrade-*"))
-        assert len(copies) == 1, "the old file was not copied aside before upgrading"
+    if empty_url.startswith("sqlite"):  # the copy made aside is gone once the upgrade worked
+        assert list(tmp_path.glob("old.sqlite3.pre-upgrade-*")) == []
+
+
+def test_a_failed_upgrade_keeps_the_copy_aside_and_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine, "0001")
+    engine.dispose()
+    raw = sqlite3.connect(path)  # a reference to nowhere, which the upgrade's check refuses
+    raw.execute("PRAGMA foreign_keys = OFF")
+    raw.execute("INSERT INTO customer_email (customer_id, address, normalized, is_primary, "
+                "created_at) VALUES (99, 'x@example.com', 'x@example.com', 1, '2020-01-01')")
+    raw.commit()
+    raw.close()
+
+    with pytest.raises(RuntimeError, match="broke a foreign key"):
+        open_database(f"sqlite:///{path}")
+
+    copies = list(tmp_path.glob("old.sqlite3.pre-upgrade-*"))
+    assert len(copies) == 1
+    assert copies[0].stat().st_mode & 0o777 == 0o600  # it holds everyone: private
+    engine = create_db_engine(f"sqlite:///{path}")
+    assert migrate.state(engine).current == ("0001",)
+    engine.dispose()
 
 
 def test_declared_heads_match_the_revision_files() -> None:

@@ -35,6 +35,9 @@ from helpdesk.wording import counted
 def register(sub: Any) -> None:
     db = group(sub, "db", "database maintenance")
     command(db, "upgrade", db_upgrade, "bring the database schema up to date (Alembic)")
+    command(db, "compact", db_compact, "rewrite the tables so no old copy of erased data is "
+            "left in the database files (supervisors; a maintenance window: other desks "
+            "wait)", json_output=True)
 
     demo = command(sub, "demo", demo_data, "fill the database with realistic synthetic data",
                    json_output=True)
@@ -138,6 +141,20 @@ def register(sub: Any) -> None:
 def db_upgrade(args: argparse.Namespace, ctx: CliContext) -> int:
     ctx.desk()  # opening upgrades (copying an existing SQLite file aside first)
     print("database is up to date")
+    return 0
+
+
+def db_compact(args: argparse.Namespace, ctx: CliContext) -> int:
+    from helpdesk.services import erasure
+
+    report = erasure.compact(ctx.desk())
+    emit(args, report, lambda: [
+        f"rewrote {len(report.tables)} tables ({report.backend}): {report.bytes_before:,} -> "
+        f"{report.bytes_after:,} bytes",
+        "erasures whose old row versions are now gone from the files: "
+        + (", ".join(f"#{i}" for i in report.erasures) or "none pending"),
+        *([f"not complete: {report.problem}"] if report.problem else []),
+    ])
     return 0
 
 

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from helpdesk import csvout, files
 from helpdesk.cli.output import (
@@ -247,7 +248,7 @@ def export_customer(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _erasure_lines(info: erasure.ErasureInfo) -> list[str]:
+def _erasure_lines(info: erasure.ErasureInfo, tz: ZoneInfo) -> list[str]:
     head = ("already erased: nothing changed" if info.already_erased
             else f"erasure #{info.id} {info.status}")
     lines = [f"customer #{info.customer_id}: {head}",
@@ -259,6 +260,14 @@ def _erasure_lines(info: erasure.ErasureInfo) -> list[str]:
         lines.append(f"copies outside the desk: {len(outside)} saved attachment(s) or forwarded "
                      "message(s) (case history events " + ", ".join(f"#{e}" for e in outside)
                      + "): delete those files by hand")
+    for key in ("vacuumed_at", "compacted_at"):
+        if key in info.steps:
+            lines.append(f"{key.replace('_', ' ')}: {info.steps[key] or 'not yet'}")
+    lines += [f"still named in {safe(where)}: rows {', '.join(map(str, ids)) or '-'}"
+              for where, ids in info.left.items()]
+    lines += [f"desk copy {safe(name)}: {safe(state)}" for name, state in info.copies]
+    lines += [f"backup {safe(b.path)} (made {b.made_at.astimezone(tz):%Y-%m-%d}) holds the "
+              f"person until {b.keep_until.astimezone(tz):%Y-%m-%d}" for b in info.backups]
     if info.archives:
         lines += table([(f"#{a.id}", a.system, a.status, a.by_name, a.at)
                         for a in info.archives], ["CHECK", "ARCHIVE", "STATUS", "BY", "AT"])
@@ -267,13 +276,13 @@ def _erasure_lines(info: erasure.ErasureInfo) -> list[str]:
 
 def erase_customer(args: argparse.Namespace, ctx: CliContext) -> int:
     info = erasure.erase(ctx.desk(), customer_id=args.customer, case_id=args.case)
-    emit(args, info, lambda: _erasure_lines(info))
+    emit(args, info, lambda: _erasure_lines(info, ctx.desk().settings.tz))
     return 0
 
 
 def erasure_show(args: argparse.Namespace, ctx: CliContext) -> int:
     info = erasure.get(ctx.desk(), customer_id=args.customer)
-    emit(args, info, lambda: _erasure_lines(info))
+    emit(args, info, lambda: _erasure_lines(info, ctx.desk().settings.tz))
     return 0
 
 
@@ -285,7 +294,7 @@ def erasure_letter(args: argparse.Namespace, ctx: CliContext) -> int:
 def erasure_archive(args: argparse.Namespace, ctx: CliContext) -> int:
     info = erasure.mark_archive(ctx.desk(), check_id=args.check, status=args.status,
                                 expected_version=args.version)
-    emit(args, info, lambda: _erasure_lines(info))
+    emit(args, info, lambda: _erasure_lines(info, ctx.desk().settings.tz))
     return 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from helpdesk import files
 from helpdesk.cli.output import CliContext, command, emit, group, print_records, safe, table
@@ -44,6 +46,14 @@ def register(sub: Any) -> None:
                 "stays open (supervisors only)", json_output=True)
     p.add_argument("path", type=Path)
     p.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    p.add_argument("--keep-days", type=int, metavar="N",
+                   help="keep it N days (default: backup_keep_days, 30); erasures list it as "
+                   "still holding the people they erase until then")
+    bk = group(sub, "backups", "backups made with 'helpdesk backup'")
+    command(bk, "list", backups_list, "every backup, its keep-until date and whether its file "
+            "is still there", json_output=True)
+    command(bk, "prune", backups_prune, "delete the backups past their keep-until date "
+            "(supervisors only)", json_output=True)
     p = command(sub, "restore", backup_restore, "replace the SQLite database by a backup, "
                 "re-applying every erasure made since (supervisors only)", json_output=True)
     p.add_argument("path", type=Path)
@@ -182,13 +192,41 @@ def audit_export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def backup_create(args: argparse.Namespace, ctx: CliContext) -> int:
-    info = backup.backup(ctx.desk(), target=args.path, force=args.force)
+    desk = ctx.desk()
+    info = backup.backup(desk, target=args.path, keep_days=args.keep_days, force=args.force)
+    until = info.keep_until.astimezone(desk.settings.tz).date()
     emit(args, info, lambda: [
-        f"backup written to {safe(info.path)} ({info.size} bytes)",
+        f"backup #{info.id} written to {safe(info.path)} ({info.size} bytes), kept until {until}",
         f"the database key (fingerprint {info.key_fingerprint}) is not in the backup, on "
         "purpose: without it the backup's suppression list and audit chain cannot be used. "
         "Keep a copy of the key apart from the backups: 'helpdesk key export FILE'",
     ])
+    return 0
+
+
+def _backup_rows(infos: list[backup.BackupInfo], tz: ZoneInfo) -> list[str]:
+    def day(at: datetime | None) -> str:
+        return at.astimezone(tz).date().isoformat() if at else "-"
+
+    return table([(f"#{b.id}", day(b.made_at), day(b.keep_until),
+                   "removed " + day(b.removed_at) if b.removed_at else
+                   ("present" if b.size is not None else "file missing"), safe(b.path))
+                  for b in infos], ["ID", "MADE", "KEEP UNTIL", "STATE", "PATH"])
+
+
+def backups_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    desk = ctx.desk()
+    infos = backup.list_backups(desk)
+    emit(args, infos, lambda: _backup_rows(infos, desk.settings.tz) if infos
+         else ["no backups made with 'helpdesk backup'"])
+    return 0
+
+
+def backups_prune(args: argparse.Namespace, ctx: CliContext) -> int:
+    desk = ctx.desk()
+    infos = backup.prune(desk)
+    emit(args, infos, lambda: (["deleted:", *_backup_rows(infos, desk.settings.tz)] if infos
+                               else ["no backup is past its keep-until date"]))
     return 0
 
 

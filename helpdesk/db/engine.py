@@ -223,8 +223,10 @@ def _constraint(exc: IntegrityError) -> str:
 def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> Database:
     """Open (creating if needed) the database at ``url`` and bring its schema to head.
 
-    An existing SQLite file behind the code's schema is copied aside before it is upgraded.
-    Desks opening the same database at once upgrade it once, under a lock; the others wait.
+    An existing SQLite file behind the code's schema is copied aside before it is upgraded,
+    and the copy is removed once the upgrade has succeeded: kept, it would hold everyone erased
+    later (a failed upgrade leaves it, and the live file as it was). Desks opening the same
+    database at once upgrade it once, under a lock; the others wait.
     """
     engine = create_db_engine(url, **engine_kw)
     db = Database(engine)
@@ -232,11 +234,12 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
         from helpdesk.db import migrate  # Alembic is only loaded when there is work for it
 
         path = db.sqlite_path
+        copies: list[Path] = []
 
         def copy_aside() -> None:
             if path is not None:
-                copy = backup_sqlite(path, suffix=f"pre-upgrade-{_stamp()}")
-                log.info("copied the database aside to %s before upgrading", copy)
+                copies.append(backup_sqlite(path, suffix=f"pre-upgrade-{_stamp()}"))
+                log.info("copied the database aside to %s before upgrading", copies[-1])
 
         try:
             migrate.to_head(engine, before_upgrade=copy_aside)
@@ -253,8 +256,19 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
             ) from None
         except BaseException:
             engine.dispose()
+            if copies:
+                log.error("the upgrade failed; the database as it was is also kept at %s",
+                          copies[-1])
             raise
+        for copy in copies:
+            remove_sqlite_file(copy)
     return db
+
+
+def remove_sqlite_file(path: Path) -> None:
+    """Delete a SQLite database file with its write-ahead log and shared-memory files."""
+    for suffix in ("-wal", "-shm", ""):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def _at_head(engine: Engine) -> bool:

@@ -437,6 +437,20 @@ class Erasure(SQLModel, table=True):
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
 
 
+class BackupCopy(SQLModel, table=True):
+    """A backup made by ``helpdesk backup``: where, when, and until when it is kept. An erasure
+    lists the ones made before it as copies that still hold the person until they expire."""
+
+    __tablename__ = "backup_copy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(sa_type=sa.Text, nullable=False)
+    made_at: datetime = _ts(nullable=False)
+    keep_until: datetime = _ts(nullable=False)
+    made_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    removed_at: datetime | None = _ts(default=None)
+
+
 class ErasedAddress(SQLModel, table=True):
     """One erased address (keyed hash) and when its erasure was requested: what the importer
     asks, under the same lock as erasure, to know that a letter belongs to an erased person.

@@ -24,26 +24,47 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from helpdesk import files
 from helpdesk.db import engine as db_engine
 from helpdesk.db import migrate
-from helpdesk.db.engine import Database, _stamp, backup_sqlite, create_db_engine
-from helpdesk.db.models import Agent, AuditEvent, Erasure, SuppressionEntry
+from helpdesk.db.engine import (
+    Database,
+    _stamp,
+    backup_sqlite,
+    create_db_engine,
+    remove_sqlite_file,
+)
+from helpdesk.db.models import Agent, AuditEvent, BackupCopy, Erasure, SuppressionEntry
 from helpdesk.domain import Role
-from helpdesk.errors import Busy, Invalid
+from helpdesk.errors import Busy, HelpdeskError, Invalid
 from helpdesk.services import audit, keys
 from helpdesk.services.context import Desk
 
 
 @dataclass(frozen=True, slots=True)
 class BackupInfo:
+    id: int
     path: str
-    size: int
+    size: int | None  # None once the file is gone
+    made_at: datetime
+    keep_until: datetime
+    removed_at: datetime | None
     key_fingerprint: str  # the key the backup needs, which is not in it (keys.export it apart)
+
+
+def _backup_infos(desk: Desk, rows: list[BackupCopy]) -> list[BackupInfo]:
+    fingerprint = keys.status(desk).fingerprint or ""  # one key per database, never replaced
+    return [BackupInfo(id=row.id or 0, path=row.path,
+                       size=Path(row.path).stat().st_size if Path(row.path).is_file() else None,
+                       made_at=row.made_at, keep_until=row.keep_until, removed_at=row.removed_at,
+                       key_fingerprint=fingerprint)
+            for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,22 +86,65 @@ def _live_path(desk: Desk) -> Path:
     return path
 
 
-def backup(desk: Desk, *, target: Path, force: bool = False) -> BackupInfo:
-    """Copy the live database to ``target`` (supervisors only: a backup holds everyone's data).
+def backup(
+    desk: Desk, *, target: Path, keep_days: int | None = None, force: bool = False
+) -> BackupInfo:
+    """Copy the live database to ``target`` (supervisors only: a backup holds everyone's data),
+    to be kept ``keep_days`` (default: the ``backup_keep_days`` setting).
 
+    The backup's record (and the audit event) are committed first, so the copy contains its own
+    record; erasures made later list it as a copy that still holds the person until it expires.
     The copy is a private file (0600, never through a link, an existing file only replaced with
-    ``force``). The event recording the backup is committed first, so the copy contains its own
-    record.
+    ``force``).
     """
     live = _live_path(desk)
-    target = target.expanduser()
+    target = target.expanduser().absolute()
+    days = desk.settings.backup_keep_days if keep_days is None else keep_days
+    if days < 1:
+        raise Invalid("a backup is kept for at least one day", field="keep_days")
     files.check_target(target, force=force, field="path")
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
-        audit.record(s, desk, actor, "backup.create", "database", None, target=str(target))
-    backup_sqlite(live, target=target, force=force)
-    return BackupInfo(path=str(target), size=target.stat().st_size,
-                      key_fingerprint=keys.status(desk).fingerprint or "")
+        now = desk.now()
+        row = BackupCopy(path=str(target), made_at=now, keep_until=now + timedelta(days=days),
+                         made_by_id=actor.id)
+        s.add(row)
+        s.flush()
+        audit.record(s, desk, actor, "backup.create", "backup_copy", row.id, target=str(target),
+                     keep_days=days)
+    try:
+        backup_sqlite(live, target=target, force=force)
+    except BaseException:
+        with desk.db.session(write=True) as s:  # no copy came of it: nothing to list
+            failed = s.get(BackupCopy, row.id)
+            if failed is not None:
+                failed.removed_at = desk.now()
+                s.add(failed)
+        raise
+    return _backup_infos(desk, [row])[0]
+
+
+def list_backups(desk: Desk) -> list[BackupInfo]:
+    """Every backup the desk made, newest first, with whether its file is still there."""
+    with desk.db.session() as s:
+        desk.actor(s)
+        rows = s.exec(select(BackupCopy).order_by(col(BackupCopy.id).desc())).all()
+    return _backup_infos(desk, list(rows))
+
+
+def prune(desk: Desk) -> list[BackupInfo]:
+    """Delete the backups past their keep-until date (supervisors only); returns them."""
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=Role.SUPERVISOR)
+        now = desk.now()
+        due = s.exec(select(BackupCopy).where(col(BackupCopy.removed_at).is_(None),
+                                              col(BackupCopy.keep_until) <= now)).all()
+        for row in due:
+            remove_sqlite_file(Path(row.path))
+            row.removed_at = now
+            s.add(row)
+            audit.record(s, desk, actor, "backup.prune", "backup_copy", row.id)
+    return _backup_infos(desk, list(due))
 
 
 def integrity_problem(path: Path) -> str | None:
@@ -145,11 +209,48 @@ def restore(desk: Desk, *, source: Path) -> RestoreReport:
             stage_db.dispose()
         _write_into(staging, live)
     finally:
-        for suffix in ("", "-wal", "-shm"):
-            staging.with_name(staging.name + suffix).unlink(missing_ok=True)
+        remove_sqlite_file(staging)
     desk.db.engine.dispose()  # pooled connections may hold pages of the old file in cache
     return RestoreReport(source=str(source), aside=str(aside), ledger_carried=ledger,
                          suppressions_carried=suppressions, re_erased=re_erased)
+
+
+#: What the desk names the copies it makes of its own database (engine.open_database, restore).
+COPY_LABELS = ("pre-restore", "pre-upgrade")
+
+
+def desk_copies(live: Path) -> list[Path]:
+    """The copies the desk made of the live database beside it (not their -wal/-shm files)."""
+    found = []
+    for label in COPY_LABELS:
+        found += [p for p in live.parent.glob(f"{live.name}.{label}-*")
+                  if p.is_file() and not p.name.endswith(("-wal", "-shm", "-journal"))]
+    return sorted(found)
+
+
+def erase_desk_copies(desk: Desk) -> list[dict[str, str]]:
+    """Apply the live ledger to every copy the desk keeps beside the live database (a restore's
+    copy aside, a copy left by an upgrade that failed), so they do not keep people erased after
+    they were made. Returns one ``{"file", "state"}`` per copy; a copy that cannot be erased
+    says why (the erasure is then partial)."""
+    from helpdesk.services import erasure
+
+    live = desk.db.sqlite_path
+    if live is None:
+        return []
+    results = []
+    for copy in desk_copies(live):
+        try:
+            copy_db = _open_staged(copy)
+            try:
+                _carry_over(live, copy_db)
+                erasure.reapply_ledger(replace(desk, db=copy_db), system=True)
+            finally:
+                copy_db.dispose()
+            results.append({"file": copy.name, "state": "erased"})
+        except (sqlite3.Error, HelpdeskError, sa.exc.SQLAlchemyError) as exc:
+            results.append({"file": copy.name, "state": f"not erased: {exc}"[:300]})
+    return results
 
 
 def _free_name(live: Path, label: str) -> Path:
@@ -188,12 +289,14 @@ def _head(path: Path) -> str | None:
 
 
 def _carry_over(aside: Path, stage_db: Database) -> tuple[int, int]:
-    """Add the ledger and suppression rows the backup lacks; agent links follow agent names."""
+    """Add the ledger, suppression and backup rows the backup lacks; agent links follow agent
+    names."""
     engine = create_db_engine(f"sqlite:///{aside}")
     try:
         with Session(engine) as s:
             ledger = list(s.exec(select(Erasure).order_by(col(Erasure.id))).all())
             suppressions = list(s.exec(select(SuppressionEntry)).all())
+            backups = list(s.exec(select(BackupCopy).order_by(col(BackupCopy.id))).all())
             names = dict(s.exec(select(Agent.id, Agent.name)).all())
     finally:
         engine.dispose()
@@ -228,6 +331,11 @@ def _carry_over(aside: Path, stage_db: Database) -> tuple[int, int]:
                 created_by_id=agent(entry.created_by_id),
             ))
             added += 1
+        listed = set(s.exec(select(BackupCopy.path, BackupCopy.made_at)).all())
+        for b in backups:  # backups made after the restored one still exist and expire
+            if (b.path, b.made_at) not in listed:
+                s.add(BackupCopy(path=b.path, made_at=b.made_at, keep_until=b.keep_until,
+                                 made_by_id=agent(b.made_by_id), removed_at=b.removed_at))
     return carried, added
 
 

@@ -25,6 +25,8 @@ promise); marking archive copies "beyond use" or "purged" is supervisor-only.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +41,7 @@ from helpdesk.db.models import (
     Agent,
     ArchiveCheck,
     Attachment,
+    BackupCopy,
     Case,
     CaseEvent,
     ConsentEvent,
@@ -55,7 +58,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.db.search import SQLITE_INDEX
 from helpdesk.domain import Role, SuppressionReason
-from helpdesk.errors import Conflict, Invalid, NotFound
+from helpdesk.errors import Busy, Conflict, Forbidden, Invalid, NotFound
 from helpdesk.intake.classify import without_quotes
 from helpdesk.intake.importer import DONE
 from helpdesk.services import answers, audit, cases, policy, suppression, traces
@@ -71,6 +74,7 @@ class ArchiveStatus(StrEnum):
 CHECKPOINT_WAIT_MS = 2_000
 #: Case history actions that put the person's data in a file outside the desk.
 COPIES_OUTSIDE = ("attachment_saved", "forwarded")
+COMPACT_WAIT_S = 30
 COMPLETE = "complete"
 PARTIAL = "partial"
 
@@ -113,6 +117,32 @@ class ErasureInfo:
     steps: dict[str, Any]
     archives: tuple[ArchiveCheckInfo, ...]
     already_erased: bool  # True when this call found the erasure done and changed nothing
+
+    @property
+    def left(self) -> dict[str, list[int]]:
+        """Where the final scan still found the person ("table.column" -> row ids)."""
+        return dict(self.steps.get("left", {}))
+
+    @property
+    def backups(self) -> tuple[BackupHolding, ...]:
+        """Backups made before the erasure that still hold the person until they expire."""
+        return tuple(BackupHolding(id=int(b["id"]), path=str(b["path"]),
+                                   made_at=datetime.fromisoformat(b["made_at"]),
+                                   keep_until=datetime.fromisoformat(b["keep_until"]))
+                     for b in self.steps.get("backups", ()))
+
+    @property
+    def copies(self) -> tuple[tuple[str, str], ...]:
+        """The desk's own copies of the database and whether the ledger reached them."""
+        return tuple((c["file"], c["state"]) for c in self.steps.get("copies", ()))
+
+
+@dataclass(frozen=True, slots=True)
+class BackupHolding:
+    id: int
+    path: str
+    made_at: datetime
+    keep_until: datetime
 
 
 def _info(s: Session, row: Erasure, *, already: bool) -> ErasureInfo:
@@ -187,7 +217,8 @@ def erase(
             s.add(ledger)
             s.flush()
             steps = _erase_rows(s, desk, actor, customer, ledger, identity)
-            ledger.steps = {**ledger.steps, **steps}
+            ledger.steps = {**ledger.steps, **steps,
+                            "backups": _backups_holding(s, ledger.requested_at, desk.now())}
             for system in desk.settings.archive_systems:
                 s.add(ArchiveCheck(erasure_id=ledger.id or 0, system=system,
                                    status=ArchiveStatus.PENDING.value))
@@ -205,16 +236,37 @@ def erase(
             s.add(ledger)
         ledger_id = ledger.id or 0
     physical = _physical_cleanup(desk)
+    copies = _erase_copies(desk)
     with desk.db.session(write=True) as s:
         row = s.get(Erasure, ledger_id)
         assert row is not None
-        row.steps = {**row.steps, **physical.steps}
-        done = physical.ok and not row.steps.get("left")
+        row.steps = {**row.steps, **physical.steps, "copies": copies}
+        done = physical.ok and not row.steps.get("left") and all(
+            c["state"] == "erased" for c in copies)
         row.status = COMPLETE if done else PARTIAL
         row.completed_at = desk.now() if done else None
         s.add(row)
         s.flush()
         return _info(s, row, already=False)
+
+
+def _erase_copies(desk: Desk) -> list[dict[str, str]]:
+    """The ledger applied to the desk's own copies of a SQLite database (see backup)."""
+    if desk.db.sqlite_path is None:
+        return []
+    from helpdesk.services import backup  # loads Alembic: only when there is a file to copy
+
+    return backup.erase_desk_copies(desk)
+
+
+def _backups_holding(s: Session, before: datetime, now: datetime) -> list[dict[str, Any]]:
+    """Backups made by ``helpdesk backup`` before the erasure and kept past now: copies that
+    still hold the person until they expire (stored in the erasure record)."""
+    rows = s.exec(select(BackupCopy).where(
+        col(BackupCopy.removed_at).is_(None), col(BackupCopy.made_at) <= before,
+        col(BackupCopy.keep_until) > now).order_by(col(BackupCopy.keep_until))).all()
+    return [{"id": r.id or 0, "path": r.path, "made_at": r.made_at.isoformat(),
+             "keep_until": r.keep_until.isoformat()} for r in rows]
 
 
 def _sync_addresses(s: Session, ledger: Erasure) -> None:
@@ -426,22 +478,34 @@ def vacuum_tables(desk: Desk) -> list[str]:
     return names + list(PG_DERIVED_TABLES) if desk.db.backend == "postgresql" else names
 
 
+def _owns_database(conn: sa.Connection) -> bool:
+    return bool(conn.exec_driver_sql(
+        "SELECT pg_has_role((SELECT datdba FROM pg_database WHERE datname = "
+        "current_database()), 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = "
+        "current_user)").scalar())
+
+
+def _maintainable(conn: sa.Connection, tables: list[str]) -> set[str]:
+    """Which of ``tables`` this session's role may VACUUM (owner, database owner, superuser)."""
+    return set(conn.execute(sa.text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relname = ANY(:names) AND ("
+        "pg_has_role(c.relowner, 'USAGE') OR pg_has_role((SELECT datdba FROM pg_database "
+        "WHERE datname = current_database()), 'USAGE') OR "
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user))"),
+        {"names": tables}).scalars())
+
+
 def _vacuum(desk: Desk) -> Physical:
     """Plain VACUUM of the tables an erasure rewrites, when this desk's role may run it.
 
     VACUUM frees the dead row versions for reuse but leaves their bytes in the table files
-    until the space is reused; ``helpdesk db compact`` (VACUUM FULL, a maintenance window)
-    rewrites the files without them and records that in the ledger.
+    until the space is reused; :func:`compact` (VACUUM FULL, a maintenance window) rewrites
+    the files without them and records that in the ledger.
     """
     tables = vacuum_tables(desk)
     with desk.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        allowed = set(conn.execute(sa.text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND c.relname = ANY(:names) AND ("
-            "pg_has_role(c.relowner, 'USAGE') OR pg_has_role((SELECT datdba FROM pg_database "
-            "WHERE datname = current_database()), 'USAGE') OR "
-            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user))"),
-            {"names": tables}).scalars())
+        allowed = _maintainable(conn, tables)
         for table in tables:
             if table in allowed:
                 conn.exec_driver_sql(f'VACUUM "{table}"')
@@ -455,13 +519,138 @@ def _vacuum(desk: Desk) -> Physical:
                            if allowed else None, "compacted_at": None})
 
 
-def reapply_ledger(desk: Desk) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class CompactReport:
+    backend: str
+    tables: tuple[str, ...]
+    bytes_before: int
+    bytes_after: int
+    erasures: tuple[int, ...]  # ledger rows whose physical step this compaction completed
+    problem: str | None  # why old row versions may survive (then nothing is marked compacted)
+
+
+def compact(desk: Desk) -> CompactReport:
+    """Rewrite the tables so no dead row version of erased data is left in the files
+    (supervisors, in a maintenance window: PostgreSQL's VACUUM FULL locks each table while it
+    is rewritten; SQLite's VACUUM rewrites the whole file), then record the time in every
+    ledger entry made before it."""
+    with desk.db.session() as s:
+        desk.actor(s, require=Role.SUPERVISOR)
+    started = desk.now()
+    tables = vacuum_tables(desk)
+    if desk.db.backend == "postgresql":
+        before, after, problem = _compact_postgres(desk, tables)
+    else:
+        before, after, problem = _compact_sqlite(desk)
+    with desk.db.session(write=True) as s:
+        actor = desk.actor(s, require=Role.SUPERVISOR)
+        marked = []
+        for row in s.exec(select(Erasure).where(col(Erasure.requested_at) <= started)):
+            if not row.steps.get("compacted_at") and problem is None:
+                row.steps = {**row.steps, "compacted_at": desk.now().isoformat()}
+                s.add(row)
+                marked.append(row.id or 0)
+        audit.record(s, desk, actor, "db.compact", "database", None, tables=len(tables),
+                     bytes_before=before, bytes_after=after, erasures=marked,
+                     complete=problem is None)
+    return CompactReport(backend=desk.db.backend, tables=tuple(tables), bytes_before=before,
+                         bytes_after=after, erasures=tuple(marked), problem=problem)
+
+
+def _busy() -> Busy:
+    return Busy("other desks are using the database: run 'helpdesk db compact' in a quiet "
+                f"moment (it waits at most {COMPACT_WAIT_S} seconds for them)")
+
+
+def _quiet_since(conn: sa.Connection, xid: int) -> bool:
+    """Wait (at most COMPACT_WAIT_S) until no other session on the server still sees the data
+    as it was before transaction ``xid``: VACUUM FULL keeps every row version such a session
+    might read (observed across databases, not only this one), erased ones included."""
+    deadline = time.monotonic() + COMPACT_WAIT_S
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+        "AND backend_xmin IS NOT NULL AND age(backend_xmin) >= age(CAST(CAST(:xid AS text) "
+        "AS xid))")
+    while conn.execute(query, {"xid": xid % 2**32}).scalar_one():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _compact_postgres(desk: Desk, tables: list[str]) -> tuple[int, int, str | None]:
+    """VACUUM FULL of the tables, then of the planner statistics (which keep sample values of
+    every column) when the role owns the database; returns the sizes and, when the result
+    cannot be vouched for, why."""
+    size = ("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "WHERE c.relname = ANY(:names) AND c.relkind = 'r'")
+
+    def now_xid() -> int:
+        return int(conn.exec_driver_sql("SELECT txid_current()").scalar_one())
+
+    with desk.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        refused = sorted(set(tables) - _maintainable(conn, tables))
+        if refused:
+            raise Forbidden(f"the database role may not rewrite {', '.join(refused)}: run "
+                            "'helpdesk db compact' connected as the owner of the desk's tables")
+        before = int(conn.execute(sa.text(size), {"names": tables}).scalar_one())
+        # a session still reading the data as it was before keeps the old row versions alive
+        problem = None if _quiet_since(conn, now_xid()) else (
+            "sessions older than the compaction were still open: old row versions they could "
+            "see were kept; run 'helpdesk db compact' again in a quiet moment")
+        conn.exec_driver_sql(f"SET lock_timeout = '{COMPACT_WAIT_S}s'")
+        try:
+            for table in tables:
+                conn.exec_driver_sql(f'VACUUM (FULL, ANALYZE) "{table}"')
+            if not _owns_database(conn):
+                problem = problem or (
+                    "the planner statistics (pg_statistic) may still hold old sample values: "
+                    "run 'helpdesk db compact' again connected as the database's owner")
+            else:
+                # ANALYZE wrote new samples; the old rows stay in pg_statistic's file until it
+                # is rewritten once no session can see them. Twice: autovacuum may analyze a
+                # table meanwhile, and its snapshot may be older than ours.
+                for _ in range(2):
+                    if not _quiet_since(conn, now_xid()):
+                        problem = problem or (
+                            "sessions were still open when the planner statistics were "
+                            "rewritten; run 'helpdesk db compact' again in a quiet moment")
+                        break
+                    conn.exec_driver_sql("VACUUM (FULL) pg_catalog.pg_statistic")
+        except sa.exc.OperationalError:
+            raise _busy() from None
+        finally:
+            conn.exec_driver_sql("RESET lock_timeout")
+        after = int(conn.execute(sa.text(size), {"names": tables}).scalar_one())
+    return before, after, problem
+
+
+def _compact_sqlite(desk: Desk) -> tuple[int, int, str | None]:
+    """VACUUM rewrites the whole file (SQLite's statistics are counts only)."""
+    path = desk.db.sqlite_path
+    before = path.stat().st_size if path else 0
+    raw = desk.db.engine.raw_connection()
+    cur = raw.cursor()
+    try:
+        cur.execute(f"PRAGMA busy_timeout = {COMPACT_WAIT_S * 1000}")
+        cur.execute("VACUUM")
+        cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError:
+        raise _busy() from None
+    finally:
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        raw.close()
+    return before, path.stat().st_size if path else 0, None
+
+
+def reapply_ledger(desk: Desk, *, system: bool = False) -> list[int]:
     """Erase again every customer the ledger says is erased but whose data is back (after a
     restore from backup). Returns the customer ids re-erased; only rows inside each entry's
-    watermarks are touched."""
+    watermarks are touched. ``system``: the desk itself applies the ledger to one of its own
+    copies, where the acting agent may not exist (recorded without an agent)."""
     redone: list[int] = []
     with desk.db.session(write=True) as s:
-        actor = desk.actor(s)
+        actor = None if system else desk.actor(s)
         for row in s.exec(select(Erasure).order_by(col(Erasure.id))).all():
             _sync_addresses(s, row)
             customer = s.get(Customer, row.customer_id)
@@ -576,6 +765,11 @@ def completion_letter(desk: Desk, *, erasure_id: int) -> str:
             lines.append(f"  - {check.system}: {state}")
     elif quoted:
         lines += ["", "We hold no archive copies beyond our live database."]
+    if info.backups:
+        until = max(b.keep_until for b in info.backups).astimezone(desk.settings.tz).date()
+        lines += ["", "Backup copies of our database made before your request still hold your "
+                  f"information until {until.isoformat()}, when they are deleted. If one is "
+                  "ever restored, your deletion is applied again before anyone uses it."]
     if info.status != COMPLETE:
         lines += ["", "One technical clean-up step is still running; we will confirm once it "
                   "is finished."]
