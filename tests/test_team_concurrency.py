@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from helpdesk.db.models import Case, CaseEvent, ConsentEvent, Message, SuppressionEntry
+from helpdesk.db.models import (
+    Case,
+    CaseEvent,
+    ConsentEvent,
+    FieldChange,
+    Message,
+    SuppressionEntry,
+)
 from helpdesk.domain import MessageDirection
 from helpdesk.services import agents, cases, consent, customers, suppression
 from helpdesk.services.context import Desk
@@ -183,3 +190,28 @@ def test_the_same_letter_imported_by_two_desks_at_once_starts_one_clock(
         opened = s.exec(select(Case)).all()
     assert len(letters) == 1
     assert [c.id for c in opened] == [letters[0].case_id]
+
+
+def test_corrections_racing_notes_and_status_changes_on_their_case_all_apply(
+    desk: Desk, db_url: str, case_id: int, team_env: dict[str, str]
+) -> None:
+    # The customer's correction letter is applied while colleagues write on the same case.
+    rounds = 3
+    scripts = [
+        [_cli(db_url, "bob", "correct", str(case_id), "--billing-address", f"Street {k}")
+         for k in range(rounds)],
+        [_cli(db_url, "carol", "correct", str(case_id), "--phone", f"+49 30 1234 56{k}")
+         for k in range(rounds)],
+        [_cli(db_url, "dave", "case", "note", str(case_id), f"note {k}") for k in range(rounds)],
+        [_cli(db_url, "erin", "case", "status", str(case_id), ("open", "waiting")[k % 2])
+         for k in range(rounds)],
+    ]
+
+    _all_fine(run_together(scripts, env=team_env))
+
+    with desk.db.session() as s:
+        fields = s.exec(select(FieldChange.field).where(FieldChange.case_id == case_id)).all()
+    assert sorted(fields) == ["billing_address"] * rounds + ["phone"] * rounds
+    notes, statuses = _history(desk, case_id)
+    assert len(notes) == rounds and len(statuses) == rounds
+
