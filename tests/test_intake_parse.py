@@ -11,7 +11,7 @@ import pytest
 
 from helpdesk.domain import CaseKind
 from helpdesk.intake import parse as parse_mod
-from helpdesk.intake.classify import UNKNOWN, classify
+from helpdesk.intake.classify import UNKNOWN, classify, sentences
 from helpdesk.intake.parse import Unreadable, content_hash, parse
 from helpdesk.intake.sources import discover, read
 from tests.intake_mail import mail, write_maildir, write_mbox
@@ -298,6 +298,31 @@ def test_side_remarks_and_negations_ask_nothing() -> None:
 ])
 def test_a_request_said_with_a_negation_is_still_a_request(body: str, kind: CaseKind) -> None:
     assert classify("Hello", body).primary is kind
+
+
+@pytest.mark.parametrize(("body", "kind"), [
+    ("I have not received a reply to my request to delete my data.", CaseKind.DELETION),
+    ("Ich habe keine Antwort auf meinen Antrag auf Löschung erhalten.", CaseKind.DELETION),
+    ("Je n'ai toujours pas reçu de réponse à ma demande d'accès du 4 février.", CaseKind.ACCESS),
+    ("Non ho ricevuto risposta alla mia richiesta di cancellazione dei miei dati.",
+     CaseKind.DELETION),
+    ("Ik heb geen reactie ontvangen op mijn verzoek om inzage.", CaseKind.ACCESS),
+])
+def test_no_answer_to_a_request_does_not_cancel_it(body: str, kind: CaseKind) -> None:
+    reading = classify("Hello", body)
+    assert (reading.primary, reading.reminder) == (kind, True)
+
+
+def test_a_sentence_ends_at_the_end_of_its_line() -> None:
+    text = ("chiedo la cancellazione dei miei dati personali.\nin mancanza di riscontro "
+            "proporro reclamo al garante.\nich schrieb ihnen am 12.\nmarz wegen der loschung.")
+    assert [s for _, s in sentences(text)] == [
+        "chiedo la cancellazione dei miei dati personali.",
+        "in mancanza di riscontro proporro reclamo al garante.",
+        "ich schrieb ihnen am 12. marz wegen der loschung."]
+    letter = ("Buongiorno,\nai sensi dell'art. 17 GDPR chiedo la cancellazione dei miei dati.\n"
+              "In mancanza di riscontro entro 30 giorni proporrò reclamo al Garante.\n")
+    assert classify("Istanza", letter).primary is CaseKind.DELETION
 
 def test_a_forward_or_reminder_takes_its_kind_from_the_letter_it_carries() -> None:
     body = ("Ik heb nog steeds geen antwoord op onderstaande mail.\n\n"

@@ -222,19 +222,22 @@ _NUMBER_DOT = re.compile(r"\b\d{1,2}\.$")  # "am 12.03." or "Art 17(1)." mid-sen
 #: Where sentences end. Each alternative starts only where a run of its characters starts and
 #: takes the run whole (possessive), so a letter of 20,000 dots or spaces costs one pass.
 _BREAK = re.compile(
-    r"(?<![.!?])[.!?]++[\"')]*+[ \t]++"
+    r"(?<![.!?])[.!?]++[\"')]*+"
+    r"(?:[ \t]++|(?P<wrap>[ \t]*+\n(?![ \t]*+(?:\n|[-•*]|\d+[.)]|\w[.)] ))))"
     r"|(?<![.!?\t ])[.!?]*+[ \t]*+\n[ \t]*+(?:\n|(?=[-•*]|\d+[.)]|\w[.)] ))"
     r"|[;:][ \t]*+\n"
 )
 
 
 def sentences(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, sentence) pairs: split at sentence ends, blank lines and list items; line
-    wraps inside a sentence joined."""
+    """(offset, sentence) pairs: split at sentence ends (also one that ends a line: letters
+    written a sentence a line), blank lines and list items; line wraps inside a sentence
+    joined."""
     start = 0
     for m in _BREAK.finditer(text):
         piece = text[start:m.end()]
-        if _NUMBER_DOT.search(piece.rstrip(" \t\n\"')")) and "\n" not in m.group():
+        if _NUMBER_DOT.search(piece.rstrip(" \t\n\"')")) and (
+                "\n" not in m.group() or m.group("wrap")):  # "am 12." wrapped before "März"
             continue
         yield start, " ".join(piece.split())
         start = m.end()
@@ -337,6 +340,21 @@ _NEGATION = re.compile(
     r"|\b(?:thinking (?:about|of)|considering|wondering|valutando|pensando|envisage|"
     r"overweeg|uberlege|before I do|avant de))"
 )
+#: What a negation before a request may deny instead: the answer to it ("I have not received
+#: a reply to my request to delete ..."), which leaves the request standing.
+_NO_ANSWER = re.compile(
+    r"\b(?:received|heard|had|got|answer|repl|respon|acknowledg|erhalten|bekommen|antwort|"
+    r"reaktion|reagiert|recu|reponse|recibido|respuesta|contestad|ricevuto|risposta|riscontro|"
+    r"ontvangen|gehoord|antwoord|reactie)"
+)
+
+
+def _negated(sentence: str, at: int, end: int) -> bool:
+    """Whether a negation just before or inside the request at ``at:end`` cancels it."""
+    return any(m.start() >= at or not _NO_ANSWER.search(sentence, m.end(), at)
+               for m in _NEGATION.finditer(sentence, max(0, at - 30), end))
+
+
 #: A sentence opening a condition: what it says before its first comma is hypothetical.
 _IF = re.compile(r"^(?:if|where|whether|in case|insofar|should|sofern|falls|wenn|soweit|ob|si|"
                  r"en caso|se|qualora|ove|indien|als|mocht|heeft u)\b")
@@ -398,7 +416,7 @@ REQUESTS: tuple[Rule, ...] = (
         es=(r"\b(?:borrar|borren|borrad|borra|eliminar|eliminen|elimina|suprimir|supriman|"
             r"suprimid|cancelar)\b[^.]{0,30}\b(?:mis|mi|todos|sus|su|esa)\b[^.]{0,30}"
             rf"{_DATA_ES}", r"derecho (?:al olvido|de supresion)",
-            r"(?:solicito|pido|pedir) (?:la )?(?:supresion|cancelacion)",
+            r"(?:solicito|solicite|pido|pedi|pedir) (?:la )?(?:supresion|cancelacion)",
             r"solicitud de (?:supresion|cancelacion|borrado)",
             r"suprimir todos los datos", r"cierren (?:esa|mi|su) cuenta",
             r"supriman todos"),
@@ -470,7 +488,8 @@ REQUESTS: tuple[Rule, ...] = (
             r"(?:what|which) (?:personal )?(?:data|info|information) do you (?:hold|have|keep|"
             r"store)"),
         de=(r"\bauskunft\b[^.]{0,60}\b(?:erteilen|nachzuholen|nachholen|verlange|ubermitteln)",
-            r"\bverlange ich auskunft", r"\bauskunftsrecht", r"\bersuche ich sie um auskunft",
+            r"\bverlange ich auskunft", r"erteilen sie mir\b[^.]{0,20}\bauskunft",
+            r"\bauskunftsrecht", r"\bersuche ich sie um auskunft",
             r"\bauskunft (?:uber|daruber|nach)", r"kopie (?:meiner|aller|der)[^.]{0,40}daten",
             r"ubersicht,? welche daten", r"welche daten (?:sie )?[^.]{0,30}"
             r"(?:gespeichert|speichern|verarbeiten)"),
@@ -632,12 +651,16 @@ _REMINDER = _phrases(
     r"i sent (?:the|my) request below on",
     r"\bany(?:one|body) (?:there|reading (?:this|my))\b[^.]{0,10}\?",
     # de
-    r"\berinnerung\b", r"keine antwort erhalten", r"noch (?:keine|immer keine) antwort",
+    r"\berinnerung\b", r"keine antwort\b[^.]{0,60}\berhalten",
+    r"noch (?:keine|immer keine) antwort",
     r"ohne dass ich eine bestatigung", r"zweite (?:anfrage|aufforderung)",
+    r"bereits am\b[^.]{0,40}\b(?:aufgefordert|gebeten|geschrieben|angeschrieben)",
+    r"(?:blieb|ist) (?:bislang|bisher|bis heute) (?:aus|unbeantwortet)",
     r"fordere sie letztmalig", r"nicht reagiert",
     # fr
     r"\brelance", r"je n'ai recu aucune reponse", r"ni reponse ni accuse",
-    r"toujours pas de reponse", r"je vous ai (?:deja )?(?:ecrit|adresse)",
+    r"toujours pas de reponse", r"toujours pas (?:recu|eu) (?:de|la moindre) reponse",
+    r"je vous ai (?:deja )?(?:ecrit|adresse)",
     r"deuxieme demande",
     # es
     r"\brecordatorio\b", r"segunda solicitud", r"reitero mi solicitud",
@@ -647,6 +670,7 @@ _REMINDER = _phrases(
     r"todavia no (?:he recibido|tengo) respuesta",
     # it
     r"\bsollecit", r"non avete ancora risposto", r"non ho ricevuto alcun riscontro",
+    r"non ho (?:ancora )?ricevuto (?:alcuna )?risposta",
     r"nessuna risposta", r"seconda richiesta", r"vi ho gia scritto",
     # nl
     r"\bherinnering\b", r"nog niets van u gehoord", r"geen reactie ontvangen",
@@ -890,7 +914,7 @@ def _matches(
                 comma = sentence.find(",")
                 if comma < 0 or at < comma:
                     continue
-            if rule.negatable and _NEGATION.search(sentence, max(0, at - 30), end):
+            if rule.negatable and _negated(sentence, at, end):
                 continue
             at, phrase, lang = offset + kept[i][0] + at, m.group().strip(), m.lastgroup or UNKNOWN
             if rule.kind is CaseKind.OBJECTION and re.search(_MARKETING, sentence):
