@@ -1,11 +1,12 @@
-"""Privacy actions on the customer profile and the case view.
+"""Privacy actions on the profile and the case view.
 
 Profile: ``o`` opt out of marketing (one key, no dialog: it only ever reduces what we send),
 ``x`` erase (asks for the deletion request's case and a typed confirmation), ``d`` record a
 disclosure, ``P`` export everything held to a file, ``U`` flag a child under 13. Case view:
 ``o`` opt the case's customer out with the case as source, ``x`` erase the customer under this
-case, ``p`` show the policy part that governs the case's kind. Role rules stay in the
-services; refusals show as errors.
+case (on a deletion request: the whole request, letter, notices and closing included), ``p``
+show the policy part that governs the case's kind. Role rules stay in the services; refusals
+show as errors.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpdesk import files
+from helpdesk.domain import CaseKind
 from helpdesk.errors import Invalid
 from helpdesk.services import parsing
 from helpdesk.services.readmodels import CaseDetail, CustomerDetail
@@ -22,12 +24,20 @@ from screens.dialogs import Field, FormDialog, FormValues, TextDialog, say_saved
 from screens.registry import CaseAction, CustomerAction, lazy_module, register
 
 if TYPE_CHECKING:
-    from helpdesk.services import access_export, answers, consent, disclosures, erasure
+    from helpdesk.services import (
+        access_export,
+        answers,
+        consent,
+        deletion,
+        disclosures,
+        erasure,
+    )
     from screens.app import DeskApp
 else:  # loaded on first use, not when the desk starts
-    access_export, answers, consent, disclosures, erasure = (
+    access_export, answers, consent, deletion, disclosures, erasure = (
         lazy_module(f"helpdesk.services.{name}")
-        for name in ("access_export", "answers", "consent", "disclosures", "erasure"))
+        for name in ("access_export", "answers", "consent", "deletion", "disclosures",
+                     "erasure"))
 
 CONFIRM_WORD = "ERASE"
 
@@ -162,9 +172,48 @@ def _case_opt_out(app: DeskApp, detail: CaseDetail) -> None:
         _opt_out(app, customer_id=None, case_id=detail.case.id)
 
 
+def _deletion_said(flow: deletion.DeletionFlow) -> str:
+    by_hand = [n.recipient for n in flow.notices if n.state == deletion.BY_HAND]
+    written = len(flow.notices) - len(by_hand)
+    said = (f"Case #{flow.case_id} closed: erasure #{flow.erasure_id} {flow.erasure_status}, "
+            f"letter written, {written} notice(s) written" if flow.closed else
+            f"Case #{flow.case_id} stays open; left: {', '.join(flow.left)}.")
+    if by_hand:
+        said += f"; tell by hand: {'; '.join(by_hand)}"
+    return said
+
+
+def _deletion_dialog(app: DeskApp, detail: CaseDetail, customer_id: int) -> None:
+    """The whole deletion request from the case: erase, letter, notices, close."""
+    desk, case = app.desk, detail.case
+
+    def submit(v: FormValues) -> deletion.DeletionFlow:
+        if v["confirm"] != CONFIRM_WORD:
+            raise Invalid(f"type {CONFIRM_WORD} (capitals) to confirm the erasure",
+                          field="confirm")
+        if not v["folder"]:
+            raise Invalid("give the folder for the letter and the notices", field="folder")
+        return deletion.complete(desk, case_id=case.id, folder=Path(v["folder"]).expanduser())
+
+    app.push_screen(FormDialog(
+        f"Complete deletion request #{case.id}: erase {case.customer_name or '(no name)'}, "
+        f"customer #{customer_id}",
+        [Field.text("folder", "Write the letter and the notices (.eml) to", str(Path.home())),
+         Field.text("confirm", f"Type {CONFIRM_WORD} to confirm")],
+        submit, name="privacy.deletion",
+        hint="Erases the person for good, writes the confirmation letter to them and a notice "
+             "to every recipient in the disclosure register, then closes the case. Each step "
+             "is recorded on the case; a step that cannot happen is named there."),
+        say_saved(app, _deletion_said, f"Case #{case.id}"))
+
+
 def _case_erase(app: DeskApp, detail: CaseDetail) -> None:
     customer_id = _case_customer(app, detail)
-    if customer_id is not None:
+    if customer_id is None:
+        return
+    if detail.case.kind is CaseKind.DELETION:
+        _deletion_dialog(app, detail, customer_id)
+    else:
         _erase_dialog(app, customer_id, detail.case.customer_name, detail.case.id)
 
 
@@ -187,7 +236,8 @@ register(
                help="Opt the case's customer out of marketing, citing this case",
                run=_case_opt_out),
     CaseAction(id="privacy.case_erase", title="Erase", key="x",
-               help="Erase the case's customer under this request", run=_case_erase),
+               help="Erase the case's customer under this request (a deletion request: "
+                    "letter, notices, closed)", run=_case_erase),
     CaseAction(id="privacy.policy", title="Policy part", key="p",
                help="The part of the privacy policy that governs this kind of case",
                run=_policy_part),

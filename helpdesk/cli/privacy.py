@@ -33,6 +33,7 @@ from helpdesk.services import (
     attachments,
     consent,
     customers,
+    deletion,
     disclosures,
     erasure,
     parsing,
@@ -101,6 +102,16 @@ def register(sub: Any) -> None:
     p.add_argument("status", choices=[erasure.ArchiveStatus.BEYOND_USE.value,
                                       erasure.ArchiveStatus.PURGED.value])
     p.add_argument("--version", type=int, metavar="V", help="the version you saw")
+
+    de = group(sub, "deletion", "a deletion request from received to closed")
+    p = command(de, "complete", deletion_complete, "erase the case's customer, write the letter "
+                "and a notice to every recipient in the disclosure register, close the case",
+                json_output=True)
+    p.add_argument("case", type=int, metavar="CASE")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="folder for the letter and the notices (.eml, 0600)")
+    p = command(de, "show", deletion_show, "where a deletion request stands", json_output=True)
+    p.add_argument("case", type=int, metavar="CASE")
 
     di = group(sub, "disclosure", "the disclosure register (who has the customer's data)")
     p = command(di, "add", disclosure_add, "record a disclosure", json_output=True)
@@ -277,6 +288,31 @@ def _erasure_lines(info: erasure.ErasureInfo, tz: ZoneInfo) -> list[str]:
 def erase_customer(args: argparse.Namespace, ctx: CliContext) -> int:
     info = erasure.erase(ctx.desk(), customer_id=args.customer, case_id=args.case)
     emit(args, info, lambda: _erasure_lines(info, ctx.desk().settings.tz))
+    return 0
+
+
+def _deletion_lines(flow: deletion.DeletionFlow) -> list[str]:
+    lines = [f"case #{flow.case_id}: {'closed' if flow.closed else 'open'}",
+             f"erasure: #{flow.erasure_id} {flow.erasure_status}" if flow.erasure_id
+             else "erasure: not done",
+             f"letter: {safe(flow.letter_path or '-')}" if flow.letter_message_id
+             else "letter: not written"]
+    lines += [f"notice to {safe(n.recipient)}: written {safe(n.path or '')}"
+              if n.state == deletion.WRITTEN else f"notice: by hand: {safe(n.recipient)}"
+              for n in flow.notices]
+    lines.append(f"left: {', '.join(flow.left) or 'nothing'}")
+    return lines
+
+
+def deletion_complete(args: argparse.Namespace, ctx: CliContext) -> int:
+    flow = deletion.complete(ctx.desk(), case_id=args.case, folder=args.out)
+    emit(args, flow, lambda: _deletion_lines(flow))
+    return 0
+
+
+def deletion_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    flow = deletion.status(ctx.desk(), case_id=args.case)
+    emit(args, flow, lambda: _deletion_lines(flow))
     return 0
 
 

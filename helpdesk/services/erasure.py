@@ -126,10 +126,7 @@ class ErasureInfo:
     @property
     def backups(self) -> tuple[BackupHolding, ...]:
         """Backups made before the erasure that still hold the person until they expire."""
-        return tuple(BackupHolding(id=int(b["id"]), path=str(b["path"]),
-                                   made_at=datetime.fromisoformat(b["made_at"]),
-                                   keep_until=datetime.fromisoformat(b["keep_until"]))
-                     for b in self.steps.get("backups", ()))
+        return backups_holding(self.steps)
 
     @property
     def copies(self) -> tuple[tuple[str, str], ...]:
@@ -143,6 +140,14 @@ class BackupHolding:
     path: str
     made_at: datetime
     keep_until: datetime
+
+
+def backups_holding(steps: dict[str, Any]) -> tuple[BackupHolding, ...]:
+    """The backups an erasure's steps list as still holding the person, with their dates."""
+    return tuple(BackupHolding(id=int(b["id"]), path=str(b["path"]),
+                               made_at=datetime.fromisoformat(b["made_at"]),
+                               keep_until=datetime.fromisoformat(b["keep_until"]))
+                 for b in steps.get("backups", ()))
 
 
 def _info(s: Session, row: Erasure, *, already: bool) -> ErasureInfo:

@@ -121,10 +121,11 @@ def clean_cc(addresses: Sequence[str], *, besides: str = "") -> tuple[tuple[str,
     return tuple(out)
 
 
-def _draft(
+def draft_template(
     s: Session, desk: Desk, actor: Agent, case: Case, template_name: str, language: str | None,
     cc: Sequence[str] = (),
 ) -> tuple[ReplyDraft, Template]:
+    """``template_name`` rendered for ``case`` as a reply to its customer (and its row)."""
     template_service.ensure_defaults(s, desk, actor)
     wanted = language or template_service.case_language(s, case)
     template = template_service.find(s, template_name, wanted)
@@ -185,7 +186,7 @@ def preview(
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         case = load(s, case_id)
-        draft, row = _draft(s, desk, actor, case, template, language, cc)
+        draft, row = draft_template(s, desk, actor, case, template, language, cc)
         audit.record(s, desk, actor, "reply.preview", "case", case.id, template_id=row.id,
                      language=row.language)
         return draft
@@ -260,28 +261,33 @@ def record(
     """Render ``template`` for ``case``, record it as an outbound message with its history
     entry, and write the .eml to ``out``, all inside the caller's unit of work (a letter a
     step of a workflow sends goes in with that step). ``out`` joins ``files`` once written."""
-    draft, row = _draft(s, desk, actor, case, template, language, cc)
+    draft, row = draft_template(s, desk, actor, case, template, language, cc)
     return store(s, desk, actor, case, draft, out=out, overwrite=overwrite, files=files,
                  template_id=row.id)
 
 
 def store(
     s: Session, desk: Desk, actor: Agent, case: Case, draft: ReplyDraft, *,
-    out: Path | None, overwrite: bool = False, files: list[Path], **audited: object,
+    out: Path | None, overwrite: bool = False, files: list[Path],
+    recorded: ReplyDraft | None = None, **audited: object,
 ) -> WrittenReply:
     """Record ``draft`` on the case as an outbound message with its history entry and write
-    its .eml to ``out`` (inside the caller's unit of work; ``audited``: ids for the audit)."""
+    its .eml to ``out`` (inside the caller's unit of work; ``audited``: ids for the audit).
+
+    ``recorded``: what the case keeps of the letter when that must differ from what is sent
+    (a letter written during an erasure is kept without the person's address and name)."""
     now = desk.now()
     message_id = make_msgid(domain=draft.from_address.rpartition("@")[2])
     eml = to_eml(draft, message_id=message_id, at=now)
+    kept = recorded or draft
     message = Message(
         case_id=case.id, direction=MessageDirection.OUTBOUND, at=now,
-        message_id=message_id, in_reply_to=draft.in_reply_to,
-        references=" ".join(draft.references) or None,
-        from_address=draft.from_address, to_address=draft.to_address,
-        cc_address=", ".join(draft.cc) or None,
-        subject=draft.subject, body=draft.body, author_id=actor.id,
-        language=draft.language, created_at=now,
+        message_id=message_id, in_reply_to=kept.in_reply_to,
+        references=" ".join(kept.references) or None,
+        from_address=kept.from_address, to_address=kept.to_address or None,
+        cc_address=", ".join(kept.cc) or None,
+        subject=kept.subject, body=kept.body, author_id=actor.id,
+        language=kept.language, created_at=now,
     )
     s.add(message)
     case.updated_at = now
