@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from helpdesk import __version__
+from helpdesk.cli.arguments import check_values
 from helpdesk.cli.output import CliContext, fail
 from helpdesk.errors import EXIT_CODES, HelpdeskError
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    check_values(parser)
     return parser
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from helpdesk.cli.output import CliContext, command, emit, group, safe, table
@@ -21,7 +22,7 @@ REFRESH_SECONDS = 0.1
 def register(sub: Any) -> None:
     p = command(sub, "import", import_mail, "import exported mail (.eml files, mbox files, "
                 "Maildir folders, or folders holding them)", json_output=True)
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
     it = group(sub, "intake", "mail the importer could not file on its own")
     p = command(it, "list", item_list, "list intake items (default: unmatched and quarantined)",

@@ -121,6 +121,8 @@ def page_lines(page: Page[T], rows: Callable[[tuple[T, ...]], list[str]],
 
 
 def fail(exc: HelpdeskError) -> int:
-    print(f"helpdesk: {exc.label}: {safe(exc.message)}", file=sys.stderr)
+    """Say the error on standard error in one line (line breaks in a value shown as escapes)."""
+    text = safe(exc.message).replace("\n", "\\n").replace("\t", "\\t")
+    print(f"helpdesk: {exc.label}: {text}", file=sys.stderr)
     return exc.exit_code
 

@@ -18,6 +18,7 @@ from helpdesk.cli.output import (
     CliContext,
     command,
     emit,
+    fail,
     group,
     if_version,
     print_records,
@@ -190,8 +191,11 @@ def optout_bulk(args: argparse.Namespace, ctx: CliContext) -> int:
         return out
 
     emit(args, report, lines)
-    # every line unusable: nothing was done, which a script must not mistake for success
-    return Invalid.exit_code if len(report.rejected) == len(addresses) else 0
+    if len(report.rejected) == len(addresses):
+        # nothing was done, which neither a person nor a script may mistake for success
+        return fail(Invalid(f"none of the {len(addresses)} address(es) could be used; nothing "
+                            "was opted out", field="emails"))
+    return 0
 
 
 def consent_show(args: argparse.Namespace, ctx: CliContext) -> int:
