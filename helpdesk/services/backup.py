@@ -76,6 +76,19 @@ class RestoreReport:
     re_erased: tuple[int, ...]  # customer ids the ledger erased again
 
 
+#: A century: a keep-until date must stay a date (and no backup should outlive that).
+MAX_KEEP_DAYS = 36_500
+
+
+def _undecodable(text: str) -> bool:
+    """A name whose bytes were not UTF-8 (Python holds them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _live_path(desk: Desk) -> Path:
     path = desk.db.sqlite_path
     if path is None:
@@ -100,8 +113,11 @@ def backup(
     live = _live_path(desk)
     target = target.expanduser().absolute()
     days = desk.settings.backup_keep_days if keep_days is None else keep_days
-    if days < 1:
-        raise Invalid("a backup is kept for at least one day", field="keep_days")
+    if not 1 <= days <= MAX_KEEP_DAYS:
+        raise Invalid(f"a backup is kept for 1 to {MAX_KEEP_DAYS} days", field="keep_days")
+    if _undecodable(str(target)):
+        raise Invalid("the backup's file name is not UTF-8 text; the desk lists every "
+                      "backup by its name: choose a name in UTF-8", field="path")
     files.check_target(target, force=force, field="path")
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
