@@ -105,11 +105,19 @@ _NUMBER_WORDS = {
     "twenty": 20, "twenty-one": 21, "twenty-eight": 28, "thirty": 30, "forty": 40,
     "forty-five": 45, "sixty": 60, "ninety": 90, "hundred": 100,
 }
+#: A period is a promise when words of a deadline lead into it ("within 30 days", "in no more
+#: than a month"); "logs are kept for 12 months" or "up to 6 weeks in backups" are not.
 _PERIOD = re.compile(
-    r"\b(\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
-    r"(?:\s*\(\d{1,3}\))?\s+(calendar\s+|business\s+|working\s+)?days?\b",
+    r"\b(?:within|in|no later than|not later than|no more than|not more than|at the latest)\s+"
+    r"(?:(?:a|the)\s+)?(?:(?:maximum|period)\s+of\s+)?"
+    r"(\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r"|an?)"
+    r"(?:\s*\(\d{1,3}\))?[\s-]+(calendar\s+|business\s+|working\s+)?(days?|weeks?|months?)\b",
     re.IGNORECASE,
 )
+
+#: Days in each month of a common year, for the shortest span of a number of months.
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
 
 #: Patterns that name a kind of request in a sentence or a Part heading (matched on the
 #: case-folded text).
@@ -117,7 +125,7 @@ KIND_CUES: dict[CaseKind, tuple[str, ...]] = {
     CaseKind.ACCESS: (r"\baccess to your\b", r"\baccess request", r"\bcopy of (?:your|the)\b"),
     CaseKind.CORRECTION: (r"\bcorrect", r"\brectif"),
     CaseKind.DELETION: (r"\bdelet", r"\beras(?:e|ure)\b"),
-    CaseKind.OBJECTION: (r"\bchange (?:in )?(?:the way|how) we use\b", r"\bobject(?:ion)? to\b",
+    CaseKind.OBJECTION: (r"\bchange (?:in )?(?:the way|how) we use\b", r"\bobject(?:ions?)? to\b",
                          r"\bstop using\b"),
     CaseKind.DISPUTE: (r"\bdisputes?\b", r"\bcomplaints?\b"),
     CaseKind.MARKETING_OPT_OUT: (r"\bopt(?:-| )?out\b", r"\bunsubscrib"),
@@ -150,35 +158,49 @@ def _cued(text: str) -> list[CaseKind]:
     return [kind for kind, cues in KIND_CUES.items() if any(re.search(c, folded) for c in cues)]
 
 
-def _days(match: re.Match[str]) -> int:
+def _period(match: re.Match[str]) -> tuple[int, str | None]:
+    """The days a stated period gives, never more than the text allows, and a note for the
+    supervisor when the desk had to count: business days are taken as calendar days, and N
+    months as the shortest run of N calendar months (28 days for one)."""
     raw = match.group(1).casefold()
-    return int(raw) if raw.isdigit() else _NUMBER_WORDS[raw]
+    count = int(raw) if raw.isdigit() else _NUMBER_WORDS.get(raw, 1)  # "within a month"
+    unit = match.group(3).casefold().rstrip("s")
+    kind = (match.group(2) or "").strip().casefold()
+    if unit == "week":
+        return count * 7, None
+    if unit == "month":
+        days = min(sum(_MONTH_DAYS[(start + i) % 12] for i in range(count)) for start in range(12))
+        stated = match.group(0)[match.start(1) - match.start():]
+        return days, (f"stated as {stated}; the desk counts days, so this is {days} "
+                      "days, the shortest span that long: never later than the text")
+    note = (f"stated in {kind} days; the desk counts calendar days, so this is stricter than "
+            "the text" if kind in {"business", "working"} else None)
+    return count, note
 
 
 def read_periods(text: str) -> list[PeriodFinding]:
     """The periods the text promises, per kind, in :class:`CaseKind` order.
 
-    A sentence stating "N days" applies to the kinds it names; when it names none ("we will
-    fulfil your request within 30 days"), to the kinds the sentences before it in the same
-    paragraph name, and to a kind its Part's heading names ("Access to Your Information").
-    Two different periods for one kind keep the shorter and say so.
+    A sentence stating "N days" (or weeks, or months) applies to the kinds it names; when it
+    names none ("we will fulfil your request within 30 days"), to the kinds the sentences
+    before it in the same paragraph name, and to a kind its Part's heading names ("Access to
+    Your Information"). Two different periods for one kind (in one sentence or several: "30
+    days, or two months when complex") keep the shorter and say so.
     """
     stated: dict[CaseKind, list[PeriodFinding]] = {}
     for part, sentence_list in paragraphs(text):
         for i, sentence in enumerate(sentence_list):
-            m = _PERIOD.search(sentence)
-            if m is None:
+            periods = [_period(m) for m in _PERIOD.finditer(sentence)]
+            if not periods:
                 continue
             kinds = _cued(sentence)
             if not kinds:
                 kinds = [k for s in sentence_list[:i] for k in _cued(s)]
                 kinds += _cued(part.title) if part is not None else []
-            unit = (m.group(2) or "").strip().casefold()
-            note = (f"stated in {unit} days; the desk counts calendar days, so this is "
-                    "stricter than the text" if unit in {"business", "working"} else None)
             for kind in dict.fromkeys(kinds):
-                stated.setdefault(kind, []).append(PeriodFinding(
-                    kind, _days(m), part.heading if part else None, sentence, note=note))
+                stated.setdefault(kind, []).extend(
+                    PeriodFinding(kind, days, part.heading if part else None, sentence, note=note)
+                    for days, note in periods)
     found: dict[CaseKind, PeriodFinding] = {}
     for kind, candidates in stated.items():
         best = min(candidates, key=lambda f: f.days)

@@ -82,6 +82,39 @@ def test_two_periods_for_one_kind_keep_the_shorter_and_say_so() -> None:
     assert "business days" in (deletion.note or "")
 
 
+def test_weeks_and_months_become_days_never_later_than_the_text() -> None:
+    """Policies written for the GDPR promise "one month"; a month counted as 30 days would let
+    a letter of 31 January run to 2 March, past the promised 28 February."""
+    text = ("Part III. Your Rights\n"
+            "You may ask us for a copy of your personal data or ask us to erase it. We will "
+            "respond within one month of receipt.\n"
+            "Part IV. Accuracy\n"
+            "Corrections are made within two (2) weeks.\n"
+            "Part VI. Complaints\n"
+            "We settle complaints within 3 months.\n"
+            "Objections to how we use your data are answered within a 30-day period, or "
+            "within two months when they are complex.\n")
+    found = {f.kind: f for f in policytext.read_periods(text)}
+    assert {k: f.days for k, f in found.items()} == {
+        CaseKind.ACCESS: 28, CaseKind.DELETION: 28, CaseKind.CORRECTION: 14,
+        CaseKind.DISPUTE: 89, CaseKind.OBJECTION: 30, CaseKind.UNDER_13: 28,
+        CaseKind.POSTING_REMOVAL: 28}
+    assert "one month" in (found[CaseKind.ACCESS].note or "")
+    assert "28 days" in (found[CaseKind.ACCESS].note or "")
+    assert "89 days" in (found[CaseKind.DISPUTE].note or "")
+    assert found[CaseKind.CORRECTION].note is None  # two weeks are exactly 14 days
+    # a sentence stating two periods for one request keeps the shorter and says so
+    assert "30 and 59 days" in (found[CaseKind.OBJECTION].note or "")
+    # how long something is kept is no promise about answering a request
+    assert policytext.read_periods(
+        "Part III. Your Rights\nYou may ask us to delete your data. We keep server logs for "
+        "12 months and backups for 90 days. Deleted data may stay in backups up to 6 weeks.\n"
+        "We send our newsletter once a week; unsubscribe at any time.\n") == []
+    assert [(f.kind, f.days) for f in policytext.read_periods(
+        "Part III. Deletion\nWe act on a request within a 30-day period.\n")] == [
+        (CaseKind.DELETION, 30), (CaseKind.UNDER_13, 30), (CaseKind.POSTING_REMOVAL, 30)]
+
+
 def test_the_files_header_is_told_from_the_policy() -> None:
     assert policytext.header_lines(POLICY_2019) == 2
     body = policytext.body(POLICY_2019, 2)
