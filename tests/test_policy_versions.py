@@ -8,8 +8,11 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +23,7 @@ from sqlmodel import select
 from helpdesk import clock as deadlines
 from helpdesk import policytext
 from helpdesk.config import LegalRule
+from helpdesk.db.engine import Database, open_database
 from helpdesk.db.models import ConsentEvent, Template
 from helpdesk.domain import CaseKind
 from helpdesk.errors import Conflict, Forbidden, Invalid
@@ -34,6 +38,7 @@ from helpdesk.services import (
     supervisor,
 )
 from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import CaseDetail
 from tests.conftest import FakeClock
 from tests.policy_texts import HEADER, POLICY_2019, POLICY_2026
 
@@ -274,6 +279,65 @@ def test_consent_history_names_its_policy_and_a_version_given_later(
             in text.splitlines()[text.splitlines().index("MARKETING CONSENT HISTORY") + 1])
     exported = json.loads(access_export.to_json(access_export.export(desk, customer_id=cid)))
     assert exported["consent_history"][0]["policy_label"] == first.policy_label
+
+
+def test_a_version_added_while_another_desk_opens_a_case_reaches_that_case(
+    desk: Desk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two desks at one moment: bob's desk has read the version in force for a new case and not
+    yet committed when a supervisor adds a version covering it. Whichever commits first, the
+    case ends on the new version (PostgreSQL let the version's reach-back miss it)."""
+    agents.add(desk, name="bob", role="agent")
+    cid = _customer(desk)
+    opened: list[Database] = []
+
+    def other(name: str) -> Desk:
+        opened.append(open_database(desk.settings.db_url))
+        return Desk(db=opened[-1], settings=desk.settings, actor_name=name, clock=desk.clock)
+
+    read, go = threading.Event(), threading.Event()
+    in_force = policy.in_force
+
+    def paused_in_force(session, at, d):  # type: ignore[no-untyped-def]
+        found = in_force(session, at, d)
+        if threading.current_thread().name == "bob":
+            read.set()
+            go.wait(20)
+        return found
+
+    monkeypatch.setattr(policy, "in_force", paused_in_force)
+    results: dict[str, object] = {}
+
+    def run(name: str, call: Callable[[], object]) -> threading.Thread:
+        def target() -> None:
+            try:
+                results[name] = call()
+            except Exception as exc:  # kept for the assertions
+                results[name] = exc
+        thread = threading.Thread(target=target, name=name)
+        thread.start()
+        return thread
+
+    try:
+        bob = run("bob", partial(cases.create, other("bob"), kind=CaseKind.DELETION,
+                                 customer_id=cid))
+        assert read.wait(20)
+        alice = run("alice", partial(policy.add, other("alice"), text=POLICY_2026,
+                                     effective_on=date(2026, 3, 1)))
+        alice.join(1.0)  # adding the version waits for bob's case (or, wrongly, does not)
+        go.set()
+        bob.join(30)
+        alice.join(30)
+    finally:
+        go.set()
+        for db in opened:
+            db.dispose()
+    added, created = results["alice"], results["bob"]
+    assert isinstance(added, policy.PolicyInfo), added
+    assert isinstance(created, CaseDetail), created
+    case = cases.get(desk, created.case.id)
+    assert case.policy_version_id == added.id
+    assert case.case.due_date == date(2026, 3, 30)  # the new version's 20 days
 
 
 def test_periods_change_only_before_the_version_takes_effect(desk: Desk) -> None:

@@ -137,7 +137,7 @@ def _record(
     channel: Channel, case: Case | None, message: Message | None, note: str | None = None,
 ) -> ConsentEvent:
     now = desk.now()
-    version = policy.in_force(s, now, desk)
+    version = policy.stamp(s, now, desk)
     event = ConsentEvent(
         customer_id=customer.id or 0, purpose=ConsentPurpose.MARKETING.value,
         action=action.value, channel=channel.value, at=now,

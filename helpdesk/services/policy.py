@@ -8,7 +8,10 @@ service level where the version names no period, and the stricter of that and an
 
 A version added later reaches back: cases and consent events whose date falls inside its
 effective window are given it (noted in their history), and those cases' deadlines are
-recomputed from its periods. Nothing else moves.
+recomputed from its periods. Nothing else moves. On PostgreSQL, adding a version waits for
+every unit of work that is stamping a row with the version in force (:func:`stamp`), and those
+started meanwhile wait for it, so no case or consent event slips past the reach-back with the
+older version; SQLite's writers take turns anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from helpdesk import clock, policytext
@@ -30,6 +34,7 @@ from helpdesk.services.context import Desk
 from helpdesk.services.validation import clean_text, parse_choice
 
 MAX_PERIOD_DAYS = 366
+_PG_VERSIONS_LOCK = 0x68640003  # advisory lock: stamping rows (shared) against adding (alone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +170,7 @@ def add(
     name = clean_text(label, field="label") or f"Privacy policy effective {effective_on}"
     digest = hashlib.sha256(text.encode()).hexdigest()
     with desk.db.session(write=True) as s:
+        _hold_versions(s, alone=True)
         actor = desk.actor(s, require=Role.SUPERVISOR)
         if s.exec(select(PolicyVersion).where(PolicyVersion.sha256 == digest)).first():
             raise Conflict("this policy text is already registered")
@@ -237,6 +243,20 @@ def in_force(session: Session, at: datetime, desk: Desk) -> PolicyVersion | None
     ).first()
 
 
+def _hold_versions(session: Session, *, alone: bool) -> None:
+    """Until this unit of work ends, keep versions from being added (``alone``: add one)."""
+    if session.get_bind().dialect.name == "postgresql":
+        take = sa.func.pg_advisory_xact_lock if alone else sa.func.pg_advisory_xact_lock_shared
+        session.execute(sa.select(take(_PG_VERSIONS_LOCK)))
+
+
+def stamp(session: Session, at: datetime, desk: Desk) -> PolicyVersion | None:
+    """The version in force at ``at`` for a row this unit of work stamps with it (a case, a
+    consent event); no version is added until the row is committed."""
+    _hold_versions(session, alone=False)
+    return in_force(session, at, desk)
+
+
 def deadline_for(
     session: Session, desk: Desk, kind: CaseKind, received_at: datetime,
     also: Sequence[CaseKind] = (),
@@ -244,7 +264,7 @@ def deadline_for(
     """The deadline of a ``kind`` request received at ``received_at`` (the earliest with the
     ``also`` kinds the same letter asks for), and the version in force then (None: received
     before any loaded version)."""
-    version = in_force(session, received_at, desk)
+    version = stamp(session, received_at, desk)
     periods = version.periods if version is not None else None
     return clock.earliest_deadline((kind, *also), received_at, desk.settings, periods), version
 

@@ -161,7 +161,7 @@ def guard_customer(
     session.add(customer)
     session.flush()
     now = desk.now()
-    version = policy.in_force(session, now, desk)
+    version = policy.stamp(session, now, desk)
     session.add(ConsentEvent(
         customer_id=customer.id or 0, purpose=ConsentPurpose.MARKETING.value,
         action=ConsentAction.OPT_OUT.value, channel=Channel.ALL.value, at=now,
