@@ -7,6 +7,8 @@ area tests against the same list.
 
 from __future__ import annotations
 
+import os
+
 HOSTILE: list[str] = [
     # Textual / Rich markup: closing tags, actions, style injection
     "[/b]",
@@ -62,4 +64,45 @@ HUGE: list[str] = [
     "x" * 1_000_000,
     "[b]" * 333_334,
     "é" * 500_000,
+]
+
+
+#: A command-line argument as Python hands it over when its bytes are not UTF-8 (lone
+#: surrogates from ``surrogateescape``), as from a file name made on another system.
+UNDECODABLE = os.fsdecode(b"caf\xe9 \xff\xfe.mbox")
+#: Longer than a file name may be (NAME_MAX is 255 bytes) and than a path may be (PATH_MAX 4096).
+LONG_NAME = "n" * 300
+LONG_PATH = "d/" * 2100 + "f"
+
+#: Hostile command-line arguments: the strings above plus what only argv and options bring —
+#: undecodable bytes, over-long paths, numbers no column holds, database URLs that are not.
+ARGV: list[str] = [
+    *HOSTILE,
+    UNDECODABLE,
+    LONG_NAME,
+    LONG_PATH,
+    "x" * 100_000,
+    "9" * 400,
+    "2147483647",  # the largest a 32-bit id column holds: passes the argument check
+    "2200000000",  # beyond a 32-bit integer column (PostgreSQL's INTEGER)
+    "9223372036854775808",  # beyond a 64-bit one (SQLite's INTEGER)
+    "-99999999999999999999",
+    "-1",
+    "0",
+    "1e309",
+    "nan",
+    "2026-02-30",
+    "99999-12-31",
+    "0001-01-01T00:00:00",
+    "x=y=z",
+    "dispute=99999999999999999999",
+    "notaurl",
+    "postgresql://",
+    "postgresql://u:p@[::1/db",
+    "sqlite:///" + LONG_NAME,
+    "sqlite:////nonexistent-folder/x.sqlite3",
+    "http://example.org/",
+    "mysql://u@localhost/x",
+    "file:///etc/passwd",
+    "sqlite:///" + UNDECODABLE,
 ]
