@@ -146,6 +146,9 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         #: A page is on its way. (Not Widget.loading: that one covers the table with an
         #: animated indicator, which takes focus away and spins while a load is pending.)
         self.fetching = False
+        #: Downward moves asked for past the last loaded row while the next page was on its
+        #: way (a held key outrunning the load): made when it lands.
+        self._owed = 0
         self._shown: tuple[tuple[int, int], ...] = ()  # (column index, width) on screen
 
     # --- what is listed --------------------------------------------------------------------
@@ -210,10 +213,16 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         def landed(page: Page[T]) -> None:
             self.fetching = False
             if replace:
+                self._owed = 0
                 self._replace(list(page.items), page.next_cursor, keep=keep)
             else:
                 self._append(page.items)
             self.next_cursor = page.next_cursor
+            if self._owed and self.row_count:
+                target = self.cursor_row + self._owed
+                last = self.row_count - 1
+                self._owed = max(0, target - last) if page.next_cursor else 0
+                self.move_cursor(row=min(target, last))
             self.post_message(self.Loaded(self, len(self.items), page.next_cursor is not None))
 
         def failed(exc: Exception) -> bool:
@@ -429,11 +438,20 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
 
     # --- movement --------------------------------------------------------------------------
 
+    def action_cursor_down(self) -> None:
+        if (self.row_count and self.cursor_row == self.row_count - 1
+                and (self.fetching or self.more())):
+            self._owed += 1  # the next page is coming: the move is made when it lands
+            return
+        super().action_cursor_down()
+
     def action_first(self) -> None:
+        self._owed = 0
         if self.row_count:
             self.move_cursor(row=0)
 
     def action_last(self) -> None:
+        self._owed = 0
         if self.row_count:
             self.move_cursor(row=self.row_count - 1)
 

@@ -11,19 +11,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
-from helpdesk.domain import CaseKind
+from helpdesk.domain import CaseKind, Queue
 from helpdesk.services import agents, cases, changes, customers, disputes
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
-from screens.main import CaseTable, MainScreen
-from screens.widgets import DetailScroll, ListTable
+from screens.main import FIRST_PAGE, PAGE_SIZE, QUEUES, CaseTable, MainScreen
+from screens.widgets import DetailScroll, ListTable, Picker
 from tests.conftest import FakeClock, Run, settle
 
 SCREENS = Path(__file__).resolve().parent.parent / "screens"
@@ -293,3 +294,54 @@ async def test_record_screens_are_reused_with_the_new_record(
         await pilot.press("escape", "escape")
         await settle(pilot)
         assert app.screen is kept and "first subject" in _text(app)
+
+
+def _hold(app: DeskApp, key: str, times: int) -> None:
+    """A key held down: every repeat is queued before the desk has handled the first (as a
+    terminal's key repeat outruns a page load), not one key per idle moment as Pilot presses."""
+    for _ in range(times):
+        app.post_message(events.Key(key, key))
+
+
+async def test_keys_held_down_leave_the_desk_settled_on_the_right_rows(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    """j held down in a queue while its pages load, then on the queue list while each queue
+    loads: the cursor ends where the keys put it, every case is listed once and in the queue's
+    order, the rows shown are those of the queue highlighted, and nothing is left running."""
+    total = FIRST_PAGE + PAGE_SIZE + 40
+    for i in range(total):
+        cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=None, subject=f"held {i}",
+                     received_at=ui_desk.now() - timedelta(minutes=i))
+    expected = [str(c.id) for c in
+                cases.list_queue(ui_desk, Queue.UNASSIGNED, limit=total).items]
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        main.select_queue("unassigned")
+        await settle(pilot)
+        table = main.query_one(CaseTable)
+        table.focus()
+        await pilot.pause()
+        presses = total - 10  # past the first and the second page
+        _hold(app, "j", presses)
+        await settle(pilot, rounds=8)
+        assert table.cursor_row == presses
+        assert table.current_key == expected[presses]
+        keys = table.row_keys()
+        assert keys == expected[:len(keys)] and len(keys) > presses  # once each, in order
+        assert not [w for w in app.workers if w.is_running]
+
+        queues = main.query_one(Picker)
+        queues.focus()
+        await pilot.pause()
+        _hold(app, "j", len(QUEUES) + 5)  # runs past the last queue
+        await settle(pilot, rounds=8)
+        assert queues.highlighted == len(QUEUES) - 1 and main.spec is QUEUES[-1]
+        shown = [str(c.id) for c in
+                 cases.list_queue(ui_desk, QUEUES[-1].queue, limit=FIRST_PAGE).items]
+        assert table.row_keys() == shown
+        assert QUEUES[-1].label in str(main.query_one("#queue-title", Static).render())
+        assert not [w for w in app.workers if w.is_running]
