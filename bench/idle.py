@@ -5,6 +5,10 @@ kind of terminal for the same time, in the same run.
 Each runs in its own process with a pty as its terminal (the Linux driver, as an agent's
 terminal would run it); CPU is read from ``/proc/PID/stat`` (user + system, all threads) over
 ``IDLE_SECONDS`` after a settling pause. Figures are percent of one core. Target: desk < 1%.
+
+The second figure is the same watch after a burst of keys typed faster than the desk answers
+(``BURST``: j held down through the first queue's pages, then through the queue list, which
+loads each queue it passes): what they started must finish and leave the desk idle again.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from bench.common import Figure, Options, desk_home, workdir
 #: Seconds watched (after SETTLE seconds for start-up and the first rows).
 IDLE_SECONDS = 30
 SETTLE = 8
+#: j held down in the case list, Tab to the queues, j held down there, Tab back.
+BURST = b"j" * 300 + b"\t" + b"j" * 15 + b"\t"
 
 BARE = """
 import sqlmodel  # noqa: F401
@@ -52,8 +58,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _idle_cpu(code: str, *args: str, seconds: float) -> float:
-    """Percent of a core that ``code`` uses while left alone on a 120x36 pseudo-terminal."""
+def _idle_cpu(code: str, *args: str, seconds: float, keys: bytes = b"") -> float:
+    """Percent of a core that ``code`` uses while left alone on a 120x36 pseudo-terminal
+    (after ``keys``, typed at once, and another settling pause)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36",
@@ -78,6 +85,9 @@ def _idle_cpu(code: str, *args: str, seconds: float) -> float:
         time.sleep(SETTLE)
         if proc.poll() is not None:
             raise RuntimeError(f"the program exited early ({proc.returncode})")
+        if keys:
+            os.write(master, keys)
+            time.sleep(SETTLE)
         before, start = _cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
         used, spent = _cpu_seconds(proc.pid) - before, time.monotonic() - start
@@ -98,7 +108,11 @@ def run(opts: Options) -> list[Figure]:
         demo_desk(folder, opts).db.dispose()
         from helpdesk import demo
 
-        bare = _idle_cpu(BARE, seconds=seconds)
-        desk = _idle_cpu(DESK, demo.AGENTS[1][0], "--db", demo_url(folder, opts),
-                         seconds=seconds)
-    return [Figure(f"idle CPU over {seconds}s (% of a core; target < 1)", desk, bare, "%")]
+        desk_args = (demo.AGENTS[1][0], "--db", demo_url(folder, opts))
+        figures = []
+        for label, keys in (("", b""), (" after a burst of keys", BURST)):
+            bare = _idle_cpu(BARE, seconds=seconds, keys=keys)
+            desk = _idle_cpu(DESK, *desk_args, seconds=seconds, keys=keys)
+            figures.append(Figure(f"idle CPU over {seconds}s{label} (% of a core; target < 1)",
+                                  desk, bare, "%"))
+    return figures

@@ -25,36 +25,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from pathlib import Path
 
 from bench._demodb import bench_desk, demo_database
 from bench.common import Figure, Options, desk_home, percentile, server_settings, workdir
-from helpdesk import demo
-from helpdesk.config import load_settings
-from helpdesk.db.engine import open_database
 from helpdesk.db.search import DEFAULT_LIMIT, SUBSTRING_MIN_CHARS, PostgresSearch, fold
 from helpdesk.services import customers
 from helpdesk.services.context import Desk
 
-ACTOR = "bench"
 LENGTHS = range(1, 9)
 TRIES = 3
-
-
-def _database(root: Path, opts: Options) -> Path:
-    """The demo database for this size and seed, generated unless --workdir already has it."""
-    path = root / f"bench-search-{opts.customers}-{opts.seed}.sqlite3"
-    done = path.with_name(path.name + ".done")
-    if not done.exists():
-        path.unlink(missing_ok=True)
-        db = open_database(f"sqlite:///{path}")
-        try:
-            demo.generate(Desk(db=db, settings=load_settings(), actor_name=ACTOR),
-                          customers=opts.customers, seed=opts.seed)
-        finally:
-            db.dispose()
-        done.touch()
-    return path
 
 
 def _fragments(row_of: Callable[[int], Sequence[str | None] | None], rng: random.Random,
@@ -154,12 +133,10 @@ def run(opts: Options) -> list[Figure]:
         return _run_postgres(opts)
     samples = max(50, opts.repeat * 20)
     figures: list[Figure] = []
-    with workdir(opts) as root, desk_home(root):
-        path = _database(root, opts)
-        db = open_database(f"sqlite:///{path}")
-        desk = Desk(db=db, settings=load_settings(), actor_name=ACTOR)
+    with workdir(opts) as root, desk_home(root), demo_database(root, opts) as url:
+        desk = bench_desk(url, root)
         rng = random.Random(opts.seed)
-        with closing(sqlite3.connect(path)) as raw:
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as raw:
 
             def row_of(customer_id: int) -> Sequence[str | None] | None:
                 return raw.execute("SELECT name, emails, company, phone FROM customer_fts "
@@ -172,5 +149,5 @@ def run(opts: Options) -> list[Figure]:
             for length in LENGTHS:
                 frags = _fragments(row_of, rng, length, samples, opts.customers)
                 figures += _percentiles(length, *_measure(desk, frags, bare))
-        db.dispose()
+        desk.db.dispose()
     return figures
