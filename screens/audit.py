@@ -22,7 +22,7 @@ from helpdesk.services.readmodels import CustomerDetail
 from screens.base import DeskScreen
 from screens.registry import CustomerAction, DeskCommand, lazy_module, register
 from screens.text import cell, lit, when
-from screens.widgets import ListColumn, ListTable, Row
+from screens.widgets import ListColumn, ListTable, Row, focus_now
 
 if TYPE_CHECKING:
     from helpdesk.services import audit_query
@@ -155,10 +155,10 @@ class AuditScreen(DeskScreen[None]):
         except Invalid as exc:
             self.desk_app.show_error(exc)
             if exc.field in FIELDS:
-                self.query_one(f"#{exc.field}", Input).focus()
+                focus_now(self.query_one(f"#{exc.field}", Input))
             return
         self.action_reload()
-        self._table.focus()
+        focus_now(self._table)
 
 
 def _customer_trail(app: DeskApp, customer: CustomerDetail) -> None:

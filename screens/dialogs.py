@@ -34,7 +34,7 @@ from textual.widgets.option_list import Option
 from helpdesk.errors import Conflict, HelpdeskError
 from screens.base import DeskModal
 from screens.text import lit
-from screens.widgets import Picker
+from screens.widgets import Picker, focus_now
 
 T = TypeVar("T")
 FieldKind = Literal["text", "area", "check", "choice"]
@@ -142,7 +142,7 @@ class FormDialog(DeskModal[T]):
         self.initial = self.values()
         focusable = [w for w in self.inputs() if w.focusable]
         if focusable:
-            focusable[0].focus()
+            focus_now(focusable[0])
 
     def inputs(self) -> list[Widget]:
         return [self.query_one(f"#f-{f.name}") for f in self.fields]
@@ -198,7 +198,7 @@ class FormDialog(DeskModal[T]):
         for widget in self.inputs():
             widget.set_class(widget.id == f"f-{field}", "-invalid")
         if field and self.query(f"#f-{field}"):
-            self.query_one(f"#f-{field}").focus()
+            focus_now(self.query_one(f"#f-{field}"))
 
     def _failed(self, exc: Exception) -> bool:
         if isinstance(exc, Conflict) and not exc.field:
@@ -227,7 +227,7 @@ class FormDialog(DeskModal[T]):
         event.stop()
         later = widgets[widgets.index(source) + 1:]
         if later:
-            later[0].focus()
+            focus_now(later[0])
         else:
             self.action_save()
 
@@ -256,7 +256,7 @@ class SearchDialog(FormDialog[T]):
         self.load("search", lambda: search(text), lambda found: self.set_choices("pick", found))
 
     def action_to_matches(self) -> None:
-        self.query_one("#f-pick").focus()
+        focus_now(self.query_one("#f-pick"))
 
 
 def _options(choices: Sequence[tuple[str, Any]]) -> list[Option]:
@@ -298,7 +298,7 @@ class ConflictDialog(ModalScreen[bool]):
                 yield Button("Keep (Esc)", id="keep")
 
     def on_mount(self) -> None:
-        self.query_one("#reload", Button).focus()
+        focus_now(self.query_one("#reload", Button))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "reload")

@@ -12,7 +12,7 @@ from helpdesk.services.readmodels import CustomerSummary
 from helpdesk.wording import counted
 from screens.base import DeskScreen
 from screens.text import cell
-from screens.widgets import ListColumn, ListTable, Row
+from screens.widgets import ListColumn, ListTable, Row, focus_now
 
 #: Enough to fill a tall terminal; more would only cost time per keystroke (refine instead).
 RESULTS = 30
@@ -54,7 +54,7 @@ class LookupScreen(DeskScreen[None]):
         yield ListTable(RESULT_COLUMNS, result_row, id="results")
 
     def focus_search(self) -> None:
-        self.query_one(Input).focus()
+        focus_now(self.query_one(Input))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         text = event.value.strip()
@@ -84,7 +84,7 @@ class LookupScreen(DeskScreen[None]):
     def action_to_results(self) -> None:
         table = self.query_one(ListTable)
         if table.row_count:
-            table.focus()
+            focus_now(table)
 
     def on_key(self, event: events.Key) -> None:
         """Typing a character while the results have focus goes back to the search field
@@ -92,7 +92,7 @@ class LookupScreen(DeskScreen[None]):
         table = self.query_one(ListTable)
         if self.focused is table and event.is_printable and event.key not in self.active_bindings:
             search = self.query_one(Input)
-            search.focus()
+            focus_now(search)
             search.insert_text_at_cursor(event.character or "")
             event.stop()
 

@@ -18,7 +18,7 @@ from helpdesk.services.readmodels import CaseSummary, QueueCounts, QueueTotals
 from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.text import cell, days_left_text, urgency, when
-from screens.widgets import ListColumn, ListTable, Picker, Row
+from screens.widgets import ListColumn, ListTable, Picker, Row, focus_now
 
 #: The first page only has to fill the screen (so a queue shows fast); later pages are larger.
 FIRST_PAGE = 50
@@ -100,6 +100,14 @@ class CaseTable(ListTable[CaseSummary]):
         return int(key) if key else None
 
 
+class QueueList(Picker):
+    """The queues; Enter goes to the chosen queue's cases before the next key is handled."""
+
+    def action_select(self) -> None:
+        super().action_select()
+        focus_now(self.screen.query_one(CaseTable))
+
+
 class MainScreen(DeskScreen[None]):
     """Queues on the left, cases on the right; the banner counts the agent's urgent cases."""
 
@@ -128,8 +136,8 @@ class MainScreen(DeskScreen[None]):
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="banner")
         with Horizontal(id="main-body"):
-            yield Picker(*(Option(self._queue_label(spec), id=spec.key) for spec in QUEUES),
-                         id="queues")
+            yield QueueList(*(Option(self._queue_label(spec), id=spec.key)
+                              for spec in QUEUES), id="queues")
             with Vertical(id="queue-pane"):
                 yield Static("", id="queue-title")
                 yield CaseTable(self.desk.settings.tz, id="cases")
@@ -262,9 +270,6 @@ class MainScreen(DeskScreen[None]):
         if event.option_index == event.option_list.highlighted and key and key != self.spec.key:
             self.select_queue(key)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.query_one(CaseTable).focus()
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
             self.desk_app.open_case(int(event.row_key.value))
@@ -277,9 +282,9 @@ class MainScreen(DeskScreen[None]):
 
     def action_switch_pane(self) -> None:
         if self.focused is self.query_one(CaseTable):
-            self.query_one(Picker).focus()
+            focus_now(self.query_one(Picker))
         else:
-            self.query_one(CaseTable).focus()
+            focus_now(self.query_one(CaseTable))
 
     def action_new_case(self) -> None:
         self.desk_app.action_new_case()

@@ -24,6 +24,7 @@ from helpdesk.services.readmodels import CaseDetail
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
 from screens.registry import CaseAction, register
 from screens.text import lit
+from screens.widgets import focus_now
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -64,7 +65,7 @@ class PreviewDialog(FormDialog[replies.WrittenReply]):
     def _show_choices(self, found: tuple[list[tuple[str, Any]], Any]) -> None:
         items, chosen = found
         self.set_choices(self.pick, items, chosen)
-        self.query_one(f"#f-{self.pick}").focus()
+        focus_now(self.query_one(f"#f-{self.pick}"))
 
     @on(OptionList.OptionHighlighted)
     def _preview(self, event: OptionList.OptionHighlighted) -> None:

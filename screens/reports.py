@@ -23,7 +23,7 @@ from helpdesk.services import parsing
 from screens.base import DeskScreen
 from screens.registry import DeskCommand, lazy_module, register
 from screens.text import cell, lit
-from screens.widgets import ListColumn, ListTable, Row
+from screens.widgets import ListColumn, ListTable, Row, focus_now
 
 if TYPE_CHECKING:
     from helpdesk.services import reports
@@ -146,7 +146,7 @@ class ReportsScreen(DeskScreen[None]):
             self._show(self.report)
 
     def action_focus_range(self) -> None:
-        self.query_one("#start", Input).focus()
+        focus_now(self.query_one("#start", Input))
 
     @on(Input.Submitted)
     def _apply_range(self) -> None:

@@ -66,6 +66,15 @@ def motion_bindings(*, down: str = "cursor_down", up: str = "cursor_up",
     return bindings
 
 
+def focus_now(widget: Widget) -> None:
+    """Focus ``widget`` before the next key is handled.
+
+    ``Widget.focus`` waits its turn behind the keys already queued, so keys typed fast after
+    Tab, Enter or a key that opens something went to where the focus was before.
+    """
+    widget.screen.set_focus(widget)
+
+
 class Unseen:
     """What the DataTable underneath holds for each cell of a :class:`ListTable`.
 

@@ -21,7 +21,7 @@ from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog, FormValues
 from screens.registry import DeskCommand, register
 from screens.text import cell, days_left_text, lit, urgency
-from screens.widgets import ListColumn, ListTable, Row
+from screens.widgets import ListColumn, ListTable, Row, focus_now
 
 UNASSIGNED = "(unassigned)"
 MARK = "✓"
@@ -130,7 +130,7 @@ class WorkloadScreen(DeskScreen[None]):
         name = str(event.row_key.value)
         self.marked.clear()
         self._load_cases(None if name == UNASSIGNED else name)
-        self._cases_table.focus()
+        focus_now(self._cases_table)
 
     def _load_cases(self, agent: str | None) -> None:
         self.agent, self.listing = agent, True

@@ -345,3 +345,31 @@ async def test_keys_held_down_leave_the_desk_settled_on_the_right_rows(
         assert table.row_keys() == shown
         assert QUEUES[-1].label in str(main.query_one("#queue-title", Static).render())
         assert not [w for w in app.workers if w.is_running]
+
+
+def _type(app: DeskApp, *keys: str) -> None:
+    """Keys typed faster than the desk answers: all queued before the first is handled."""
+    for key in keys:
+        app.post_message(events.Key(key, {"tab": "\t", "enter": "\r"}.get(key, key)))
+
+
+async def test_keys_typed_fast_after_tab_or_enter_go_where_the_focus_went(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    """Tab to the queues, or Enter on a queue, decides where the keys typed right after it
+    go, however fast they come (the focus moved only once those keys had been handled)."""
+    for i in range(5):
+        cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=None, subject=f"fast {i}")
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        table = main.query_one(CaseTable)
+        _type(app, "tab", "j", "j")  # to the queues, two down
+        await settle(pilot)
+        assert main.spec is QUEUES[2] and table.cursor_row == 0
+        _type(app, "enter", "j", "j")  # Enter on a queue: its cases, two down
+        await settle(pilot)
+        assert main.spec is QUEUES[2] and main.focused is table and table.cursor_row == 2
+
