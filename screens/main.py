@@ -182,12 +182,12 @@ class MainScreen(DeskScreen[None]):
                         else "dim")
             text.append(" (N) · ", "dim")
         if counts.mine_overdue:
-            text.append(f"{counts.mine_overdue} of your cases overdue", "bold red")
+            text.append(f"{counts.mine_overdue:,} of your cases overdue", "bold red")
         else:
             text.append("None of your cases is overdue", "green")
-        text.append(f" · {counts.mine_due_soon} due within 7 days", "yellow"
+        text.append(f" · {counts.mine_due_soon:,} due within 7 days", "yellow"
                     if counts.mine_due_soon else "")
-        text.append(f" · {counts.mine_open} open")
+        text.append(f" · {counts.mine_open:,} open")
         if counts.mine_dispute_warnings:
             text.append(f" · {counted(counts.mine_dispute_warnings, 'dispute')} past a warning "
                         "day", "bold magenta")
@@ -210,11 +210,14 @@ class MainScreen(DeskScreen[None]):
 
     def _queue_label(self, spec: QueueSpec) -> Text:
         """The queue's name and, once counted, how many cases it holds, right-aligned."""
-        label = Text(spec.label)
-        if self.totals is not None:
-            n = f"{self.totals.of(spec.queue, spec.stage):,}"
-            label.append(" " * max(1, self.QUEUE_LABEL_WIDTH - len(spec.label) - len(n)))
-            label.append(n, "bold" if spec.queue is Queue.OVERDUE and n != "0" else "")
+        if self.totals is None:
+            return Text(spec.label)
+        n = f"{self.totals.of(spec.queue, spec.stage):,}"
+        room = self.QUEUE_LABEL_WIDTH - len(n) - 1  # one line: the name gives way to the count
+        name = spec.label if len(spec.label) <= room else spec.label[:room - 1] + "…"
+        label = Text(name)
+        label.append(" " * (self.QUEUE_LABEL_WIDTH - len(name) - len(n)))
+        label.append(n, "bold" if spec.queue is Queue.OVERDUE and n != "0" else "")
         return label
 
     def _show_totals(self, totals: QueueTotals) -> None:

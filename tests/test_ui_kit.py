@@ -373,3 +373,18 @@ async def test_keys_typed_fast_after_tab_or_enter_go_where_the_focus_went(
         await settle(pilot)
         assert main.spec is QUEUES[2] and main.focused is table and table.cursor_row == 2
 
+
+async def test_every_queue_and_its_count_fit_on_one_line(ui_desk: Desk, tmp_path: Path) -> None:
+    """A long queue name gives way to its count (it wrapped the count onto a line of its
+    own: "resolution proposed" at any count, "Due within 7 days" from 1,000 on)."""
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen) and main.totals is not None
+        queues = main.query_one(Picker)
+        for index, spec in enumerate(QUEUES):
+            label = str(queues.get_option_at_index(index).prompt)
+            assert len(label) <= main.QUEUE_LABEL_WIDTH, label
+            assert label.endswith(f" {main.totals.of(spec.queue, spec.stage):,}"), label
+            assert label.strip()[:4] == spec.label.strip()[:4]
