@@ -10,16 +10,19 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 from textual.theme import Theme
+from textual.widgets import Input, TextArea
 
 from helpdesk import uistate
 from helpdesk.domain import Role
@@ -29,7 +32,7 @@ from helpdesk.services.changes import Change, ChangeFeed, Watcher
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail
 from screens import registry
-from screens.base import DeskChanged, Loader, RecordScreen
+from screens.base import DeskChanged, DeskModal, DeskScreen, Loader, RecordScreen
 from screens.case import CaseScreen, new_case_form
 from screens.customer import CustomerScreen, customer_form
 from screens.dialogs import ConflictDialog, HelpScreen
@@ -97,6 +100,8 @@ class DeskApp(App[None]):
 
     #: Seconds between checks for changes made elsewhere (SQLite; PostgreSQL is told at once).
     WATCH_INTERVAL = 1.0
+    #: Keys typed while a desk screen opens wait for it (its focus) at most this long.
+    OPENING_WAIT = 1.0
 
     def __init__(self, desk: Desk, *, state_file: Path | None = None) -> None:
         super().__init__()
@@ -110,6 +115,10 @@ class DeskApp(App[None]):
         #: Record screens kept installed for reuse (see _open).
         self._kept: dict[type[RecordScreen], RecordScreen] = {}
         self.ui_context = contextvars.Context()
+        #: A desk screen pushed but not yet on top, since when, and the keys typed meanwhile.
+        self._opening: Screen[Any] | None = None
+        self._opening_since = 0.0
+        self._held: list[events.Key] = []
         state = uistate.load_state(self.state_file)
         wanted = state.get("theme") or desk.settings.theme
         if wanted in self.available_themes:
@@ -133,6 +142,62 @@ class DeskApp(App[None]):
 
     def on_unmount(self) -> None:
         self.watcher.stop()
+
+    # --- keys typed faster than the desk answers -------------------------------------------
+    #
+    # Textual hands a key to the focused widget and runs a binding only once the key has
+    # bubbled back up, so keys typed right after one that opens a screen or moves the focus
+    # reached the old widget first: "/" and a name typed at once found nothing, j typed after
+    # Down in the lookup went into the search text. Here a bound key is acted on as it
+    # arrives (text typed into a field stays the field's), and keys typed while a desk
+    # screen opens wait until it is on top with its focus.
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self._opening is not None:
+                if time.monotonic() - self._opening_since < self.OPENING_WAIT:
+                    self._held.append(event)
+                    return
+                self._opening = None  # it never came up: stop waiting for it
+            if self._held:
+                self._held.append(event)
+                await self._release_keys()
+                return
+            if await self._act_on(event):
+                return
+        await super().on_event(event)
+
+    async def _act_on(self, key: events.Key) -> bool:
+        """Run the binding of ``key`` now, as Textual would after it bubbled up; False when
+        the key is for the focused widget (text typed into a field, anything in a text area,
+        or no binding of that key)."""
+        focused = self.focused
+        if isinstance(focused, TextArea) or (isinstance(focused, Input) and key.is_printable):
+            return False
+        active = self.screen.active_bindings.get(key.key)
+        if active is None or not active.enabled:
+            return False
+        return await self.run_action(active.binding.action, active.node)
+
+    def push_screen(self, screen: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(screen, (DeskScreen, DeskModal)):
+            self._opening, self._opening_since = screen, time.monotonic()
+        return super().push_screen(screen, *args, **kwargs)
+
+    def screen_ready(self, screen: Screen[Any]) -> None:
+        """``screen`` is on top: the keys typed while it opened go to it now, in order."""
+        if screen is self._opening:
+            self._opening = None
+            self.call_later(self._release_keys)
+
+    async def _release_keys(self) -> None:
+        held, self._held = self._held, []
+        for index, key in enumerate(held):
+            if self._opening is not None:  # that key opened another screen: the rest wait
+                self._held = held[index:] + self._held
+                return
+            if not await self._act_on(key):
+                await super().on_event(key)
 
     # --- changes -----------------------------------------------------------------------------
 

@@ -181,6 +181,7 @@ class DeskScreen(Loader, Screen[ResultT]):
             self._missed.append(event)
 
     def on_screen_resume(self) -> None:
+        self.desk_app.screen_ready(self)
         missed, self._missed = self._missed, []
         for event in missed:
             self.desk_changed(event)
@@ -318,6 +319,9 @@ class DeskModal(Loader, ModalScreen[ResultT]):
     """A dialog over the current screen; Escape cancels it (answers None)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel")]
+
+    def on_screen_resume(self) -> None:
+        self.desk_app.screen_ready(self)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -237,7 +238,9 @@ class SearchDialog(FormDialog[T]):
     ``search`` off the UI thread and lists what it finds in the ``pick`` choice field (Enter or
     Down moves there, Enter saves). ``submit`` gets the picked value as ``values["pick"]``."""
 
-    BINDINGS = [Binding("down", "to_matches", "Matches", show=False, id="form.matches")]
+    # priority: acted on before the keys typed after it reach the text field
+    BINDINGS = [Binding("down", "to_matches", "Matches", show=False, id="form.matches",
+                        priority=True)]
 
     def __init__(self, title: str, search: Callable[[str], Sequence[tuple[str, Any]]],
                  submit: Callable[[FormValues], T], *, label: str, hint: str = "",
@@ -256,6 +259,8 @@ class SearchDialog(FormDialog[T]):
         self.load("search", lambda: search(text), lambda found: self.set_choices("pick", found))
 
     def action_to_matches(self) -> None:
+        if self.focused is not self.query_one("#f-find"):
+            raise SkipAction  # Down in the matches moves down them
         focus_now(self.query_one("#f-pick"))
 
 

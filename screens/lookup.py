@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual import events
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
@@ -39,7 +40,9 @@ class LookupScreen(DeskScreen[None]):
 
     BINDINGS = [
         Binding("ctrl+n", "new_customer", "New customer", id="lookup.new_customer"),
-        Binding("down", "to_results", "Results", show=False, id="lookup.results"),
+        # priority: acted on before the keys typed after it reach the search field
+        Binding("down", "to_results", "Results", show=False, id="lookup.results",
+                priority=True),
     ]
     AUTO_FOCUS = "#search"
     HINT = "Find a customer: name, any e-mail, company or phone"
@@ -83,8 +86,9 @@ class LookupScreen(DeskScreen[None]):
 
     def action_to_results(self) -> None:
         table = self.query_one(ListTable)
-        if table.row_count:
-            focus_now(table)
+        if self.focused is not self.query_one(Input) or not table.row_count:
+            raise SkipAction  # Down in the results moves down them
+        focus_now(table)
 
     def on_key(self, event: events.Key) -> None:
         """Typing a character while the results have focus goes back to the search field

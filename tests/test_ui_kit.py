@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import DataTable, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
@@ -23,6 +23,8 @@ from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
+from screens.dialogs import FormDialog
+from screens.lookup import LookupScreen
 from screens.main import FIRST_PAGE, PAGE_SIZE, QUEUES, CaseTable, MainScreen
 from screens.widgets import DetailScroll, ListTable, Picker
 from tests.conftest import FakeClock, Run, settle
@@ -350,7 +352,8 @@ async def test_keys_held_down_leave_the_desk_settled_on_the_right_rows(
 def _type(app: DeskApp, *keys: str) -> None:
     """Keys typed faster than the desk answers: all queued before the first is handled."""
     for key in keys:
-        app.post_message(events.Key(key, {"tab": "\t", "enter": "\r"}.get(key, key)))
+        character = {"tab": "\t", "enter": "\r", "slash": "/", "down": None}.get(key, key)
+        app.post_message(events.Key(key, character))
 
 
 async def test_keys_typed_fast_after_tab_or_enter_go_where_the_focus_went(
@@ -388,3 +391,35 @@ async def test_every_queue_and_its_count_fit_on_one_line(ui_desk: Desk, tmp_path
             assert len(label) <= main.QUEUE_LABEL_WIDTH, label
             assert label.endswith(f" {main.totals.of(spec.queue, spec.stage):,}"), label
             assert label.strip()[:4] == spec.label.strip()[:4]
+
+
+async def test_keys_typed_while_a_screen_opens_go_to_it(ui_desk: Desk, tmp_path: Path) -> None:
+    """"/" and a name typed at once look the name up (the name reached the old screen, then
+    the new one before its search field had the focus, and was lost); Down, j, j and Enter
+    typed straight after open the third result (the j's went into the search text); "c" and
+    a name type the name into the new customer form."""
+    for place in ("acme", "home", "work", "club"):
+        customers.create(ui_desk, name="Ola Berg", emails=[f"ola@{place}.example"])
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        _type(app, "slash", *"ola")
+        await settle(pilot)
+        lookup = app.screen
+        assert isinstance(lookup, LookupScreen)
+        assert lookup.query_one("#search", Input).value == "ola"
+        found = lookup.query_one(ListTable).row_keys()
+        assert len(found) == 4
+        _type(app, "down", "j", "j", "enter")  # the third result
+        await settle(pilot)
+        assert lookup.query_one("#search", Input).value == "ola"
+        assert isinstance(app.screen, CustomerScreen)
+        assert app.screen.record_id == int(found[2])
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        _type(app, "c", *"Nora")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, FormDialog)
+        assert form.query_one("#f-name", Input).value == "Nora"
