@@ -60,6 +60,19 @@ def live_desk(db_url: str, tmp_path: Path) -> Iterator[Desk]:
     db.dispose()
 
 
+async def _unassigned_queue(app: DeskApp, pilot: Pilot[None]) -> tuple[MainScreen, CaseTable]:
+    """Once the desk is up: the unassigned queue listed, its case list focused."""
+    await settle(pilot)
+    main = app.screen
+    assert isinstance(main, MainScreen)
+    main.select_queue("unassigned")
+    await settle(pilot)
+    table = main.query_one(CaseTable)
+    table.focus()
+    await pilot.pause()
+    return main, table
+
+
 async def test_a_note_added_from_the_cli_appears_in_an_open_case_view(
     live_desk: Desk, cli: Run, tmp_path: Path
 ) -> None:
@@ -93,13 +106,7 @@ async def test_lists_refresh_in_place_keeping_the_cursor(
                         subject=f"question {i}").case.id for i in range(6)]
     app = DeskApp(live_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        main = app.screen
-        assert isinstance(main, MainScreen)
-        main.select_queue("unassigned")
-        await settle(pilot)
-        table = main.query_one(CaseTable)
-        table.focus()
+        _, table = await _unassigned_queue(app, pilot)
         await pilot.press("j", "j", "j")
         chosen = table.current_key
         assert chosen is not None and table.row_count == 6
@@ -319,14 +326,7 @@ async def test_keys_held_down_leave_the_desk_settled_on_the_right_rows(
                 cases.list_queue(ui_desk, Queue.UNASSIGNED, limit=total).items]
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        main = app.screen
-        assert isinstance(main, MainScreen)
-        main.select_queue("unassigned")
-        await settle(pilot)
-        table = main.query_one(CaseTable)
-        table.focus()
-        await pilot.pause()
+        main, table = await _unassigned_queue(app, pilot)
         presses = total - 10  # past the first and the second page
         _hold(app, "j", presses)
         await settle(pilot, rounds=8)
