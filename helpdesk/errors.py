@@ -66,6 +66,13 @@ class KeyMissing(HelpdeskError):
     label = "key missing"
 
 
+class Unavailable(HelpdeskError):
+    """The database cannot be reached or opened (server down, wrong address, lost connection)."""
+
+    exit_code = 9
+    label = "database unavailable"
+
+
 #: Exit codes documented by ``helpdesk --help``; 2 is argparse's usage error.
 EXIT_CODES: dict[int, str] = {
     0: "success",
@@ -77,4 +84,5 @@ EXIT_CODES: dict[int, str] = {
     Invalid.exit_code: "invalid input",
     Busy.exit_code: "database busy (locked by another writer)",
     KeyMissing.exit_code: "this desk does not hold the database's key (see 'helpdesk key')",
+    Unavailable.exit_code: "database unavailable (server unreachable, connection lost)",
 }

@@ -21,7 +21,15 @@ from helpdesk import files
 from helpdesk.clock import utcnow
 from helpdesk.config import data_dir
 from helpdesk.db.search import register_functions
-from helpdesk.errors import Busy, Conflict, Forbidden, HelpdeskError, Invalid
+from helpdesk.errors import (
+    Busy,
+    Conflict,
+    Forbidden,
+    HelpdeskError,
+    Invalid,
+    NotFound,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,11 +37,28 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_BUSY_SNAPSHOT = 517  # a read snapshot went stale before its first write
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a grant or a team-mode guard refused
+CONNECT_TIMEOUT_S = 10  # an unreachable server is reported, not waited for
+_SERVER_GONE = {"57P01", "57P02", "57P03"}  # shut down, crashed, not accepting connections
 
 
 def normalize_url(url: str | URL) -> URL:
-    """Accept plain ``postgresql://`` URLs and route them to psycopg 3."""
-    parsed = make_url(url) if isinstance(url, str) else url
+    """Accept plain ``postgresql://`` URLs and route them to psycopg 3; refuse, in one line,
+    what is not a URL or not text (the message never repeats the value: it may hold a
+    password)."""
+    if isinstance(url, str):
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Invalid("the database URL or path is not valid text (it holds bytes that are "
+                          "not UTF-8): rename the folder or file, or give another --db",
+                          field="db") from None
+        try:
+            parsed = make_url(url)
+        except (sa.exc.ArgumentError, ValueError):
+            raise Invalid("the database is not given as a URL: use sqlite:///PATH for a file "
+                          "or postgresql://USER@HOST/DATABASE for a server", field="db") from None
+    else:
+        parsed = url
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -102,7 +127,12 @@ def create_db_engine(url: str | URL, **kw: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        engine = sa.create_engine(parsed, **kw)
+        kw.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
+        try:
+            engine = sa.create_engine(parsed, **kw)
+        except (sa.exc.NoSuchModuleError, ImportError):
+            raise Invalid("PostgreSQL support is not installed: pip install "
+                          "'helpdesk[postgres]'", field="db") from None
         event.listen(engine, "checkin", _pg_idle_since)
         event.listen(engine, "checkout", _pg_ping_if_idle)
         return engine
@@ -168,11 +198,16 @@ class Database:
                 raise Busy(
                     "the database is locked by another writer; try again in a moment"
                 ) from None
+            state = getattr(exc.orig, "sqlstate", None)
+            if self.backend == "postgresql" and (
+                state is None or state.startswith("08") or state in _SERVER_GONE
+            ):
+                raise connection_problem(self.engine.url, exc) from None  # server gone
             raise
         except sa.exc.DBAPIError as exc:
             session.rollback()
             if getattr(exc.orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
-                raise Forbidden(f"the database refused: {_primary(exc)}") from exc
+                raise Forbidden(f"the database refused: {_primary(exc)}") from None
             raise
         except BaseException:
             session.rollback()
@@ -208,6 +243,37 @@ def get_for_change(session: Session, model: type[T], ident: Any) -> T | None:
     return session.get(model, ident, with_for_update=True, populate_existing=True)
 
 
+def connection_problem(url: URL, exc: sa.exc.DBAPIError) -> HelpdeskError:
+    """Why the database cannot be used, in one line saying what to do (never a password)."""
+    text = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
+    low = text.lower()
+    if url.get_backend_name() == "sqlite":
+        path = url.database
+        if "not a database" in low:
+            return Invalid(f"{path} is not a SQLite database; give the desk's database file",
+                           field="db")
+        return Unavailable(f"cannot open the database file {path} ({text[:120]}): check that "
+                           "you may read and write it and its folder", field="db")
+    user, db = url.username or "(your login name)", url.database or "(default)"
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    if "password authentication failed" in low or "no password supplied" in low:
+        return Forbidden(f"PostgreSQL at {where} refused the login of '{user}': wrong or "
+                         "missing password. Keep it in ~/.pgpass (or the file PGPASSFILE "
+                         "names), not in the URL", field="db")
+    if "role" in low and "does not exist" in low:
+        return Forbidden(f"PostgreSQL at {where} has no login role '{user}': ask a supervisor "
+                         "to add you ('helpdesk agent add')", field="db")
+    if "database" in low and "does not exist" in low:
+        return NotFound(f"PostgreSQL at {where} has no database '{db}': correct the URL, or "
+                        "create it (createdb) and run 'helpdesk db upgrade'", field="db")
+    if "permission denied for database" in low or "not permitted to log in" in low \
+            or "pg_hba.conf" in low:
+        return Forbidden(f"PostgreSQL at {where} does not let '{user}' connect to '{db}': "
+                         "ask the database owner", field="db")
+    return Unavailable(f"cannot reach the PostgreSQL server at {where} ({text[:120]}): is it "
+                       "running, and are host and port right?", field="db")
+
+
 def _primary(exc: sa.exc.DBAPIError) -> str:
     """The server's one-line message (PostgreSQL's primary message, without SQL or context)."""
     diag = getattr(exc.orig, "diag", None)
@@ -230,6 +296,11 @@ def open_database(url: str | URL, *, upgrade: bool = True, **engine_kw: Any) -> 
     """
     engine = create_db_engine(url, **engine_kw)
     db = Database(engine)
+    try:
+        engine.connect().close()  # the first connection says whether we may use it at all
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise connection_problem(engine.url, exc) from None
     if upgrade and not _at_head(engine):
         from helpdesk.db import migrate  # Alembic is only loaded when there is work for it
 

@@ -18,6 +18,7 @@ from helpdesk.db.models import Agent
 from helpdesk.db.search import CustomerSearch, for_dialect
 from helpdesk.domain import Role
 from helpdesk.errors import Forbidden, KeyMissing
+from helpdesk.services.validation import check_agent_name
 
 
 def os_account() -> str:
@@ -170,6 +171,7 @@ def open_desk(
     if agent:
         desk = desk.as_agent(agent)
     elif act_as and act_as != desk.real_account:
+        check_agent_name(act_as)
         check_act_as(desk)
         desk = desk.as_agent(act_as)
     _bootstrap_if_empty(desk)
