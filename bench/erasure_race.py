@@ -132,7 +132,16 @@ def trial(url: str, folder: Path, *, seed: int, oversize: bool = False) -> Trial
     from helpdesk.db.engine import open_database
     from helpdesk.db.models import Case, Message
     from helpdesk.domain import CaseKind
-    from helpdesk.services import cases, customers, erasure, intake, policy, replies, traces
+    from helpdesk.services import (
+        cases,
+        customers,
+        erasure,
+        intake,
+        policy,
+        replies,
+        traces,
+        verification,
+    )
     from helpdesk.services.context import Desk
 
     rng = random.Random(seed)
@@ -152,6 +161,7 @@ def trial(url: str, folder: Path, *, seed: int, oversize: bool = False) -> Trial
         request = cases.create(desk, kind=CaseKind.DELETION, customer_id=person.id,
                                subject=f"Deletion for {NAME}",
                                received_at=now - timedelta(days=2))
+        verification.verify(desk, case_id=request.case.id, method="identity_document")
         with db.session() as s:
             filed = s.exec(select(Case.id).where(Case.customer_id == person.id,
                                                  Case.id != request.case.id)).first()

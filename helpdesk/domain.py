@@ -116,6 +116,32 @@ class SuppressionReason(StrEnum):
     UNDER_13 = "under_13"
 
 
+class VerificationMethod(StrEnum):
+    """How the person behind an access, correction or deletion request proved who they are."""
+
+    EMAIL_CODE = "email_code"  # replied from the address on file with the desk's code
+    IDENTITY_DOCUMENT = "identity_document"  # an identity document was seen
+    POSTAL_LETTER = "postal_letter"  # a letter sent to the postal address on file came back
+    PHONE_CALLBACK = "phone_callback"  # called back on the phone number on file
+    SUPERVISOR_OVERRIDE = "supervisor_override"  # a supervisor decided without, with a reason
+
+    @property
+    def label(self) -> str:
+        return VERIFICATION_LABELS[self]
+
+
+VERIFICATION_LABELS: dict[VerificationMethod, str] = {
+    VerificationMethod.EMAIL_CODE: "Reply with the code from the address on file",
+    VerificationMethod.IDENTITY_DOCUMENT: "Identity document seen",
+    VerificationMethod.POSTAL_LETTER: "Letter to the postal address on file answered",
+    VerificationMethod.PHONE_CALLBACK: "Call-back to the phone number on file",
+    VerificationMethod.SUPERVISOR_OVERRIDE: "Supervisor override (with a reason)",
+}
+
+#: Requests that release or change a person's data: the requester must be verified first.
+VERIFIED_KINDS = frozenset({CaseKind.ACCESS, CaseKind.CORRECTION, CaseKind.DELETION})
+
+
 class Queue(StrEnum):
     """Named case queues shown down the side of the desk and by ``helpdesk case list``."""
 

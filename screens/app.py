@@ -20,6 +20,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Input, TextArea
@@ -30,7 +31,7 @@ from helpdesk.errors import Conflict, HelpdeskError
 from helpdesk.services import agents, cases, customers
 from helpdesk.services.changes import Change, ChangeFeed, Watcher
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail
+from helpdesk.services.readmodels import AgentInfo, CaseDetail, CustomerDetail, IdentityInfo
 from screens import registry
 from screens.base import DeskChanged, DeskModal, DeskScreen, Loader, RecordScreen
 from screens.case import CaseScreen, new_case_form
@@ -97,6 +98,9 @@ class DeskApp(App[None]):
         Binding("ctrl+t", "change_theme", "Theme", show=False, id="desk.theme"),
         Binding("ctrl+q", "quit", "Quit", id="desk.quit", priority=True),
     ]
+
+    #: Who is at the desk and where (the header line); loaded by the main screen.
+    identity: var[IdentityInfo | None] = var(None)
 
     #: Seconds between checks for changes made elsewhere (SQLite; PostgreSQL is told at once).
     WATCH_INTERVAL = 1.0
@@ -225,14 +229,15 @@ class DeskApp(App[None]):
             self.notify(f"could not remember the theme: {exc.strerror}", severity="warning",
                         markup=False)
 
-    def agent_loaded(self, me: AgentInfo) -> None:
-        self.me = me
-        self.sub_title = f"{me.display_name} ({me.role.value})"
+    def identity_loaded(self, who: IdentityInfo) -> None:
+        self.me = who.agent
+        self.identity = who  # the header line of every screen shows it
+        self.sub_title = f"{who.agent.display_name} ({who.agent.role.value})"
         for screen in self.screen_stack:  # supervisor-only keys appear or stay hidden
             screen.refresh_bindings()
 
-    def whoami(self) -> AgentInfo:
-        return agents.whoami(self.desk)
+    def load_identity(self) -> IdentityInfo:
+        return agents.identity(self.desk)
 
     # --- errors ----------------------------------------------------------------------------
 

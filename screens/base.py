@@ -164,10 +164,12 @@ class DeskScreen(Loader, Screen[ResultT]):
         self._missed: list[DeskChanged] = []
 
     def on_mount(self) -> None:
-        from screens.widgets import KeyBar
+        from screens.widgets import IdentityBar, KeyBar
 
         if not self.query(KeyBar):
             self.mount(KeyBar())
+        if not self.query(IdentityBar):
+            self.mount(IdentityBar())
 
     def action_back(self) -> None:
         self.dismiss()

@@ -11,11 +11,16 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
+from helpdesk.domain import CaseKind, CaseStatus, MessageDirection, VerificationMethod
 from helpdesk.errors import Invalid
-from helpdesk.services import cases, changes, customers
+from helpdesk.services import cases, changes, customers, verification
 from helpdesk.services.context import Desk
-from helpdesk.services.readmodels import CaseDetail, FieldChangeInfo, MessageInfo
+from helpdesk.services.readmodels import (
+    CaseDetail,
+    FieldChangeInfo,
+    MessageInfo,
+    VerificationInfo,
+)
 from screens.base import DeskChanged, RecordScreen
 from screens.dialogs import Field, FormDialog, FormValues, SearchDialog
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
@@ -42,6 +47,7 @@ class CaseScreen(RecordScreen):
         Binding("s", "status", "Status", id="case.status"),
         Binding("a", "take", "Take", id="case.assign"),
         Binding("c", "customer", "Customer", id="case.customer"),
+        Binding("v", "verify", "Verify requester", id="case.verify"),
         Binding("r", "reload", "Reload", id="case.reload"),
     ]
 
@@ -58,6 +64,12 @@ class CaseScreen(RecordScreen):
             yield Vertical(id="thread")
             yield Static("History", classes="section")
             yield Static("", id="history")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "verify":  # only requests that wait for it, until they have it
+            v = self.detail.verification if self.detail else None
+            return v is not None and not v.verified
+        return super().check_action(action, parameters)
 
     def action_reload(self) -> None:
         self.load("case", lambda: cases.get(self.desk, self.case_id), self.show_detail,
@@ -117,6 +129,12 @@ class CaseScreen(RecordScreen):
         self.change("change", lambda: cases.take(self.desk, case_id=self.case_id), self.show_detail,
                     failed=refused)
 
+    def action_verify(self) -> None:
+        if self.detail is not None:
+            self.app.push_screen(verify_form(self.desk, self.detail,
+                                             supervisor=self.desk_app.is_supervisor),
+                                 self._changed)
+
     def action_customer(self) -> None:
         """Open the case's customer; with none linked yet, find and link one."""
         if self.detail is None:
@@ -160,12 +178,24 @@ def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
     if d.override_due_at:
         head.append("\nDeadline overridden: ", "dim")
         head.append_text(Text(clean(d.override_reason or "", one_line=True, limit=300)))
+    if d.verification is not None:
+        head.append("\nRequester ", "dim")
+        head.append_text(verification_text(d.verification, tz))
     return head
 
 
 def thread_widgets(d: CaseDetail, tz: ZoneInfo) -> list[Static]:
     return ([message_widget(m, tz) for m in d.messages]
             or [Static("no messages yet", classes="note-plain")])
+
+
+def verification_text(v: VerificationInfo, tz: ZoneInfo) -> Text:
+    if not v.verified or v.method is None:
+        return Text("NOT VERIFIED: export, correction and erasure wait for it (v)", "bold")
+    out = Text(f"verified: {v.method.label}", "bold")
+    out.append(f", {when(v.verified_at, tz) if v.verified_at else ''} by ")
+    out.append_text(Text(clean(v.verified_by or "the desk (reply with the code)", one_line=True)))
+    return out
 
 
 def history_text(d: CaseDetail, tz: ZoneInfo) -> Text:
@@ -238,6 +268,29 @@ def note_form(desk: Desk, detail: CaseDetail) -> FormDialog[CaseDetail]:
     return FormDialog(
         f"Internal note on case #{case_id} (never sent)", [Field.area("note", "Note")],
         lambda v: cases.add_note(desk, case_id=case_id, body=v["note"]), name="case.note",
+    )
+
+
+def verify_form(desk: Desk, detail: CaseDetail, *, supervisor: bool) -> FormDialog[CaseDetail]:
+    """How the requester proved who they are, from a picker; a supervisor may also override
+    (the note is then the reason). A reply with the code is checked against the thread."""
+    case_id = detail.case.id
+    methods = [VerificationMethod.EMAIL_CODE, *verification.ATTESTED]
+    if supervisor:
+        methods.append(VerificationMethod.SUPERVISOR_OVERRIDE)
+
+    def submit(v: FormValues) -> CaseDetail:
+        verification.verify(desk, case_id=case_id, method=v["method"], note=v["note"] or None)
+        return cases.get(desk, case_id)
+
+    return FormDialog(
+        f"Verify the requester of case #{case_id}",
+        [Field.choice("method", "How did they prove who they are?",
+                      [(m.label, m) for m in methods], VerificationMethod.EMAIL_CODE),
+         Field.area("note", "Note: what was checked (for an override: the reason)")],
+        submit, name="case.verify",
+        hint="Export, correction and erasure wait for this. A reply from an address not on "
+             "file never counts, whatever it says.",
     )
 
 

@@ -166,7 +166,7 @@ class MainScreen(DeskScreen[None]):
         elif event.kind == "notification":
             self.load("inbox", lambda: inbox.unread_count(self.desk), self._show_inbox)
         elif event.kind == "agent":
-            self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
+            self.load("me", self.desk_app.load_identity, self.desk_app.identity_loaded)
 
     def _show_inbox(self, unread: int) -> None:
         self.inbox_unread = unread
@@ -263,7 +263,7 @@ class MainScreen(DeskScreen[None]):
         self._show_title()
         if not self.counted:  # the first rows are on screen: now who I am and the counts
             self.counted = True
-            self.load("me", self.desk_app.whoami, self.desk_app.agent_loaded)
+            self.load("me", self.desk_app.load_identity, self.desk_app.identity_loaded)
             self._load_counts()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -553,3 +553,30 @@ class KeyBar(Widget):
                 out.append("  ")
             out.append_text(hint)
         return out
+
+
+class IdentityBar(Widget):
+    """The header line: who acts (agent and role, and the real account when acting as someone
+    else) and on which database (file path, or user@host/database, never a password)."""
+
+    DEFAULT_CSS = ("IdentityBar { dock: top; height: 1; background: $panel; "
+                   "color: $text-muted; }")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "identity", lambda _value: self.refresh())
+
+    def render(self) -> Text:
+        who = getattr(self.app, "identity", None)
+        out = Text(no_wrap=True, overflow="crop")
+        if who is None:
+            return out.append("…")
+        out.append(who.agent.name, "bold")
+        out.append(f" ({who.agent.role.value})")
+        if who.real_account != who.agent.name:
+            out.append(f" acting for real account {who.real_account}", "bold")
+        out.append("  ·  ")
+        room = self.size.width - out.cell_len
+        where = who.database
+        if len(where) > room > 1:  # keep the end: the file or database name matters most
+            where = "…" + where[-(room - 1):]
+        return out.append(where)

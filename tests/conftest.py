@@ -24,7 +24,10 @@ from sqlalchemy.engine import make_url
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import create_db_engine, normalize_url, open_database
+from helpdesk.domain import CaseKind
+from helpdesk.services import cases, verification
 from helpdesk.services.context import Desk
+from helpdesk.services.readmodels import CaseDetail
 
 PG_URL = os.environ.get("HELPDESK_TEST_PG_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -223,6 +226,15 @@ def ui_desk(tmp_path: Path) -> Iterator[Desk]:
                 actor_name="alice", clock=lambda: datetime(2026, 3, 10, 9, 0, tzinfo=UTC))
     yield desk
     db.dispose()
+
+
+def verified_request(desk: Desk, customer_id: int, kind: CaseKind | str,
+                     **kw: Any) -> CaseDetail:
+    """An access, correction or deletion case whose requester has been verified (an identity
+    document seen), so an export, correction or erasure under it may go ahead."""
+    detail = cases.create(desk, kind=kind, customer_id=customer_id, **kw)
+    verification.verify(desk, case_id=detail.case.id, method="identity_document")
+    return detail
 
 
 def is_postgres(url: str) -> bool:

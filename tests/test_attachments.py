@@ -18,6 +18,7 @@ from helpdesk.db.models import Attachment
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import access_export, attachments, cases, customers, erasure, intake
 from helpdesk.services.context import Desk
+from tests.conftest import verified_request
 from tests.intake_mail import write_mbox
 
 PDF = b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n1 0 obj <</Type/Catalog>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -112,7 +113,9 @@ def test_export_lists_and_saves_and_erasure_removes(
     desk: Desk, case_id: int, tmp_path: Path
 ) -> None:
     cid = cases.get(desk, case_id).case.customer_id or 0
-    data = json.loads(access_export.to_json(access_export.export(desk, customer_id=cid)))
+    access = verified_request(desk, cid, "access").case.id
+    data = json.loads(access_export.to_json(access_export.export(desk, customer_id=cid,
+                                                                 case_id=access)))
     exported = data["cases"][0]["messages"][0]["attachments"]
     assert (exported[0]["content_type"], exported[0]["size"], exported[0]["kept"]) == (
         "application/pdf", len(PDF), True)
@@ -121,7 +124,8 @@ def test_export_lists_and_saves_and_erasure_removes(
     saved = attachments.save_all_for_customer(desk, customer_id=cid, folder=folder)
     assert len(saved) == 1 and Path(saved[0].path).read_bytes() == PDF
 
-    info = erasure.erase(desk, customer_id=cid, case_id=case_id)
+    deletion = verified_request(desk, cid, "deletion").case.id
+    info = erasure.erase(desk, customer_id=cid, case_id=deletion)
     assert len(info.steps["copies_outside"]) == 1
     with desk.db.engine.connect() as conn:
         rows = conn.execute(sa.select(Attachment.filename, Attachment.content)).all()
@@ -185,5 +189,8 @@ def test_cli_list_and_save(cli, tmp_path: Path) -> None:  # type: ignore[no-unty
     assert f"attachment #{item['attachment']['id']}" in out and "application/pdf" in out
     folder = tmp_path / "export"
     folder.mkdir()
+    code, out, _ = cli("case", "new", "--kind", "access", "--customer", "1", "--json")
+    access = str(json.loads(out)["case"]["id"])
+    assert cli("case", "verify", access, "--method", "identity_document")[0] == 0
     code, _, err = cli("export", "1", "--format", "json", "--attachments", str(folder))
     assert code == 0 and "saved 1 attachment(s)" in err and len(list(folder.iterdir())) == 1

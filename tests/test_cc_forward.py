@@ -16,7 +16,16 @@ from sqlmodel import select
 
 from helpdesk.db.models import AuditEvent, Message
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import cases, customers, erasure, forwarding, intake, policy, replies
+from helpdesk.services import (
+    cases,
+    customers,
+    erasure,
+    forwarding,
+    intake,
+    policy,
+    replies,
+    verification,
+)
 from helpdesk.services.context import Desk
 from tests.intake_mail import write_mbox
 from tests.policy_texts import POLICY_2019
@@ -51,6 +60,7 @@ def test_cc_is_kept_shown_and_erased(desk: Desk, case_id: int) -> None:
     assert letter.cc_address == ("Jürgen Anwalt <anwalt@kanzlei.example>, "
                                  "datenschutz@behoerde.example")
     customer = cases.get(desk, case_id).case.customer_id or 0
+    verification.verify(desk, case_id=case_id, method="identity_document")
     erasure.erase(desk, customer_id=customer, case_id=case_id)
     with desk.db.engine.connect() as conn:
         assert conn.execute(sa.select(Message.cc_address)).scalars().all() == [None]

@@ -16,6 +16,7 @@ from helpdesk.domain import CaseKind
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.services import access_export, cases, customers, erasure
 from helpdesk.services.context import Desk
+from tests.conftest import verified_request
 
 OLD_NAME = "Quin Archerr"  # the typo the customer asks us to correct
 
@@ -27,7 +28,7 @@ def _customer(desk: Desk) -> int:
 
 def test_a_correction_shows_old_and_new_in_the_case_profile_and_export(desk: Desk) -> None:
     cid = _customer(desk)
-    case = cases.create(desk, kind=CaseKind.CORRECTION, customer_id=cid).case
+    case = verified_request(desk, cid, CaseKind.CORRECTION).case
     customers.update(desk, customer_id=cid, case_id=case.id, name="Quinn Archer",
                      billing_address="7 New Road\nLeeds")
     customers.add_email(desk, customer_id=cid, address="q.archer@example.org", primary=True,
@@ -45,6 +46,7 @@ def test_a_correction_shows_old_and_new_in_the_case_profile_and_export(desk: Des
     assert [c.field for c in profile.changes] == [c.field for c in detail.corrections]
     assert profile.primary_email == "q.archer@example.org"
 
+    verified_request(desk, cid, CaseKind.ACCESS)
     data = access_export.export(desk, customer_id=cid)
     exported = json.loads(access_export.to_json(data))["changes"]
     assert {(c["field"], c["old_value"], c["new_value"]) for c in exported} == seen
@@ -91,6 +93,7 @@ def test_products_with_dates_in_profile_and_export(desk: Desk) -> None:
                           occurred_on=date(2024, 1, 5))
     assert [(p.product, p.occurred_on) for p in customers.products(desk, cid)] == [
         ("Quiver", date(2024, 1, 5)), ("Longbow", date(2025, 11, 2))]
+    verified_request(desk, cid, CaseKind.ACCESS)
     data = access_export.export(desk, customer_id=cid)
     assert [p.product for p in data.purchases] == ["Longbow"]
     assert "Longbow ORD-7 2025-11-02" in access_export.to_text(data)
@@ -107,10 +110,10 @@ def test_erasure_takes_the_history_values_and_keeps_the_record_that_it_changed(
     desk: Desk, tmp_path: Path
 ) -> None:
     cid = _customer(desk)
-    case = cases.create(desk, kind=CaseKind.CORRECTION, customer_id=cid).case
+    case = verified_request(desk, cid, CaseKind.CORRECTION).case
     customers.update(desk, customer_id=cid, case_id=case.id, name="Quinn Archer",
                      phone="+44 113 496 0000")
-    deletion = cases.create(desk, kind=CaseKind.DELETION, customer_id=cid).case
+    deletion = verified_request(desk, cid, CaseKind.DELETION).case
     erasure.erase(desk, customer_id=cid, case_id=deletion.id)
 
     with desk.db.engine.connect() as conn:
@@ -129,6 +132,7 @@ def test_erasure_takes_the_history_values_and_keeps_the_record_that_it_changed(
 def test_cli_edit_email_and_product_with_json_and_exit_codes(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("customer", "add", "--name", OLD_NAME, "--email", "quinn@example.com")[0] == 0
     assert cli("case", "new", "--kind", "correction", "--customer", "1")[0] == 0
+    assert cli("case", "verify", "1", "--method", "identity_document")[0] == 0
 
     code, out, _ = cli("customer", "edit", "1", "--name", "Quinn Archer", "--case", "1",
                        "--json")

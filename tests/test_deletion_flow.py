@@ -15,7 +15,7 @@ import pytest
 
 from helpdesk.domain import CaseKind, CaseStatus
 from helpdesk.errors import HelpdeskError
-from helpdesk.services import cases, deletion, disclosures, traces
+from helpdesk.services import cases, deletion, disclosures, traces, verification
 from helpdesk.services.context import Desk
 from tests.conftest import Run
 from tests.replies_support import add_customer, add_policy, open_case
@@ -29,6 +29,7 @@ def _request(desk: Desk) -> tuple[int, int]:
     add_policy(desk)
     customer_id = add_customer(desk, name=NAME, email=EMAIL, phone=PHONE)
     case_id = open_case(desk, customer_id, CaseKind.DELETION)
+    verification.verify(desk, case_id=case_id, method="identity_document")
     disclosures.add(desk, customer_id=customer_id,
                     recipient="Parcelwise Ltd <dpo@parcelwise.example>",
                     recipient_kind="contractor", purpose="delivery",

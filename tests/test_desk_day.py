@@ -24,6 +24,7 @@ from helpdesk.services import (
     disclosures,
     policy,
     supervisor,
+    verification,
 )
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
@@ -193,6 +194,7 @@ async def test_erasing_from_the_profile_clears_it_at_once_and_it_cannot_be_edite
     customer = customers.create(day, name="Greta Erasmus", emails=["greta@example.org"],
                                 phone="+49 30 1234567", billing_address="Hauptstr. 1\n10115 Berlin")
     request = open_case(day, "Delete my data", customer_id=customer.id)
+    verification.verify(day, case_id=request, method="phone_callback")
     app = make_app(day, tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
@@ -297,7 +299,7 @@ async def test_every_queue_shows_its_count_and_lists_say_their_exact_total(
         await pilot.press("k")
         await settle(pilot)
         assert "My cases — 1 case" in screen(app) and "1 cases" not in screen(app)
-        banner = screen_lines(app)[:2]
+        banner = screen_lines(app)[1:3]  # under the header line
         assert "Team: 58 overdue" in "\n".join(banner), banner
 
 
@@ -555,6 +557,9 @@ async def test_a_correction_walks_from_received_to_closed_by_keyboard_with_its_l
         app.open_case(case_id)
         await settle(pilot)
         await pilot.press("a")  # take it
+        await settle(pilot)
+        await pilot.press("v", "down", "enter")  # the requester showed an identity document
+        await pilot.press(*"ID card seen", "ctrl+s")
         await settle(pilot)
         await pilot.press("e")  # the customer's record, to correct under this case
         await settle(pilot)

@@ -11,7 +11,15 @@ import pytest
 
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import agents, cases, customers, disputes, policy, templates
+from helpdesk.services import (
+    agents,
+    cases,
+    customers,
+    disputes,
+    policy,
+    templates,
+    verification,
+)
 from helpdesk.services.context import Desk
 from tests.conftest import Run
 from tests.policy_texts import POLICY_2019
@@ -216,6 +224,7 @@ def test_the_reply_picker_suggests_the_letter_that_fits_the_case(
     ann = cases.get(desk, dispute).case.customer_id
     fresh = cases.create(desk, kind=CaseKind.CORRECTION, customer_id=ann, subject="typo").case.id
     assert suggestion(fresh) == "acknowledgement"
+    verification.verify(desk, case_id=fresh, method="phone_callback")
     customers.update(desk, customer_id=ann or 0, case_id=fresh, phone="+49 30 1")
     assert suggestion(fresh) == "correction_done"
     late = cases.create(desk, kind=CaseKind.ACCESS, customer_id=ann, subject="copy",

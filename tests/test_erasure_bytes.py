@@ -23,7 +23,15 @@ from helpdesk.db import migrate
 from helpdesk.db.engine import create_db_engine, open_database
 from helpdesk.domain import CaseKind
 from helpdesk.intake import parse
-from helpdesk.services import backup, cases, customers, erasure, intake, merge
+from helpdesk.services import (
+    backup,
+    cases,
+    customers,
+    erasure,
+    intake,
+    merge,
+    verification,
+)
 from helpdesk.services.context import Desk
 from tests.intake_mail import mail, write_mbox
 
@@ -104,6 +112,7 @@ def _person(desk: Desk) -> tuple[int, int]:
     person = customers.create(desk, name=NAME, emails=[EMAIL, OTHER], phone=PHONE)
     request = cases.create(desk, kind=CaseKind.DELETION, customer_id=person.id,
                            subject=f"deletion for {NAME}")
+    verification.verify(desk, case_id=request.case.id, method="identity_document")
     return person.id, request.case.id
 
 
@@ -134,6 +143,7 @@ def _merged(desk: Desk, tmp_path: Path) -> tuple[int, int]:
              body=f"{NAME}, {PHONE}")])])
     merge.merge(desk, keep_id=second, other_id=first)
     request = cases.create(desk, kind=CaseKind.DELETION, customer_id=second)
+    verification.verify(desk, case_id=request.case.id, method="identity_document")
     return second, request.case.id
 
 
@@ -209,6 +219,7 @@ def test_upgrade_copy(sqlite_url: str, tmp_path: Path, clock: Callable[[], objec
     try:
         assert [p.name for p in backup.desk_copies(path)] == [leftover.name]
         case_id = cases.create(desk, kind=CaseKind.DELETION, customer_id=5).case.id
+        verification.verify(desk, case_id=case_id, method="identity_document")
         info = erasure.erase(desk, customer_id=5, case_id=case_id)
         assert info.status == "complete" and info.copies == ((leftover.name, "erased"),)
         assert hits(sqlite_files(path)) == {}

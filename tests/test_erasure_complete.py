@@ -15,8 +15,9 @@ from sqlmodel import col, select
 from helpdesk.db.models import Case, Disclosure, IntakeItem, Message
 from helpdesk.domain import CaseKind
 from helpdesk.intake import parse
-from helpdesk.services import cases, customers, disclosures, erasure, intake, traces
+from helpdesk.services import customers, disclosures, erasure, intake, traces
 from helpdesk.services.context import Desk
+from tests.conftest import verified_request
 from tests.intake_mail import mail, write_mbox
 
 NAME = "Zebediah Quillfeather"
@@ -32,8 +33,8 @@ def _when(desk: Desk, days: float) -> str:
 
 def _person(desk: Desk) -> tuple[int, int]:
     person = customers.create(desk, name=NAME, emails=[EMAIL, OTHER], phone=PHONE)
-    request = cases.create(desk, kind=CaseKind.DELETION, customer_id=person.id,
-                           subject="please delete", received_at=desk.now() - timedelta(days=1))
+    request = verified_request(desk, person.id, CaseKind.DELETION, subject="please delete",
+                               received_at=desk.now() - timedelta(days=1))
     return person.id, request.case.id
 
 
@@ -218,7 +219,7 @@ def test_merged_records_of_one_person_are_erased_together(
         mail(frm=f"{NAME} <{OTHER}>", msgid="<m2@example.net>", date=_when(desk, 4),
              body=f"{NAME} {PHONE}")])
     merge.merge(desk, keep_id=first, other_id=second)
-    request = cases.create(desk, kind=CaseKind.DELETION, customer_id=first, subject="x")
+    request = verified_request(desk, first, CaseKind.DELETION, subject="x")
 
     info = erasure.erase(desk, customer_id=first, case_id=request.case.id)
 

@@ -14,7 +14,7 @@ from helpdesk.config import Settings, load_settings
 from helpdesk.db.engine import open_database
 from helpdesk.domain import CaseKind, Role
 from helpdesk.errors import Forbidden, Invalid
-from helpdesk.services import agents, backup, cases, customers, erasure
+from helpdesk.services import agents, backup, cases, customers, erasure, verification
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock, Run
 
@@ -34,6 +34,7 @@ def live(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
 def _erasable(desk: Desk, email: str) -> tuple[int, int]:
     person = customers.create(desk, name="Wilhelmina Pfefferkorn", emails=[email])
     case = cases.create(desk, kind=CaseKind.DELETION, customer_id=person.id)
+    verification.verify(desk, case_id=case.case.id, method="identity_document")
     return person.id, case.case.id
 
 

@@ -19,6 +19,7 @@ from helpdesk.db.engine import create_db_engine, open_database
 from helpdesk.errors import Conflict, Invalid
 from helpdesk.services import backup, cases, customers, replies
 from helpdesk.services.context import Desk, open_desk
+from tests.conftest import verified_request
 from tests.replies_support import add_policy
 
 
@@ -180,6 +181,7 @@ def test_cli_outputs_are_private_and_refuse_existing_files(
     url = local.settings.db_url
     cid = customers.find(local, "Pia")[0].id
     case_id = customers.get(local, cid).cases[0].id
+    verified_request(local, cid, "access")
     outs = {
         "export": ["export", str(cid), "--out"],
         "suppression": ["suppression", "export", "--out"],

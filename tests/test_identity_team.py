@@ -15,7 +15,16 @@ import sqlalchemy as sa
 from helpdesk.config import Settings
 from helpdesk.db.engine import normalize_url, open_database
 from helpdesk.errors import Forbidden
-from helpdesk.services import agents, cases, consent, customers, desk_settings, team
+from helpdesk.services import (
+    agents,
+    cases,
+    consent,
+    customers,
+    desk_settings,
+    erasure,
+    team,
+    verification,
+)
 from helpdesk.services.context import Desk, open_desk
 from tests.conftest import PG_URL, _pg_admin, drop_test_database
 
@@ -126,6 +135,12 @@ def test_each_agent_signs_in_as_their_own_role_without_a_stored_password(
         cases.set_status(ann, case_id=case.case.id, status="open")
         assert not consent.opt_out(ann, customer_id=c.id).marketing_allowed
         assert customers.find(ann, "Ann Cust")[0].id == c.id
+        gone = customers.create(ann, name="Gone Soon", emails=["gone@example.com"])
+        request = cases.create(ann, kind="deletion", customer_id=gone.id)
+        verification.verify(ann, case_id=request.case.id, method="identity_document")
+        assert erasure.erase(ann, customer_id=gone.id, case_id=request.case.id).status in {
+            "complete", "partial"}
+        assert customers.get(ann, gone.id).erased_at is not None
         with pytest.raises(Forbidden):  # and the service says no before the database must
             agents.add(ann, name=f"{team_db.ann}x")
     finally:

@@ -307,13 +307,14 @@ def test_an_unsure_complaint_runs_the_shorter_clock_until_a_person_decides(
 def test_erasure_leaves_no_words_of_the_letter_in_its_reading(
     desk: Desk, ann: int, tmp_path: Path
 ) -> None:
-    from helpdesk.services import erasure
+    from helpdesk.services import erasure, verification
 
     first = intake.import_paths(desk, paths=[eml(tmp_path, mail(
         body="Please send me a copy of my data, then delete my account."), "a.eml")])
     intake.import_paths(desk, paths=[eml(tmp_path, mail(
         msgid="<r@x>", subject="Second request", body="Still waiting, please delete my data."),
         "b.eml")])
+    verification.verify(desk, case_id=first.case_ids[0], method="identity_document")
     erasure.erase(desk, customer_id=ann, case_id=first.case_ids[0])
     with desk.db.session() as s:
         stored = s.exec(select(Case.classification)).one()

@@ -39,7 +39,7 @@ from helpdesk.services import (
 )
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, verified_request
 from tests.policy_texts import HEADER, POLICY_2019, POLICY_2026
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -274,6 +274,7 @@ def test_consent_history_names_its_policy_and_a_version_given_later(
     assert second.policy_label == first.policy_label and second.policy_assigned_at is None
     assert consent.status(desk, customer_id=cid).history == (first, second)
 
+    verified_request(desk, cid, CaseKind.ACCESS)
     text = access_export.to_text(access_export.export(desk, customer_id=cid))
     assert ("under Privacy policy effective 2026-02-01 (loaded later, on 2026-03-12T09:30+00:00)"
             in text.splitlines()[text.splitlines().index("MARKETING CONSENT HISTORY") + 1])

@@ -25,10 +25,16 @@ def _setup(cli, tmp_path: Path) -> tuple[int, int]:  # type: ignore[no-untyped-d
                        "robin@example.com", "--json")
     assert code == 0
     customer = json.loads(out)["id"]
-    code, out, _ = cli("case", "new", "--kind", "deletion", "--customer", str(customer),
-                       "--json")
+    return customer, _request(cli, customer, "deletion")
+
+
+def _request(cli, customer: int, kind: str) -> int:  # type: ignore[no-untyped-def]
+    """A request case of ``kind`` whose requester was verified (identity document seen)."""
+    code, out, _ = cli("case", "new", "--kind", kind, "--customer", str(customer), "--json")
     assert code == 0
-    return customer, json.loads(out)["case"]["id"]
+    case = json.loads(out)["case"]["id"]
+    assert cli("case", "verify", str(case), "--method", "identity_document")[0] == 0
+    return case
 
 
 def test_optout_consent_and_suppression_export(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +68,7 @@ def test_optout_consent_and_suppression_export(cli, tmp_path: Path) -> None:  # 
 
 def test_export_erase_letter_and_archive(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     customer, case = _setup(cli, tmp_path)
+    _request(cli, customer, "access")
     code, out, _ = cli("export", str(customer))
     assert code == 0 and "robin@example.com" in out
     assert "\x1b" not in out and "[31mRed" in out  # no escape reaches the terminal
@@ -93,11 +100,13 @@ def test_disclosures_corrections_and_answers(cli, tmp_path: Path) -> None:  # ty
     code, out, _ = cli("disclosure", "answer", str(customer))
     assert "Parcel Co" in out and "We do not sell" in out
 
-    code, out, _ = cli("correct", str(case), "--billing-address", "2 New St", "--json")
+    fix = _request(cli, customer, "correction")
+    code, out, _ = cli("correct", str(fix), "--billing-address", "2 New St", "--json")
     result = json.loads(out)
     assert code == 0 and result["fields"] == ["billing_address"]
     assert [d["recipient"] for d in result["notify"]] == ["Parcel Co"]
-    assert cli("correct", str(case))[0] == 6
+    assert cli("correct", str(fix))[0] == 6
+    assert cli("correct", str(case), "--phone", "+1 555 0100")[0] == 6  # a deletion request
 
     code, out, _ = cli("answer", "topic", "cookies")
     assert code == 0 and "We may use cookies." in out

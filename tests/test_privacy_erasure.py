@@ -23,7 +23,7 @@ from helpdesk.domain import CaseKind, MessageDirection, Role
 from helpdesk.errors import Forbidden, Invalid
 from helpdesk.services import agents, cases, customers, erasure, policy, suppression
 from helpdesk.services.context import Desk
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, verified_request
 
 NAME = "Zebediah Quillfeather"
 EMAIL = "zeb.quillfeather@example.org"
@@ -42,8 +42,8 @@ def _customer_with_case(desk: Desk) -> tuple[int, int]:
                          billing_address="1 Quill Lane\nFeatherton")
     customers.add_product(desk, customer_id=c.id, relation="purchase", product="Xylo Pro",
                           reference="ORD-991", occurred_on=date(2026, 1, 2))
-    case = cases.create(desk, kind=CaseKind.DELETION, customer_id=c.id,
-                        subject=f"Delete {NAME}", note=f"Caller {NAME} confirmed by phone").case
+    case = verified_request(desk, c.id, CaseKind.DELETION, subject=f"Delete {NAME}",
+                            note=f"Caller {NAME} confirmed by phone").case
     with desk.db.session(write=True) as s:
         m = Message(case_id=case.id, direction=MessageDirection.INBOUND, at=desk.now(),
                     from_address=EMAIL, to_address="info@helpdesk.invalid",

@@ -22,7 +22,7 @@ from helpdesk.services import (
     policy,
 )
 from helpdesk.services.context import Desk
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, verified_request
 
 SAMPLE = """Preamble that is not a part.
 Part I. Information Collection
@@ -116,7 +116,7 @@ def test_correction_is_linked_to_its_case_and_lists_recipients(desk: Desk) -> No
     disclosures.add(desk, customer_id=cid, recipient="Parcel Co", recipient_kind="contractor",
                     purpose="delivery", data_categories=["billing address"],
                     disclosed_on=date(2026, 3, 1), legal_basis="contract")
-    case = cases.create(desk, kind=CaseKind.CORRECTION, customer_id=cid).case
+    case = verified_request(desk, cid, CaseKind.CORRECTION).case
 
     result = disclosures.correct(desk, case_id=case.id, billing_address="7 New Road",
                                  name="Quinn Archer")
@@ -139,7 +139,7 @@ def test_access_export_holds_everything_and_is_audited(desk: Desk) -> None:
     disclosures.add(desk, customer_id=cid, recipient="Parcel Co", recipient_kind="contractor",
                     purpose="delivery", data_categories=["name"],
                     disclosed_on=date(2026, 3, 1), legal_basis="contract")
-    case = cases.create(desk, kind=CaseKind.ACCESS, customer_id=cid, subject="My data").case
+    case = verified_request(desk, cid, CaseKind.ACCESS, subject="My data").case
     with desk.db.session(write=True) as s:
         s.add(Message(case_id=case.id, direction=MessageDirection.INBOUND, at=desk.now(),
                       body="What do you hold?\n[bold]x[/]"))

@@ -27,9 +27,10 @@ from helpdesk.services import (
     suppression,
 )
 from helpdesk.services.context import Desk
+from tests.conftest import verified_request
 from tests.intake_mail import mail, write_mbox
 
-Action = Callable[[Desk, int, int], Any]
+Action = Callable[[Desk, int, dict[str, int]], Any]
 
 #: Every privacy action, with the role it needs. Agents run the desk's everyday requests;
 #: supervisors alone reverse a suppression, take a plain-address list, or mark archive copies.
@@ -46,20 +47,25 @@ ACTIONS: dict[str, tuple[Role, Action]] = {
         data_categories=["name"], disclosed_on=date(2026, 3, 1), legal_basis="contract")),
     "disclosure_list": (Role.AGENT, lambda d, c, k: disclosures.list_for(d, customer_id=c)),
     "who_has": (Role.AGENT, lambda d, c, k: disclosures.who_has_my_data(d, customer_id=c)),
-    "correct": (Role.AGENT, lambda d, c, k: disclosures.correct(d, case_id=k, phone="+1 555")),
-    "policy_part": (Role.AGENT, lambda d, c, k: answers.governing_part(d, case_id=k)),
-    "erase": (Role.AGENT, lambda d, c, k: erasure.erase(d, customer_id=c, case_id=k)),
+    "correct": (Role.AGENT, lambda d, c, k: disclosures.correct(
+        d, case_id=k["correction"], phone="+1 555")),
+    "policy_part": (Role.AGENT, lambda d, c, k: answers.governing_part(d, case_id=k["deletion"])),
+    "erase": (Role.AGENT, lambda d, c, k: erasure.erase(
+        d, customer_id=c, case_id=k["deletion"])),
     "reapply": (Role.AGENT, lambda d, c, k: erasure.reapply_ledger(d)),
-    "opt_in": (Role.SUPERVISOR, lambda d, c, k: consent.opt_in(d, customer_id=c, case_id=k)),
+    "opt_in": (Role.SUPERVISOR, lambda d, c, k: consent.opt_in(
+        d, customer_id=c, case_id=k["deletion"])),
     "plain_list": (Role.SUPERVISOR, lambda d, c, k: suppression.export(d, hashed=False)),
     "archive_mark": (Role.SUPERVISOR, lambda d, c, k: erasure.mark_archive(
         d, check_id=1, status="purged")),
 }
 
 
-def _setup(desk: Desk) -> tuple[int, int]:
+def _setup(desk: Desk) -> tuple[int, dict[str, int]]:
+    """A customer with a verified access, correction and deletion request each."""
     cid = customers.create(desk, name="Role Test", emails=["role@example.com"]).id
-    return cid, cases.create(desk, kind=CaseKind.DELETION, customer_id=cid).case.id
+    return cid, {kind.value: verified_request(desk, cid, kind).case.id
+                 for kind in (CaseKind.ACCESS, CaseKind.CORRECTION, CaseKind.DELETION)}
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))

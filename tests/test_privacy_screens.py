@@ -9,13 +9,13 @@ from pathlib import Path
 
 from textual.widgets import Input, Static
 
-from helpdesk.services import agents, cases, customers, disclosures, policy
+from helpdesk.services import agents, customers, disclosures, policy
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog, TextDialog
-from tests.conftest import settle
+from tests.conftest import settle, verified_request
 from tests.hostile import HOSTILE
 
 POLICY = ("Part III. Access to Your Information\nWrite to us to delete your data. "
@@ -27,7 +27,7 @@ POLICY = ("Part III. Access to Your Information\nWrite to us to delete your data
 
 def _customer(desk: Desk) -> tuple[int, int]:
     cid = customers.create(desk, name=HOSTILE[2], emails=["lee@example.org"]).id
-    case = cases.create(desk, kind="deletion", customer_id=cid).case.id
+    case = verified_request(desk, cid, "deletion").case.id
     return cid, case
 
 
@@ -62,6 +62,7 @@ async def test_profile_opt_out_and_erase_with_confirmation(ui_desk: Desk, tmp_pa
 
 async def test_disclosure_and_export_dialogs(ui_desk: Desk, tmp_path: Path) -> None:
     cid, _ = _customer(ui_desk)
+    verified_request(ui_desk, cid, "access")  # the export answers this request
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     target = tmp_path / "out.json"
     async with app.run_test(size=(110, 40)) as pilot:

@@ -17,7 +17,7 @@ from screens.dialogs import FormDialog, TextDialog
 from screens.inbox import InboxScreen
 from screens.widgets import Picker
 from screens.workload import WorkloadScreen
-from tests.conftest import settle
+from tests.conftest import settle, verified_request
 from tests.hostile import HOSTILE
 from tests.intake_mail import write_mbox
 from tests.policy_texts import POLICY_2019
@@ -101,7 +101,7 @@ async def test_reassigning_in_the_desk_reaches_the_new_assignees_inbox(
 
 async def test_the_whole_record_from_the_profile(ui_desk: Desk, tmp_path: Path) -> None:
     cust = customers.create(ui_desk, name="Quin Archerr", emails=["quinn@example.com"]).id
-    case_id = cases.create(ui_desk, kind=CaseKind.CORRECTION, customer_id=cust).case.id
+    case_id = verified_request(ui_desk, cust, CaseKind.CORRECTION).case.id
     app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
     async with app.run_test(size=(110, 40)) as pilot:
         await _open_profile(pilot, app, cust)

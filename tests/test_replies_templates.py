@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from helpdesk.domain import CaseKind, Role
+from helpdesk.domain import VERIFIED_KINDS, CaseKind, Role
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.services import agents, replies, supervisor, templates
 from helpdesk.services.context import Desk
@@ -22,6 +22,8 @@ from tests.replies_support import (
 
 
 def _kinds_for(t: templates._Shipped) -> list[CaseKind]:
+    if "${verification_code}" in t.body:  # the requests whose requester must be verified
+        return sorted(VERIFIED_KINDS)
     return [CaseKind(t.kind)] if t.kind else list(CaseKind)
 
 

@@ -25,6 +25,7 @@ from helpdesk.db.models import (
 from helpdesk.domain import MessageDirection
 from helpdesk.services import agents, cases, consent, customers, suppression
 from helpdesk.services.context import Desk
+from tests.conftest import verified_request
 from tests.intake_mail import mail
 from tests.multiproc import Outcome, run_together
 
@@ -195,7 +196,10 @@ def test_the_same_letter_imported_by_two_desks_at_once_starts_one_clock(
 def test_corrections_racing_notes_and_status_changes_on_their_case_all_apply(
     desk: Desk, db_url: str, case_id: int, team_env: dict[str, str]
 ) -> None:
-    # The customer's correction letter is applied while colleagues write on the same case.
+    # The customer's correction letter is applied while colleagues write on the same case:
+    # a correction request of its own, its requester verified.
+    customer = cases.get(desk, case_id).case.customer_id or 0
+    case_id = verified_request(desk, customer, "correction").case.id
     rounds = 3
     scripts = [
         [_cli(db_url, "bob", "correct", str(case_id), "--billing-address", f"Street {k}")

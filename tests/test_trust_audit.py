@@ -31,7 +31,7 @@ from helpdesk.services import (
 )
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.context import Desk
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, verified_request
 
 
 def _busy(desk: Desk, clock: FakeClock) -> int:
@@ -353,7 +353,7 @@ def test_busy_session_leaves_no_personal_data_in_the_trail(desk: Desk, clock: Fa
     detail = customers.get(desk, c.id)
     customers.update(desk, customer_id=c.id, expected_version=detail.version,
                      name="Zelda Q. Quixote", shipping_address=PII[4])
-    d = cases.create(desk, kind="deletion", customer_id=c.id, subject=PII[5], note=PII[6])
+    d = verified_request(desk, c.id, "deletion", subject=PII[5], note=PII[6])
     cases.add_note(bob, case_id=d.case.id, body=PII[6])
     cases.get(bob, d.case.id)
     cases.set_status(desk, case_id=d.case.id, status="open", note=PII[6])
@@ -366,6 +366,7 @@ def test_busy_session_leaves_no_personal_data_in_the_trail(desk: Desk, clock: Fa
     disclosures.add(desk, customer_id=c.id, recipient=PII[3], recipient_kind="contractor",
                     purpose=f"shipping to {PII[4]}", data_categories=["address"],
                     disclosed_on=date(2026, 3, 1), legal_basis="contract")
+    verified_request(desk, c.id, "access")
     access_export.export(desk, customer_id=c.id)
     erasure.erase(desk, customer_id=c.id, case_id=d.case.id)
     audit_query.query(desk, filter=AuditFilter(customer_id=c.id))

@@ -21,9 +21,9 @@ from helpdesk.config import Settings
 from helpdesk.db import engine as db_engine
 from helpdesk.db.engine import open_database
 from helpdesk.errors import Busy, Conflict, Forbidden, Invalid
-from helpdesk.services import agents, audit, audit_query, backup, cases, customers, erasure, keys
+from helpdesk.services import agents, audit, audit_query, backup, customers, erasure, keys
 from helpdesk.services.context import Desk
-from tests.conftest import FakeClock, is_postgres
+from tests.conftest import FakeClock, is_postgres, verified_request
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_backup_refusals(desk: Desk, tmp_path: Path) -> None:
 
 
 def _erase(desk: Desk, customer_id: int) -> None:
-    request = cases.create(desk, kind="deletion", customer_id=customer_id)
+    request = verified_request(desk, customer_id, "deletion")
     erasure.erase(desk, customer_id=customer_id, case_id=request.case.id)
 
 

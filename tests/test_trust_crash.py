@@ -26,6 +26,7 @@ from helpdesk.db.engine import open_database
 from helpdesk.errors import Busy
 from helpdesk.services import agents, audit_query, cases, customers, supervisor
 from helpdesk.services.context import Desk
+from tests.conftest import verified_request
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -199,8 +200,8 @@ def test_kill_during_erasures(sqlite_desk: Desk, rounds: int, delay: float) -> N
     for i in range(40):
         c = customers.create(sqlite_desk, name=f"Gone {i}", emails=[f"gone{i}@example.com"],
                              company="Acme")
-        kase = cases.create(sqlite_desk, kind="deletion", customer_id=c.id,
-                            subject=f"erase Gone {i}", note=f"Gone {i} asked by mail")
+        kase = verified_request(sqlite_desk, c.id, "deletion", subject=f"erase Gone {i}",
+                                note=f"Gone {i} asked by mail")
         requests[c.id] = kase.case.id
     proc = _run_script(sqlite_desk, f"""
         from helpdesk.services import erasure

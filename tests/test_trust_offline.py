@@ -76,6 +76,7 @@ def test_full_session_offline(no_network: NetworkGuard, tmp_path: Path,
     run("customer", "show", ann)
     case = str(json.loads(run("case", "new", "--kind", "deletion", "--customer", ann,
                               "--subject", "please delete", "--json"))["case"]["id"])
+    run("case", "verify", case, "--method", "postal_letter")
     run("case", "note", case, "checked the archives")
     run("case", "status", case, "open")
     run("case", "assign", case, "bob", "--reason", "holiday cover")
@@ -86,6 +87,9 @@ def test_full_session_offline(no_network: NetworkGuard, tmp_path: Path,
                     "Date: Tue, 10 Mar 2026 09:00:00 +0000\n\nPlease unsubscribe me.\n")
     run("import", str(mail))
     run("optout", "ben@example.com", "unknown@example.org")
+    access = str(json.loads(run("case", "new", "--kind", "access", "--customer", ann,
+                                "--json"))["case"]["id"])
+    run("case", "verify", access, "--method", "phone_callback")
     run("export", ann, "--format", "json", "--out", str(tmp_path / "export.json"))
     run("erase", ann, "--case", case)
     run("erasures", "reapply")

@@ -28,7 +28,13 @@ from helpdesk.services import (
     parsing,
     policy,
 )
-from helpdesk.services.readmodels import CaseDetail, CaseSummary, CustomerDetail, to_jsonable
+from helpdesk.services.readmodels import (
+    CaseDetail,
+    CaseSummary,
+    CustomerDetail,
+    VerificationInfo,
+    to_jsonable,
+)
 from helpdesk.wording import counted
 
 
@@ -289,6 +295,17 @@ def _case_rows(items: tuple[CaseSummary, ...] | list[CaseSummary]) -> list[str]:
     )
 
 
+def verification_lines(v: VerificationInfo | None) -> list[str]:
+    """The state for a case's text output (empty for kinds that need no verification)."""
+    if v is None:
+        return []
+    if not v.verified or v.method is None:
+        return ["  verified:  no: export, correction and erasure wait for it "
+                f"('helpdesk case verify {v.case_id} --method ...')"]
+    return [f"  verified:  {v.method.label}, by {safe(v.verified_by or 'the desk')} "
+            f"at {safe(v.verified_at)}"]
+
+
 def _case_lines(d: CaseDetail) -> list[str]:
     c = d.case
     due = ("closed" if c.days_left is None else
@@ -303,6 +320,7 @@ def _case_lines(d: CaseDetail) -> list[str]:
         + (f"  (from the {safe(d.received_by)})" if d.received_by else ""),
         f"  due:       {due}  (rule: {d.due_rule})",
         f"  policy:    {safe(d.policy_version_label or d.policy_note)}",
+        *verification_lines(d.verification),
     ]
     if c.flags:
         lines.append(f"  flags:     {', '.join(c.flags)}")

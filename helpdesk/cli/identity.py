@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from helpdesk.cli.output import CliContext, command, emit, group, safe
-from helpdesk.services import team
+from helpdesk.cli.core import verification_lines
+from helpdesk.cli.output import CliContext, command, emit, group, safe, subcommands
+from helpdesk.domain import VerificationMethod
+from helpdesk.errors import Invalid
+from helpdesk.services import team, verification
 
 
 def register(sub: Any) -> None:
@@ -17,6 +20,31 @@ def register(sub: Any) -> None:
     p.add_argument("--prefix", metavar="NAME",
                    help="group roles are NAME_agent and NAME_supervisor (default: the "
                    "database's name)")
+    _register_verify(sub)
+
+
+def _register_verify(sub: Any) -> None:
+    methods = [VerificationMethod.EMAIL_CODE.value, *(m.value for m in verification.ATTESTED)]
+    p = command(subcommands(sub, "case"), "verify", case_verify,
+                "record how the requester of an access, correction or deletion case proved "
+                "who they are (export, correction and erasure wait for it)", json_output=True)
+    p.add_argument("id", type=int, metavar="CASE")
+    p.add_argument("--method", required=True, choices=[*methods, "override"],
+                   help="email_code: checked against the case's letters (a reply from an "
+                   "address on file with the code); the others are attested by you; override: "
+                   "supervisors, with --reason")
+    p.add_argument("--note", help="what was checked (which document, which number was called)")
+    p.add_argument("--reason", help="why a supervisor overrides (required with override)")
+
+
+def case_verify(args: argparse.Namespace, ctx: CliContext) -> int:
+    override = args.method == "override"
+    if override and not args.reason:
+        raise Invalid("an override needs --reason", field="reason")
+    info = verification.verify(ctx.desk(), case_id=args.id, method=args.method,
+                               note=args.reason if override else args.note)
+    emit(args, info, lambda: [f"case #{info.case_id}", *verification_lines(info)])
+    return 0
 
 
 def team_setup(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -82,6 +82,8 @@ def register(sub: Any) -> None:
     p = command(sub, "export", export_customer, "everything held about a customer (audited)")
     p.add_argument("customer", type=int, metavar="CUSTOMER")
     p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument("--case", type=int, metavar="N", help="the access request it answers (default: "
+                   "the customer's only open one); it must be verified")
     p.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (mode 0600)")
     p.add_argument("--attachments", type=Path, metavar="DIR",
                    help="also save every attachment the desk kept into DIR (0600 files)")
@@ -248,7 +250,7 @@ def suppression_export(args: argparse.Namespace, ctx: CliContext) -> int:
 def export_customer(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.out:
         files.check_target(args.out.expanduser(), force=args.force)  # before it is audited
-    data = access_export.export(ctx.desk(), customer_id=args.customer)
+    data = access_export.export(ctx.desk(), customer_id=args.customer, case_id=args.case)
     text = (access_export.to_json(data) + "\n" if args.format == "json"
             else access_export.to_text(data))
     if args.out:

@@ -349,6 +349,27 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64, nullable=False, unique=True)
 
 
+class RequestVerification(SQLModel, table=True):
+    """How the requester of an access, correction or deletion case proved who they are.
+
+    ``code`` is the desk's random code put in the acknowledgement; a reply from an address on
+    file that carries it verifies the case. No free text here: notes and override reasons go
+    to the case history, which erasure blanks.
+    """
+
+    __tablename__ = "request_verification"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="support_case.id", nullable=False, unique=True)
+    code: str = Field(max_length=32, nullable=False)
+    code_created_at: datetime = _now()
+    method: str | None = Field(default=None, sa_type=KIND)  # VerificationMethod
+    verified_at: datetime | None = _ts(default=None)
+    verified_by_id: int | None = Field(default=None, foreign_key="agent.id")
+    message_id: int | None = Field(default=None, foreign_key="message.id")  # the reply
+
+
 class DeskSetting(Versioned, table=True):
     """A setting for every desk of this database (e.g. whether acting as another agent is on).
 

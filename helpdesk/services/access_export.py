@@ -13,10 +13,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from helpdesk.db.models import Case
-from helpdesk.services import audit, cases, customers
+from helpdesk.domain import CaseKind
+from helpdesk.errors import Invalid
+from helpdesk.services import audit, cases, customers, verification
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
     CaseEventInfo,
@@ -68,10 +70,34 @@ class AccessExport:
     changes: tuple[FieldChangeInfo, ...] = ()
 
 
-def export(desk: Desk, *, customer_id: int) -> AccessExport:
+def access_request(s: Session, customer_id: int, case_id: int | None) -> Case:
+    """The access request an export answers: ``case_id``, or the customer's only open one."""
+    if case_id is None:
+        open_ = s.exec(select(Case).where(
+            Case.customer_id == customer_id, Case.kind == CaseKind.ACCESS.value,
+            col(Case.closed_at).is_(None))).all()
+        if len(open_) != 1:
+            raise Invalid(
+                f"customer #{customer_id} has {'no' if not open_ else len(open_)} open access "
+                "requests: an export answers one, so " + (
+                    "open an access case first" if not open_ else "name it with --case N"),
+                field="case")
+        return open_[0]
+    case = cases.load(s, case_id)
+    if case.customer_id != customer_id or case.kind != CaseKind.ACCESS:
+        raise Invalid(f"case #{case_id} is not an access request of customer #{customer_id}",
+                      field="case")
+    return case
+
+
+def export(desk: Desk, *, customer_id: int, case_id: int | None = None) -> AccessExport:
+    """Everything held about the customer, answering their access request ``case_id`` (or
+    their only open one), which must be verified (see :mod:`helpdesk.services.verification`)."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
         customer = customers.load(s, customer_id)
+        request = access_request(s, customer_id, case_id)
+        verification.require_verified(s, request, action="export")
         profile: CustomerDetail = customers._detail(s, desk, customer)
         all_cases = s.exec(select(Case).where(Case.customer_id == customer_id)
                            .order_by(col(Case.received_at), col(Case.id))).all()
@@ -83,6 +109,7 @@ def export(desk: Desk, *, customer_id: int) -> AccessExport:
                 received_at=c.received_at, closed_at=c.closed_at, outcome=c.outcome,
                 messages=d.messages, events=d.events))
         audit.record(s, desk, actor, "customer.export", "customer", customer_id,
+                     case_id=request.id,
                      cases=len(exported), messages=sum(len(c.messages) for c in exported))
     return AccessExport(
         customer_id=customer_id, generated_at=desk.now(), name=profile.name,

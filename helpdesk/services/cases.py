@@ -26,7 +26,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
-from helpdesk.services import audit, inbox
+from helpdesk.services import audit, inbox, verification
 from helpdesk.services import policy as policy_service
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
@@ -153,6 +153,7 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         corrections=field_changes(s, col(FieldChange.case_id) == case.id),
         received_by=(case.classification or {}).get("received_by"),
         intake_notes=tuple((case.classification or {}).get("notes") or ()),
+        verification=verification.info(s, case),
     )
 
 

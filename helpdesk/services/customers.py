@@ -25,7 +25,7 @@ from helpdesk.db.models import (
 )
 from helpdesk.domain import ProductRelation
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
-from helpdesk.services import audit, suppression
+from helpdesk.services import audit, suppression, verification
 from helpdesk.services.cases import case_summaries, field_changes
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import (
@@ -110,7 +110,8 @@ def create(
         for i, (shown, key) in enumerate(addresses):
             s.add(
                 CustomerEmail(
-                    customer_id=customer.id, address=shown, normalized=key, is_primary=i == 0
+                    customer_id=customer.id, address=shown, normalized=key, is_primary=i == 0,
+                    created_at=desk.now(),  # on file from this instant (see verification)
                 )
             )
         s.flush()
@@ -215,7 +216,8 @@ def record_change(
 
 
 def _check_case(s: Session, case_id: int | None, customer_id: int) -> None:
-    """A change made "under" a case must be made under one of this customer's cases."""
+    """A change made "under" a case must be made under one of this customer's cases, and
+    under a request whose requester was verified (see :mod:`helpdesk.services.verification`)."""
     if case_id is None:
         return
     case = s.get(Case, case_id)
@@ -223,6 +225,7 @@ def _check_case(s: Session, case_id: int | None, customer_id: int) -> None:
         raise NotFound(f"no case #{case_id}")
     if case.customer_id != customer_id:
         raise Invalid(f"case #{case_id} is not a case of customer #{customer_id}", field="case")
+    verification.require_verified(s, case, action="correction")
 
 
 def _email_row(s: Session, customer_id: int, ref: int | str) -> CustomerEmail:
@@ -270,6 +273,7 @@ def add_email(
                                          _primary(s, customer_id), shown, case_id))
             _clear_primary(s, customer_id)
         s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key,
+                            created_at=desk.now(),
                             is_primary=primary))
         suppressed = suppression.guard_customer(s, desk, actor, customer, [key])
         _touch(s, desk, customer)

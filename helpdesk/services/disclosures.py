@@ -19,7 +19,7 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from helpdesk.db.models import Case, Disclosure
-from helpdesk.domain import RecipientKind
+from helpdesk.domain import CaseKind, RecipientKind
 from helpdesk.errors import Invalid, NotFound
 from helpdesk.services import answers, audit, cases, customers, policy
 from helpdesk.services.context import Desk
@@ -157,6 +157,9 @@ def correct(
         case: Case = cases.load(s, case_id)
         if case.customer_id is None:
             raise NotFound(f"case #{case_id} has no customer to correct")
+        if case.kind != CaseKind.CORRECTION:
+            raise Invalid(f"case #{case_id} is a {CaseKind(case.kind).label} case: a "
+                          "correction is applied under a correction request", field="case")
         customer_id = case.customer_id
         before = customers.load(s, customer_id)
         old = {f: getattr(before, f) for f in changes if f in customers.EDITABLE_FIELDS}

@@ -57,11 +57,11 @@ from helpdesk.db.models import (
     PolicyVersion,
 )
 from helpdesk.db.search import SQLITE_INDEX
-from helpdesk.domain import Role, SuppressionReason
+from helpdesk.domain import CaseKind, Role, SuppressionReason
 from helpdesk.errors import Busy, Conflict, Forbidden, Invalid, NotFound
 from helpdesk.intake.classify import without_quotes
 from helpdesk.intake.importer import DONE
-from helpdesk.services import answers, audit, cases, policy, suppression, traces
+from helpdesk.services import answers, audit, cases, policy, suppression, traces, verification
 from helpdesk.services.context import Desk
 
 
@@ -206,6 +206,10 @@ def erase(
         if case.customer_id != customer_id:
             raise Invalid(f"case #{case_id} is not a request of customer #{customer_id}",
                           field="case")
+        if case.kind != CaseKind.DELETION:
+            raise Invalid(f"case #{case_id} is a {CaseKind(case.kind).label} case: erasure "
+                          "runs under a deletion request", field="case")
+        verification.require_verified(s, case, action="erasure")
         ledger = _ledger_for(s, customer_id)
         if customer.erased_at is not None and ledger is not None and ledger.status == COMPLETE:
             audit.record(s, desk, actor, "erasure.repeat", "erasure", ledger.id,

@@ -377,7 +377,8 @@ def link(
             owner = s.exec(select(CustomerEmail.customer_id)
                            .where(CustomerEmail.normalized == key)).first()
             if owner is None:
-                s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key))
+                s.add(CustomerEmail(customer_id=customer_id, address=shown, normalized=key,
+                                    created_at=desk.now()))
                 suppression.guard_customer(s, desk, actor, customer, [key])
                 customer.updated_at = desk.now()
                 s.add(customer)
@@ -419,7 +420,7 @@ def new_customer(
         s.add(customer)
         s.flush()
         s.add(CustomerEmail(customer_id=customer.id, address=shown, normalized=key,
-                            is_primary=True))
+                            is_primary=True, created_at=desk.now()))
         suppressed = suppression.guard_customer(s, desk, actor, customer, [key])
         audit.record(s, desk, actor, "customer.create", "customer", customer.id, emails=1,
                      source="intake", suppressed=suppressed)

@@ -15,7 +15,15 @@ from zoneinfo import ZoneInfo
 
 from helpdesk import clock
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message
-from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
+from helpdesk.domain import (
+    CaseKind,
+    CaseStatus,
+    DisputeStage,
+    MessageDirection,
+    Queue,
+    Role,
+    VerificationMethod,
+)
 
 T = TypeVar("T")
 
@@ -341,6 +349,18 @@ def case_event_from(e: CaseEvent, actor_name: str | None) -> CaseEventInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class VerificationInfo:
+    """How the requester of an access, correction or deletion case proved who they are."""
+
+    case_id: int
+    verified: bool
+    method: VerificationMethod | None
+    verified_at: datetime | None
+    verified_by: str | None
+    code_sent: bool  # the desk made the case's code (it goes out with the acknowledgement)
+
+
+@dataclass(frozen=True, slots=True)
 class CaseDetail:
     case: CaseSummary
     policy_due_at: datetime | None
@@ -369,6 +389,8 @@ class CaseDetail:
     #: line", ...), and what intake had to work around or fall back on (no personal data).
     received_by: str | None = None
     intake_notes: tuple[str, ...] = ()
+    #: Access, correction and deletion requests: how the requester was verified, if yet.
+    verification: VerificationInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from helpdesk.db.engine import INSUFFICIENT_PRIVILEGE
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, Message, PolicyVersion, Template
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.services import answers, audit
+from helpdesk.services import answers, audit, verification
 from helpdesk.services.cases import parse_kind
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail
@@ -62,6 +62,10 @@ PLACEHOLDERS: dict[str, str] = {
     "policy_part": "the heading of the policy part that governs the kind, e.g. Part III. ...",
     "policy_text": "the text of that policy part",
     "desk_address": "the desk's own e-mail address",
+    "verification_code": "the code the requester sends back to prove who they are (access, "
+    "correction and deletion requests)",
+    "identity_check": "the 'identity_check' template's text with the code, while the "
+    "requester of an access, correction or deletion case is not verified (empty otherwise)",
 }
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,8 @@ def case_values(s: Session, desk: Desk, case: Case, actor: Agent) -> dict[str, s
         "policy_part": f"Part {part.number}. {part.title}" if part else None,
         "policy_text": part.text if part else None,
         "desk_address": desk.settings.mail_from,
+        "verification_code": None,  # filled by render_for_case when a template asks for it
+        "identity_check": "",
     }
 
 
@@ -197,6 +203,23 @@ def _promised_before_override(s: Session, case: Case, tz: ZoneInfo) -> str | Non
                                            CaseEvent.action == "deadline_override")
         .order_by(col(CaseEvent.id)).limit(1)
     ).first()
+
+
+def _verification_values(
+    s: Session, desk: Desk, case: Case, actor: Agent, language: str
+) -> dict[str, str | None]:
+    """The case's code (made on first use), and the identity_check text while unverified."""
+    state = verification.info(s, case)
+    if state is None:
+        return {"verification_code": None, "identity_check": ""}
+    code = verification.code_for(s, desk, case)
+    if state.verified:
+        return {"verification_code": code, "identity_check": ""}
+    ensure_defaults(s, desk, actor)
+    check = find(s, "identity_check", language)  # falls back to English
+    values = {**case_values(s, desk, case, actor), "verification_code": code}
+    return {"verification_code": code,
+            "identity_check": render_text(check.body, values, field="body").strip("\n")}
 
 
 def case_tag(case_id: int) -> str:
@@ -213,8 +236,13 @@ def render_for_case(
             f"#{case.id} is a {CaseKind(case.kind).label} case", field="template",
         )
     values = case_values(s, desk, case, actor)
+    asked = {*placeholders_in(template.subject, field="subject"),
+             *placeholders_in(template.body, field="body")}
+    if asked & {"verification_code", "identity_check"}:
+        values.update(_verification_values(s, desk, case, actor, template.language))
     subject = render_text(template.subject, values, field="subject")
     body = render_text(template.body, values, field="body")
+    body = re.sub(r"\n{3,}", "\n\n", body)  # an empty ${identity_check} leaves no gap
     # A header is one line: whatever a value held, the subject cannot grow a second one.
     subject = " ".join(subject.split())
     tag = values["case_tag"] or ""

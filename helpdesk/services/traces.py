@@ -229,6 +229,18 @@ def redact(s: Session, identity: Identity, *, customer_id: int,
     return changed
 
 
+def _unreadable(s: Session) -> set[str]:
+    """Tables this session's role may not read: in team mode on PostgreSQL an agent's role does
+    not read the suppression list, which holds keyed hashes and the desk's own source labels
+    only (a supervisor's scan covers it)."""
+    if s.get_bind().dialect.name != "postgresql":
+        return set()
+    return set(s.execute(sa.text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+        "AND NOT has_table_privilege(c.oid, 'SELECT')")).scalars())
+
+
 def scan(s: Session, identity: Identity, *, customer_id: int,
          extra: Iterable[tuple[str, str, str]] = ()) -> dict[str, list[int]]:
     """Where the person is still named: ``{"table.column": [row ids]}``, empty when nowhere.
@@ -239,7 +251,10 @@ def scan(s: Session, identity: Identity, *, customer_id: int,
     left: dict[str, set[int]] = {}
     addresses = _forms(identity.addresses)
     personal = _forms(identity.personal)
+    hidden = _unreadable(s)
     for table in _tables():
+        if table.name in hidden:
+            continue
         found = list(_hits(s, table, addresses, None, binary=True))
         others = _others(table, customer_id)
         found += _hits(s, table, personal, None if others is None else sa.not_(others),
