@@ -22,7 +22,7 @@ from helpdesk.db.engine import create_db_engine, open_database
 from helpdesk.errors import Busy
 from helpdesk.migrations import HEADS
 from helpdesk.services import agents
-from helpdesk.services.context import Desk
+from helpdesk.services.context import Desk, open_desk
 from tests.multiproc import Outcome, run_together
 
 DESKS = 6
@@ -77,10 +77,11 @@ def test_desks_starting_at_once_on_an_older_schema_upgrade_it_once(
 class _SqliteWriter:
     """Another desk's connection to a SQLite file holding its write lock for ``seconds``."""
 
-    def __init__(self, path: Path, seconds: float) -> None:
+    def __init__(self, path: Path, seconds: float, journal: str = "WAL") -> None:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode = WAL")  # as every desk's: readers go on reading
+        self.conn.execute(f"PRAGMA journal_mode = {journal}")  # WAL: readers go on reading
         self.conn.execute("BEGIN EXCLUSIVE")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS first_step (x)")
         self.timer = threading.Timer(seconds, self.conn.execute, ["COMMIT"])
         self.timer.start()
 
@@ -109,7 +110,7 @@ def test_a_sqlite_desk_waits_out_an_upgrade_longer_than_the_write_timeout(
 def test_a_sqlite_upgrade_that_outlasts_the_wait_is_busy_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(migrate, "SCHEMA_WAIT_MS", 200)
+    monkeypatch.setattr(engine_module, "FIRST_START_WAIT_MS", 200)
     path = tmp_path / "helpdesk.sqlite3"
     other = _SqliteWriter(path, seconds=1.5)
     try:
@@ -138,3 +139,40 @@ def test_whoami_on_a_desk_with_agents_answers_while_another_desk_writes(
         other.close()
         db.dispose()
     assert (me.name, me.role) == ("alice", "supervisor")
+
+
+def test_the_first_supervisor_is_registered_however_long_the_other_desks_keep_it_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thirty desks find the new database empty at once: each records the key and registers
+    # its person in turn, and the last in the queue waits longer than an ordinary write would.
+    path = tmp_path / "helpdesk.sqlite3"
+    open_database(f"sqlite:///{path}").dispose()  # the schema is in place, nobody registered
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 200)
+    settings = Settings(db_url=f"sqlite:///{path}", timezone="Europe/Berlin",
+                        key_file=tmp_path / "key")
+    other = _SqliteWriter(path, seconds=4)  # 20 times the (shortened) busy timeout
+    try:
+        desk = open_desk(settings, agent="alice")
+        me = agents.whoami(desk)
+    finally:
+        other.close()
+    desk.db.dispose()
+    assert (me.name, me.role) == ("alice", "supervisor")
+
+
+def test_a_sqlite_desk_waits_for_the_first_desk_still_making_the_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first desk has just created the file and holds it before it is even in WAL mode:
+    # a desk connecting now waits to switch it, as long as a first start takes.
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "helpdesk.sqlite3"
+    other = _SqliteWriter(path, seconds=4, journal="DELETE")
+    try:
+        db = open_database(f"sqlite:///{path}")
+    finally:
+        other.close()
+    with db.session() as s:
+        assert s.exec(sa.text("PRAGMA journal_mode")).one() == ("wal",)
+    db.dispose()

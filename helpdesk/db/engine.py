@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
+#: How long a SQLite desk's first-start steps (schema changes, recording the key, registering
+#: the first supervisor) wait for other desks' (ms): a team opening a new database at once
+#: queues behind them longer than an ordinary write's busy timeout; a large file's upgrade
+#: takes minutes. PostgreSQL's locks wait without limit.
+FIRST_START_WAIT_MS = 600_000
 SQLITE_BUSY_SNAPSHOT = 517  # a read snapshot went stale before its first write
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL: a grant or a team-mode guard refused
 CONNECT_TIMEOUT_S = 10  # an unreachable server is reported, not waited for
@@ -68,12 +73,15 @@ def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     # Take transaction control away from the sqlite3 module so BEGIN is ours (see _sqlite_begin).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA secure_delete = ON")  # freed pages are zeroed: erased data leaves the file
     cur.execute("PRAGMA synchronous = NORMAL")
+    # A file another desk is still making (not yet in WAL mode, locked for its first steps)
+    # cannot even be read: the switch waits as long as a first start, not a write's timeout.
+    cur.execute(f"PRAGMA busy_timeout = {FIRST_START_WAIT_MS}")
     if cur.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
         cur.execute("PRAGMA journal_mode = WAL")
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cur.close()
     register_functions(dbapi_conn)  # the customer search triggers fold text with it
 
@@ -81,14 +89,24 @@ def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 def _sqlite_begin(conn: sa.Connection) -> None:
     # Writers take the lock up front (BEGIN IMMEDIATE) so the busy timeout applies, instead of a
     # deferred transaction failing at once when it tries to upgrade a read lock. Schema changes
-    # take it exclusively (see helpdesk.db.migrate.schema_lock).
+    # take it exclusively (see helpdesk.db.migrate.schema_lock). A first-start step waits
+    # longer (``helpdesk_patient``) until its transaction ends (_sqlite_end).
     options = conn.get_execution_options()
+    if options.get("helpdesk_patient", False):
+        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            f"PRAGMA busy_timeout = {FIRST_START_WAIT_MS}")
     if options.get("helpdesk_exclusive", False):
         conn.exec_driver_sql("BEGIN EXCLUSIVE")
     elif options.get("helpdesk_write", False):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+def _sqlite_end(conn: sa.Connection) -> None:
+    if conn.get_execution_options().get("helpdesk_patient", False):
+        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 #: A pooled PostgreSQL connection idle this long is checked before use (the server may have
@@ -125,6 +143,8 @@ def create_db_engine(url: str | URL, **kw: Any) -> Engine:
         engine = sa.create_engine(parsed, **kw)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     if parsed.get_backend_name() == "postgresql":
         kw.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
@@ -167,9 +187,15 @@ class Database:
         return f"{url.username}@{where}" if url.username else where
 
     @contextmanager
-    def session(self, *, write: bool = False) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back and translates errors on failure."""
-        session = Session(self._writer if write else self.engine, expire_on_commit=False)
+    def session(self, *, write: bool = False, patient: bool = False) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back and translates errors on failure.
+
+        ``patient``: a write of a desk's first start, which waits for other desks' first starts
+        as long as they take (SQLite: ``FIRST_START_WAIT_MS``, not the busy timeout).
+        """
+        bind = self._writer.execution_options(helpdesk_patient=True) if patient else (
+            self._writer if write else self.engine)
+        session = Session(bind, expire_on_commit=False)
         try:
             yield session
             session.commit()

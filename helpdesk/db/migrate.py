@@ -18,13 +18,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from helpdesk.db.engine import BUSY_TIMEOUT_MS
 from helpdesk.errors import Invalid
 
 #: PostgreSQL advisory lock key held by the desk that creates or upgrades the schema.
 SCHEMA_LOCK = 0x68640001
-#: How long a SQLite desk waits for another desk's schema change (ms).
-SCHEMA_WAIT_MS = 600_000
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -72,7 +69,7 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
     PostgreSQL: a transaction-level advisory lock (per database). SQLite: an exclusive
     transaction, which waits for the lock instead of failing at once the way a deferred
     transaction that tries to start writing does. Either waits as long as another desk's
-    upgrade takes (a large file's takes minutes; SQLite: up to ``SCHEMA_WAIT_MS``), not just
+    upgrade takes (a large file's takes minutes; SQLite: ``FIRST_START_WAIT_MS``), not just
     the busy timeout of ordinary writes, which a team of desks opening at once outlasts.
 
     On SQLite, foreign keys are off while the lock is held, the procedure SQLite documents for
@@ -83,9 +80,8 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
         if raw is not None:
-            conn.execution_options(helpdesk_exclusive=True)
+            conn.execution_options(helpdesk_exclusive=True, helpdesk_patient=True)
             raw.execute("PRAGMA foreign_keys = OFF")
-            raw.execute(f"PRAGMA busy_timeout = {SCHEMA_WAIT_MS}")
         try:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
@@ -94,7 +90,6 @@ def schema_lock(engine: Engine) -> Iterator[Connection]:
         finally:
             if raw is not None:
                 raw.execute("PRAGMA foreign_keys = ON")
-                raw.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def to_head(engine: Engine, *, before_upgrade: Callable[[], object] | None = None) -> None:

@@ -27,7 +27,7 @@ def whoami(desk: Desk) -> AgentInfo:
     with desk.db.session() as s:  # a read, unless the desk is empty: a team opening at once
         if s.exec(select(func.count()).select_from(Agent)).one():  # does not queue to write
             return agent_from(desk.actor(s))
-    with desk.db.session(write=True) as s:
+    with desk.db.session(patient=True) as s:
         return agent_from(desk.actor(s))
 
 

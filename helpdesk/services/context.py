@@ -206,7 +206,7 @@ def _bootstrap_if_empty(desk: Desk) -> None:
         if s.exec(select(func.count()).select_from(Agent)).one():
             return
     try:
-        with desk.db.session(write=True) as s:
+        with desk.db.session(patient=True) as s:  # desks that start together queue here
             if s.exec(select(func.count()).select_from(Agent)).one() == 0:
                 _bootstrap(s, desk)
     except KeyMissing:

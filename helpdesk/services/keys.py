@@ -197,7 +197,7 @@ def prepare(desk: Desk) -> None:
 def _settle(desk: Desk, chosen: bytes | None = None) -> None:
     """Record a key for a database that has none: ``chosen``, or what :func:`_choose` picks."""
     path = _path(desk)
-    with desk.db.session(write=True) as s:
+    with desk.db.session(patient=True) as s:
         # the row lock makes desks that start together wait for the first one's decision
         row = s.exec(select(DeskKey).with_for_update()).first()
         if row is None or row.fingerprint:
