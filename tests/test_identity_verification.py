@@ -9,6 +9,7 @@ the desk's code, verifies by mail; the other methods are recorded with who and w
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,13 @@ from helpdesk.services import (
     customers,
     disclosures,
     erasure,
+    intake,
     replies,
     verification,
 )
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock, Run
+from tests.intake_mail import mail, write_mbox
 from tests.replies_support import add_policy
 
 ALICE_MAIL = "rosa.marquez@example.org"
@@ -209,3 +212,40 @@ def test_requests_must_be_of_the_right_kind(desk: Desk, person: int) -> None:
         disclosures.correct(desk, case_id=question, phone="+34 600 000 000")
     with pytest.raises(Invalid, match="no open access requests"):
         access_export.export(desk, customer_id=person)
+
+
+def test_a_reply_imported_from_the_mailbox_verifies_only_from_the_address_on_file(
+    desk: Desk, person: int, tmp_path: Path
+) -> None:
+    """The mail as it arrives: the acknowledgement goes out, an impostor who got hold of it
+    (a forward, a shared mailbox) answers with the code from their own address, threaded by
+    its References; then the person answers from the address on file. Only the second
+    verifies, and the import records it like a verification by hand."""
+    access = _request(desk, person, CaseKind.ACCESS)
+    ack = replies.write(desk, case_id=access, template="acknowledgement")
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", ack.draft.body)
+    assert code is not None
+    thread = f"In-Reply-To: {ack.message_id}\nReferences: {ack.message_id}"
+    impostor = mail(frm="Rosa M <rosa.m@freemail.example>", subject=f"Re: {ack.draft.subject}",
+                    body=f"It is me, here is the code: {code.group()}", msgid="<imp@free>",
+                    date="Mon, 16 Mar 2026 10:00:00 +0000", extra=thread)
+    intake.import_paths(desk, paths=[write_mbox(tmp_path / "one", [impostor])])
+    detail = cases.get(desk, access)
+    assert [m.from_address for m in detail.messages][-1] == "rosa.m@freemail.example"
+    assert detail.verification is not None and not detail.verification.verified
+    with pytest.raises(Forbidden, match="not verified"):
+        access_export.export(desk, customer_id=person, case_id=access)
+
+    genuine = mail(frm=f"Rosa Márquez <{ALICE_MAIL}>", subject=f"Re: {ack.draft.subject}",
+                   body=f"> {code.group()}\nYes, that was me. Code {code.group().lower()}",
+                   msgid="<real@example.org>", date="Mon, 16 Mar 2026 11:00:00 +0000",
+                   extra=thread)
+    intake.import_paths(desk, paths=[write_mbox(tmp_path / "two", [genuine])])
+    detail = cases.get(desk, access)
+    letter = detail.messages[-1]
+    assert letter.from_address == ALICE_MAIL
+    assert detail.verification is not None and detail.verification.verified
+    assert detail.verification.method == "email_code"
+    assert _history(desk, access) == [("verified", "alice", "email_code", None)]
+    assert _audited(desk, access) == [{"method": "email_code", "message_id": letter.id}]
+    assert access_export.export(desk, customer_id=person, case_id=access).customer_id == person

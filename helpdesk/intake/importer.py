@@ -58,13 +58,14 @@ from helpdesk.db.models import (
     IntakeItem,
     Message,
     PolicyVersion,
+    RequestVerification,
 )
 from helpdesk.domain import OPEN_STATUSES, CaseKind, CaseStatus, DisputeStage, MessageDirection
 from helpdesk.errors import Invalid
 from helpdesk.intake.classify import Classification, classify, may_remind
 from helpdesk.intake.parse import ParsedMail, Unreadable, content_hash, parse
 from helpdesk.intake.sources import RawMessage
-from helpdesk.services import audit, inbox, suppression
+from helpdesk.services import audit, inbox, suppression, verification
 from helpdesk.services.context import Desk
 from helpdesk.services.validation import normalize_email
 
@@ -248,6 +249,9 @@ class BatchImporter:
         self._events: list[dict[str, Any]] = []
         self._attachments: list[dict[str, Any]] = []
         self._touched: set[int] = set()  # existing cases that received mail
+        #: existing requests whose requester has a code but is not verified yet: a reply on
+        #: one of them is checked for the code (see helpdesk.services.verification)
+        self._awaiting: set[int] = set()
         self._woken: set[int] = set()  # ... of which a customer replied to a waiting case
 
     # --- look-ups, once per batch ----------------------------------------------------------
@@ -288,6 +292,13 @@ class BatchImporter:
         if tags:
             self._tagged.update(self.s.exec(
                 select(Case.id, Case.customer_id).where(col(Case.id).in_(tags))
+            ).all())
+        threads = {c for c in self._thread_ids.values() if c is not None} | tags
+        if threads:
+            self._awaiting.update(self.s.exec(
+                select(RequestVerification.case_id)
+                .where(col(RequestVerification.case_id).in_(threads),
+                       col(RequestVerification.verified_at).is_(None))
             ).all())
 
     def open_cases(self, customer_id: int) -> list[_OpenCase]:
@@ -425,6 +436,9 @@ class BatchImporter:
             case_id = self.open_case(owner, mail.subject, result, at, received_by, notes)
             opened = True
         message_id = self._message(mail, at, case_id)
+        if case_id in self._awaiting and not opened and not mail.machine and \
+                verification.check_reply(self.s, self.desk, case_id, message_id, self.actor):
+            self._awaiting.discard(case_id)
         if mail.machine and case_id is None:
             self.counts.machine += 1
             self._item(item, state=DONE, reason=f"machine mail ({mail.machine}): no case opened",
