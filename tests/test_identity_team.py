@@ -254,3 +254,54 @@ def test_a_deactivated_agent_can_no_longer_connect(team_db: Team) -> None:
             engine.connect().close()
     finally:
         engine.dispose()
+
+
+def test_only_a_supervisor_overrides_a_requesters_verification_even_with_psql(
+    team_db: Team,
+) -> None:
+    """Verifying a requester opens their data to export and erasure. An agent may record what
+    they checked, in their own name; the override is a supervisor's, and once recorded, how a
+    requester was verified is not the agent's to change or remove."""
+    owner = team_db.owner
+    c = customers.create(owner, name="Vera", emails=["vera@example.com"])
+    first = cases.create(owner, kind="deletion", customer_id=c.id).case.id
+    second = cases.create(owner, kind="access", customer_id=c.id).case.id
+    fresh = cases.create(owner, kind="correction", customer_id=c.id).case.id
+    ids = dict((a.name, a.id) for a in agents.list_agents(owner))
+    ann_id, sue_id = ids[team_db.ann], ids[team_db.sue]
+    verify = ("UPDATE request_verification SET method = :m, verified_at = now(), "
+              "verified_by_id = :by WHERE case_id = :c")
+    with owner.db.engine.begin() as conn:  # the code the acknowledgement carried
+        conn.execute(sa.text("INSERT INTO request_verification (case_id, code, code_created_at)"
+                             " VALUES (:c, 'ABCDEFGH', now())"), {"c": first})
+    ann = team_db.desk(team_db.ann)
+    try:
+        verification.verify(ann, case_id=second, method="phone_callback", note="called back")
+    finally:
+        ann.db.dispose()
+    engine = team_db.connect(team_db.ann)
+    try:
+        _refused(engine, verify, {"m": "supervisor_override", "by": ann_id, "c": first})
+        _refused(engine, verify, {"m": "supervisor_override", "by": sue_id, "c": first})
+        _refused(engine, verify, {"m": "identity_document", "by": sue_id, "c": first})
+        _refused(engine, "INSERT INTO request_verification (case_id, code, code_created_at, "
+                 "method, verified_at, verified_by_id) VALUES (:c, 'ABCDEFGH', now(), "
+                 "'supervisor_override', now(), :me)", {"c": fresh, "me": ann_id})
+        # a recorded verification stays as it was
+        _refused(engine, "UPDATE request_verification SET method = 'identity_document' "
+                 "WHERE case_id = :c", {"c": second})
+        _refused(engine, "UPDATE request_verification SET verified_at = NULL, method = NULL "
+                 "WHERE case_id = :c", {"c": second})
+        _refused(engine, "DELETE FROM request_verification WHERE case_id = :c", {"c": second})
+        # what an agent may do: attest in their own name
+        with engine.begin() as conn:
+            conn.execute(sa.text(verify), {"m": "identity_document", "by": ann_id, "c": first})
+    finally:
+        engine.dispose()
+    sue = team_db.desk(team_db.sue)
+    try:
+        third = cases.create(sue, kind="correction", customer_id=c.id).case.id
+        state = verification.verify(sue, case_id=third, method="override", note="court order")
+        assert state.verified and state.verified_by == team_db.sue
+    finally:
+        sue.db.dispose()

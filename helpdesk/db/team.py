@@ -4,9 +4,10 @@ Each agent connects with their own login role. Two group roles carry the privile
 group may read and write the day's work, the supervisors' group (a member of the agents' group)
 may also change agents, templates, policy versions and desk settings, and read the suppression
 list. The audit trail is append-only for both; only the database owner may change its rows.
-Reassigning someone else's case is refused by a trigger for anyone not in the supervisors'
-group. The services check the same rules first, so the desk explains a refusal before the
-database has to; the database's refusal is what holds when someone connects with psql.
+Reassigning someone else's case, and overriding (or changing after the fact) how a requester
+was verified, are refused by triggers for anyone not in the supervisors' group. The services
+check the same rules first, so the desk explains a refusal before the database has to; the
+database's refusal is what holds when someone connects with psql.
 
 Everything here is idempotent: ``apply`` runs at ``helpdesk team setup`` and again after every
 upgrade of a team database, so tables that later migrations add get their grants.
@@ -124,6 +125,40 @@ def _functions(g: Groups) -> list[str]:
         "DROP TRIGGER IF EXISTS support_case_assign_guard ON support_case",
         "CREATE TRIGGER support_case_assign_guard BEFORE INSERT OR UPDATE OF assignee_id "
         "ON support_case FOR EACH ROW EXECUTE FUNCTION helpdesk_case_assign_guard()",
+        # A verified requester's data may be exported or erased: an agent records what they
+        # checked in their own name; the override is a supervisor's; and once recorded, how a
+        # requester was verified is not an agent's to change or remove.
+        f"""
+        CREATE OR REPLACE FUNCTION helpdesk_verification_guard() RETURNS trigger
+        LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+        DECLARE me integer;
+        BEGIN
+            IF pg_has_role(session_user, '{sup}', 'MEMBER')
+               OR NOT pg_has_role(session_user, '{agt}', 'MEMBER') THEN
+                RETURN COALESCE(NEW, OLD);
+            END IF;
+            IF TG_OP <> 'INSERT' AND OLD.verified_at IS NOT NULL THEN
+                RAISE EXCEPTION 'only a supervisor may change or remove how a requester was '
+                    'verified' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP = 'DELETE' OR (NEW.verified_at IS NULL AND NEW.method IS NULL) THEN
+                RETURN COALESCE(NEW, OLD);
+            END IF;
+            IF NEW.method = 'supervisor_override' THEN
+                RAISE EXCEPTION 'only a supervisor may override the verification of a '
+                    'requester' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            SELECT id INTO me FROM agent WHERE name = session_user;
+            IF NEW.verified_by_id IS DISTINCT FROM me THEN
+                RAISE EXCEPTION 'an agent records a verification in their own name only'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RETURN NEW;
+        END $$
+        """,
+        "DROP TRIGGER IF EXISTS request_verification_guard ON request_verification",
+        "CREATE TRIGGER request_verification_guard BEFORE INSERT OR UPDATE OR DELETE "
+        "ON request_verification FOR EACH ROW EXECUTE FUNCTION helpdesk_verification_guard()",
     ]
 
 
