@@ -118,8 +118,10 @@ def _run_postgres(opts: Options) -> list[Figure]:
                                    "WHERE customer_id = %s", (customer_id,)).fetchone()
 
             def bare(fragment: str) -> int:
-                sql, params = PostgresSearch.statement(fragment) or ("SELECT 1", {})
-                return len(raw.execute(sql, params, prepare=False).fetchall())
+                query = PostgresSearch.statement(fragment)
+                if query is None:  # nothing searchable in it ('+'): the service finds nothing
+                    return 0
+                return len(raw.execute(query[0], query[1], prepare=False).fetchall())
 
             for length in LENGTHS:
                 frags = _fragments(row_of, rng, length, samples, opts.customers)
