@@ -40,6 +40,15 @@ def _assert_line_ends(text: str) -> None:
     assert text.endswith("\n")
 
 
+def _export(cli: Run, command: list[str], target: Path | None) -> list[list[str]]:
+    """Run an export to standard output or to ``target`` and check what it wrote."""
+    code, out, err = cli(*command, *(["--out", str(target)] if target else []))
+    assert code == 0, err
+    text = target.open(newline="").read() if target else out
+    _assert_line_ends(text)
+    return _assert_inert(text)
+
+
 @pytest.fixture
 def hostile_case(desk: Desk) -> int:
     """A supervisor, an agent whose login starts with a dash, and a customer whose name and
@@ -54,16 +63,10 @@ def hostile_case(desk: Desk) -> int:
 @pytest.mark.parametrize("to_file", [False, True], ids=["stdout", "file"])
 def test_suppression_export_neutralises_a_formula_address(
         hostile_case: int, cli: Run, tmp_path: Path, to_file: bool) -> None:
-    code, _, err = cli("optout", FORMULA)
-    assert code == 0, err
-    code, out, err = cli("optout", "+stranger@example.org")
-    assert code == 0, err
-    target = tmp_path / "suppressed.csv"
-    code, out, err = cli("suppression", "export", *(["--out", str(target)] if to_file else []))
-    assert code == 0, err
-    text = target.open(newline="").read() if to_file else out
-    _assert_line_ends(text)
-    rows = _assert_inert(text)
+    for address in (FORMULA, "+stranger@example.org"):
+        code, _, err = cli("optout", address)
+        assert code == 0, err
+    rows = _export(cli, ["suppression", "export"], tmp_path / "suppressed.csv" if to_file else None)
     assert rows[0][0] == "address"
     # the customer's address (the list keeps it as compared, lower case); the stranger's is
     # suppressed by keyed hash only
@@ -77,20 +80,12 @@ def test_suppression_export_neutralises_a_formula_address(
 def test_audit_export_neutralises_agent_names(hostile_case: int, cli: Run, tmp_path: Path,
                                               to_file: bool) -> None:
     assert cli("case", "show", str(hostile_case), agent="-sum")[0] == 0  # an audited view
-    target = tmp_path / "audit.csv"
-    code, out, err = cli("audit", "export", *(["--out", str(target)] if to_file else []))
-    assert code == 0, err
-    text = target.open(newline="").read() if to_file else out
-    _assert_line_ends(text)
-    rows = _assert_inert(text)
+    rows = _export(cli, ["audit", "export"], tmp_path / "audit.csv" if to_file else None)
     assert "'-sum" in {row[2] for row in rows[1:]}  # the actor column of the view
 
 
 def test_report_csv_neutralises_agent_names(hostile_case: int, cli: Run) -> None:
-    code, out, err = cli("report", "--csv")
-    assert code == 0, err
-    _assert_line_ends(out)
-    rows = _assert_inert(out)
+    rows = _export(cli, ["report", "--csv"], None)
     assert any(row[1] == "'-sum" for row in rows), "the agent's rows are missing"
 
 
