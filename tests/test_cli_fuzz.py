@@ -34,7 +34,7 @@ from tests.conftest import is_postgres
 from tests.hostile import ARGV, LONG_NAME, UNDECODABLE
 
 EVERY = os.environ.get("HELPDESK_FUZZ_ALL") == "1"
-ALWAYS = [UNDECODABLE, LONG_NAME, "2147483647"]  # every option gets these
+ALWAYS = [UNDECODABLE, LONG_NAME, "2147483647", " "]  # every option gets these
 ROTATING = 2  # and this many more from ARGV, a different share for each option (one on
 # PostgreSQL: argument handling is the same there, the run only checks what reaches the server)
 

@@ -157,8 +157,7 @@ def case_assign(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def case_override(args: argparse.Namespace, ctx: CliContext) -> int:
-    due = parsing.day(args.due, field="--due")
-    assert due is not None
+    due = parsing.required_day(args.due, field="due", label="--due")
     d = supervisor.override_deadline(ctx.desk(), case_id=args.case, new_due=due,
                                      reason=args.reason, expected_version=args.expected_version)
     emit(args, d, lambda: [
