@@ -208,3 +208,8 @@ def test_every_option_with_hostile_arguments(fuzz_url: str) -> None:
     _drive(fuzz_url, [(slot, _sample(i, rotating) if slot.action else [""])
                       for i, slot in enumerate(slots)])
 
+
+def test_database_option_with_hostile_values(fuzz_url: str) -> None:
+    """``--db`` gets every string: each is one cheap call that stops at opening the database."""
+    _drive(fuzz_url, [(slot, ARGV) for slot in _slots() if slot.action and
+                      slot.action.dest == "db"])
