@@ -114,7 +114,7 @@ def backup(
     target = target.expanduser().absolute()
     days = desk.settings.backup_keep_days if keep_days is None else keep_days
     if not 1 <= days <= MAX_KEEP_DAYS:
-        raise Invalid(f"a backup is kept for at least one day and at most {MAX_KEEP_DAYS}",
+        raise Invalid(f"a backup is kept for at least one day and at most {MAX_KEEP_DAYS} days",
                       field="keep_days")
     if _undecodable(str(target)):
         raise Invalid("the backup's file name is not UTF-8 text; the desk lists every "
