@@ -21,7 +21,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.reactive import var
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 from textual.widgets import Input, TextArea
 
@@ -96,6 +96,8 @@ class DeskApp(App[None]):
         Binding("slash", "lookup", "Find", id="desk.lookup"),
         Binding("question_mark,f1", "help", "Help", id="desk.help"),
         Binding("ctrl+t", "change_theme", "Theme", show=False, id="desk.theme"),
+        # priority: tables bind Home themselves; fields and dialogs keep it (check_action)
+        Binding("home", "home", "Main screen", show=False, id="desk.home", priority=True),
         Binding("ctrl+q", "quit", "Quit", id="desk.quit", priority=True),
     ]
 
@@ -270,15 +272,32 @@ class DeskApp(App[None]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        rows = []
+        screen = type(self.screen).__name__.removesuffix("Screen") or "this screen"
+        sections: dict[str, list[tuple[str, str, str]]] = {
+            f"This screen ({screen})": [], "Lists": [], "Everywhere in the desk": [],
+            "Textual's own keys": [],
+        }
+        titles = list(sections)
+        commands = {c.id for c in registry.COMMANDS}
         for key, active in self.screen.active_bindings.items():
             b = active.binding
             if b.action in {"help", "command_palette"} or (not b.description and not b.id):
                 continue
-            rows.append((self.get_key_display(b) or key, b.description or b.action, b.id or ""))
-        rows.append((self.get_key_display(Binding("ctrl+p", "")), "Command palette", ""))
-        rows.append(("?  F1", "This help", "desk.help"))
-        self.push_screen(HelpScreen(sorted(set(rows), key=lambda r: r[1].lower())))
+            if b.id is None:
+                title = titles[3]
+            elif b.id.startswith("list."):
+                title = titles[1]
+            elif b.id.startswith("desk.") or b.id in commands:
+                title = titles[2]
+            else:
+                title = titles[0]
+            sections[title].append((self.get_key_display(b) or key, b.description or b.action,
+                                    b.id or ""))
+        sections[titles[2]] += [("?  F1", "This help", "desk.help"),
+                                (self.get_key_display(Binding("ctrl+p", "")),
+                                 "Command palette", "")]
+        self.push_screen(HelpScreen([(title, sorted(set(rows), key=lambda r: r[1].lower()))
+                                     for title, rows in sections.items()]))
 
     def action_new_customer(self, prefill: dict[str, str] | None = None) -> None:
         def created(detail: CustomerDetail | None) -> None:
@@ -297,13 +316,23 @@ class DeskApp(App[None]):
     def action_run_command(self, command_id: str) -> None:
         command = registry.command(command_id)
         if command is not None and self.check_action("run_command", (command_id,)):
+            if command.home_first:
+                self.action_home()
             command.open(self)
+
+    def action_home(self) -> None:
+        """Back to the main screen, closing every screen above it."""
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, MainScreen):
+            self.pop_screen()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Supervisor-only commands are hidden from agents (the services refuse them too)."""
         if action == "run_command":
             command = registry.command(str(parameters[0]))
             return command is not None and (self.is_supervisor or not command.supervisor_only)
+        if action == "home":  # not from a dialog, nor while typing (Home moves the cursor)
+            return not (isinstance(self.screen, (MainScreen, ModalScreen))
+                        or isinstance(self.focused, (Input, TextArea)))
         return True
 
     def open_case(self, case_id: int) -> None:
@@ -342,8 +371,7 @@ class DeskApp(App[None]):
         here.load("open", load, loaded)
 
     def go_to_queue(self, key: str) -> None:
-        while len(self.screen_stack) > 2 and not isinstance(self.screen, MainScreen):
-            self.pop_screen()
+        self.action_home()
         if isinstance(self.screen, MainScreen):
             self.screen.select_queue(key)
 

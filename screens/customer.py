@@ -36,6 +36,7 @@ class CustomerScreen(RecordScreen):
     Changes to the customer or their cases made anywhere show within seconds."""
 
     SLOT = "customer"
+    AUTO_FOCUS = "#customer-cases"  # its cases are what one opens a profile to work on
     BINDINGS = [
         Binding("e", "edit", "Edit", id="customer.edit"),
         Binding("n", "new_case", "New case", id="customer.new_case"),

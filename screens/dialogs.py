@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -160,6 +160,8 @@ class FormDialog(DeskModal[T]):
         values = [v for _, v in choices]
         if choices:
             picker.highlighted = values.index(value) if value in values else 0
+        if name in self.initial:  # choices arriving are not something the agent chose
+            self.initial[name] = self.value(name)
 
     # --- values ----------------------------------------------------------------------------
 
@@ -185,6 +187,20 @@ class FormDialog(DeskModal[T]):
         return self.is_mounted and self.values() != self.initial
 
     # --- saving ----------------------------------------------------------------------------
+
+    def action_cancel(self) -> None:
+        """Escape: close; with something typed or chosen, ask before throwing it away."""
+        if not self.dirty:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        self.app.push_screen(AskDialog("Discard what you typed?", self.title_text,
+                                       yes="Discard", no="Keep editing", yes_key="d"),
+                             answered)
 
     def action_save(self) -> None:
         self.show_error(None)
@@ -281,35 +297,52 @@ def say_saved(app: App[Any], message: Callable[[T], str],
     return done
 
 
-class ConflictDialog(ModalScreen[bool]):
-    """Someone else changed the record: answer True to reload it, False to keep looking."""
+class AskDialog(ModalScreen[bool]):
+    """A yes/no question: ``yes_key`` (or Enter) answers True, ``n`` or Escape False."""
 
     BINDINGS = [
-        Binding("escape", "answer(False)", "Keep", id="dialog.cancel"),
-        Binding("enter,r", "answer(True)", "Reload", id="dialog.reload"),
+        Binding("escape,n", "answer(False)", "No", id="dialog.cancel"),
+        Binding("enter", "answer(True)", "Yes", id="dialog.confirm"),
     ]
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, title: str, message: str, *, yes: str, no: str, yes_key: str = "y",
+                 note: str = "") -> None:
         super().__init__(classes="dialog")
-        self.message = message
+        self.title_text, self.message, self.note = title, message, note
+        self.yes, self.no, self.yes_key = yes, no, yes_key
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog-box"):
-            yield Static("Changed by someone else", classes="dialog-title")
+            yield Static(lit(self.title_text), classes="dialog-title")
             yield Static(lit(self.message))
-            yield Static("Reload to see the latest version; your unsaved change is not applied.")
+            if self.note:
+                yield Static(lit(self.note))
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Reload (r)", id="reload", variant="primary")
-                yield Button("Keep (Esc)", id="keep")
+                yield Button(f"{self.yes} ({self.yes_key})", id="yes", variant="primary")
+                yield Button(f"{self.no} (Esc)", id="no")
 
     def on_mount(self) -> None:
-        focus_now(self.query_one("#reload", Button))
+        focus_now(self.query_one("#yes", Button))
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == self.yes_key:
+            event.stop()
+            self.dismiss(True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "reload")
+        self.dismiss(event.button.id == "yes")
 
-    def action_answer(self, reload: bool) -> None:
-        self.dismiss(reload)
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class ConflictDialog(AskDialog):
+    """Someone else changed the record: answer True to reload it, False to keep looking."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("Changed by someone else", message, yes="Reload", no="Keep",
+                         yes_key="r", note="Reload to see the latest version; your unsaved "
+                                           "change is not applied.")
 
 
 class TextDialog(DeskModal[None]):
@@ -335,22 +368,31 @@ class TextDialog(DeskModal[None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every binding active on the screen beneath, as currently mapped (keymap included)."""
+    """Every binding active on the screen beneath, as currently mapped (keymap included), in
+    sections: the desk's keys first (this screen's, the lists', the desk-wide ones), Textual's
+    own after."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close", id="help.close")]
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+    def __init__(self, sections: Sequence[tuple[str, list[tuple[str, str, str]]]]) -> None:
         super().__init__(classes="dialog")
-        self.rows = rows
+        self.sections = [(title, rows) for title, rows in sections if rows]
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(key, description, binding id) of every key listed, in order."""
+        return [row for _, rows in self.sections for row in rows]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Static("Keys  (Esc closes; remap by id in the config file's [keymap])",
                          classes="dialog-title", markup=False)
             with VerticalScroll():
-                for key, description, binding_id in self.rows:
-                    yield Static(lit(f"{key:>14}  {description:<28} {binding_id}"),
-                                 classes="help-row")
+                for title, rows in self.sections:
+                    yield Static(lit(title), classes="help-section")
+                    for key, description, binding_id in rows:
+                        yield Static(lit(f"{key:>14}  {description:<28} {binding_id}"),
+                                     classes="help-row")
 
     def action_close(self) -> None:
         self.dismiss(None)

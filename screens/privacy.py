@@ -1,6 +1,6 @@
 """Privacy actions on the profile and the case view.
 
-Profile: ``o`` opt out of marketing (one key, no dialog: it only ever reduces what we send),
+Profile: ``o`` opt out of marketing (asks once, ``y`` confirms: it only ever reduces what we send),
 ``x`` erase (asks for the deletion request's case and a typed confirmation), ``d`` record a
 disclosure, ``P`` export everything held to a file, ``U`` flag a child under 13. Case view:
 ``o`` opt the case's customer out with the case as source, ``x`` erase the customer under this
@@ -20,7 +20,7 @@ from helpdesk.errors import Invalid
 from helpdesk.services import parsing
 from helpdesk.services.readmodels import CaseDetail, CustomerDetail
 from screens.base import Loader
-from screens.dialogs import Field, FormDialog, FormValues, TextDialog, say_saved
+from screens.dialogs import AskDialog, Field, FormDialog, FormValues, TextDialog, say_saved
 from screens.registry import CaseAction, CustomerAction, lazy_module, register
 
 if TYPE_CHECKING:
@@ -42,16 +42,29 @@ else:  # loaded on first use, not when the desk starts
 CONFIRM_WORD = "ERASE"
 
 
-def _opt_out(app: DeskApp, *, customer_id: int | None, case_id: int | None) -> None:
+def _opt_out(app: DeskApp, *, customer_id: int | None, case_id: int | None,
+             name: str | None) -> None:
+    """Ask once (one key: ``y``), then opt out in the screen's worker."""
     desk, screen = app.desk, app.screen
 
     def done(st: consent.MarketingStatus) -> None:
         note = st.statement if st.changed else f"Already opted out. {st.statement}"
         app.notify(note, title=f"Customer #{st.customer_id}", markup=False)
 
-    if isinstance(screen, Loader):  # in the screen's worker, never on the UI thread
-        screen.change("privacy", lambda: consent.opt_out(desk, customer_id=customer_id,
-                                                         case_id=case_id), done)
+    def answered(yes: bool | None) -> None:
+        if yes and isinstance(screen, Loader):  # in the screen's worker, not the UI thread
+            screen.change("privacy", lambda: consent.opt_out(desk, customer_id=customer_id,
+                                                             case_id=case_id), done)
+
+    app.push_screen(AskDialog(
+        f"Opt {name or 'this customer'} out of marketing?",
+        "Marketing stops at once, for every address of theirs, and stays stopped.",
+        note=CRUCIAL_NOTE, yes="Opt out", no="Cancel"), answered)
+
+
+#: What an opt-out leaves alone (policy part II).
+CRUCIAL_NOTE = ("Crucial information about products or services they bought is still sent "
+                "(policy part II).")
 
 
 def _erased(info: erasure.ErasureInfo) -> str:
@@ -95,11 +108,11 @@ def _disclosure_dialog(app: DeskApp, detail: CustomerDetail) -> None:
                                               label="the disclosure date"),
             legal_basis=v["legal_basis"])
 
-    kinds = ", ".join(k.value for k in disclosures.RecipientKind)
     app.push_screen(FormDialog(
         f"Record a disclosure of customer #{detail.id}'s data",
         [Field.text("recipient", "Recipient (company or body)"),
-         Field.text("recipient_kind", f"Kind: {kinds}"),
+         Field.choice("recipient_kind", "Kind of recipient",
+                      [(label, kind) for kind, label in disclosures.KIND_LABELS.items()]),
          Field.text("purpose", "Purpose"),
          Field.text("data_categories", "Data disclosed, comma separated"),
          Field.text("disclosed_on", "Date", placeholder="YYYY-MM-DD"),
@@ -169,7 +182,8 @@ def _case_customer(app: DeskApp, detail: CaseDetail) -> int | None:
 
 def _case_opt_out(app: DeskApp, detail: CaseDetail) -> None:
     if _case_customer(app, detail) is not None:
-        _opt_out(app, customer_id=None, case_id=detail.case.id)
+        _opt_out(app, customer_id=None, case_id=detail.case.id,
+                 name=detail.case.customer_name)
 
 
 def _deletion_said(flow: deletion.DeletionFlow) -> str:
@@ -220,7 +234,8 @@ def _case_erase(app: DeskApp, detail: CaseDetail) -> None:
 register(
     CustomerAction(id="privacy.opt_out", title="Opt out", key="o",
                    help="Stop marketing to this customer now (transactional mail continues)",
-                   run=lambda app, d: _opt_out(app, customer_id=d.id, case_id=None)),
+                   run=lambda app, d: _opt_out(app, customer_id=d.id, case_id=None,
+                                               name=d.name)),
     CustomerAction(id="privacy.erase", title="Erase", key="x",
                    help="Erase this customer under their deletion request",
                    run=lambda app, d: _erase_dialog(app, d.id, d.name, None)),

@@ -124,7 +124,7 @@ register(
                    help="Record a purchase or a product registration", run=add_product),
     DeskCommand(id="answers.topic", title="Policy answer", key="Q",
                 help="A canned answer by topic, quoting the policy in force",
-                open=topic_answer),
+                open=topic_answer, home_first=False),
 )
 
 

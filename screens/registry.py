@@ -59,6 +59,9 @@ class DeskCommand:
     key: str | None
     open: Callable[[DeskApp], None]
     supervisor_only: bool = False
+    #: It opens a screen of its own: the screens above the main one are closed first, so
+    #: screens do not pile up (False for a dialog that belongs to what is on screen).
+    home_first: bool = True
 
 
 @dataclass(frozen=True)

@@ -636,3 +636,132 @@ async def test_a_question_is_answered_from_the_policy_without_its_header_or_amen
     assert answer.subject == f"Your question about archives [Case #{case_id}]"
     assert "archival backups" in (answer.body or "") and "extracted" not in (answer.body or "")
     assert (home / f"case-{case_id}-answer.eml").exists()
+
+
+# --- friction: focus, Home, screens that do not pile up, help, key bar ------------------------
+
+def first_line_style(widget: Any) -> str:
+    return str([segment.style for segment in widget.render_line(0)])
+
+
+async def test_focus_is_visible_and_a_profile_opens_on_its_cases(day: Desk, tmp_path: Path) -> None:
+    customer = customers.create(day, name="Fiona Fokus", emails=["fiona@example.org"])
+    open_case(day, "Focus me", customer_id=customer.id, mine=True)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        table, queues = main.query_one("#cases"), main.query_one("#queues")
+        assert app.focused is table
+        focused_table, blurred_queues = first_line_style(table), first_line_style(queues)
+        await pilot.press("tab")
+        await settle(pilot)
+        assert app.focused is queues
+        assert first_line_style(table) != focused_table, "the table looks the same unfocused"
+        assert first_line_style(queues) != blurred_queues, "the queue list looks the same focused"
+        app.open_customer(customer.id)
+        await settle(pilot)
+        profile, cases_list = app.screen.query_one("#detail"), app.screen.query_one(
+            "#customer-cases")
+        assert app.focused is cases_list
+        blurred_profile = first_line_style(profile)
+        profile.focus()
+        await settle(pilot)
+        assert first_line_style(profile) != blurred_profile, "the profile pane looks the same"
+        cases_list.focus()
+        await settle(pilot)
+        await pilot.press("enter")  # Enter opens the case under the cursor at once
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+
+
+async def test_home_returns_to_the_main_screen_and_screens_do_not_pile_up(
+    day: Desk, tmp_path: Path
+) -> None:
+    customer = customers.create(day, name="Stack Stefan", emails=["stefan@example.org"])
+    case_id = open_case(day, "Deep", customer_id=customer.id)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        app.open_customer(customer.id)
+        await settle(pilot)
+        depth = len(app.screen_stack)
+        await pilot.press("W")  # workload from deep down: opened over the main screen
+        await settle(pilot)
+        assert isinstance(app.screen, WorkloadScreen) and len(app.screen_stack) == depth - 1
+        await pilot.press("R")
+        await settle(pilot)
+        assert len(app.screen_stack) == depth - 1  # reports replaced the workload
+        app.open_case(case_id)
+        await settle(pilot)
+        await pilot.press("home")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("slash", *"stef")
+        await settle(pilot)
+        await pilot.press("home")  # in the search field, Home moves the cursor
+        await settle(pilot)
+        assert not isinstance(app.screen, MainScreen)
+
+
+async def test_help_lists_the_screens_keys_first_and_textuals_last(
+    day: Desk, tmp_path: Path
+) -> None:
+    case_id = open_case(day, "Help me")
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        titles = [title for title, _ in app.screen.sections]
+        assert titles[0] == "This screen (Case)" and titles[-1] == "Textual's own keys"
+        first = {row[2] for row in app.screen.sections[0][1]}
+        assert {"case.note", "case.correct", "replies.reply", "disputes.advance"} <= first
+        everywhere = {row[2] for title, rows in app.screen.sections for row in rows
+                      if title == "Everywhere in the desk"}
+        assert {"desk.lookup", "desk.home", "workload.open"} <= everywhere
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_key_bar_never_cuts_a_key(day: Desk, tmp_path: Path, width: int) -> None:
+    case_id = open_case(day, "Keys")
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        bar = screen_lines(app)[-1]
+        hints = [(app.get_key_display(active.binding), active.binding.description)
+                 for active in app.screen.active_bindings.values()
+                 if active.binding.show and active.binding.description]
+        shown = [f"{key} {description}" for key, description in hints
+                 if f"{key} {description}" in bar]
+        assert shown and len(bar) <= width
+        # whatever is on the bar is whole hints and the two spaces between them
+        assert set(bar.strip().split("  ")) <= set(shown), bar
+
+
+async def test_escape_asks_before_throwing_typed_text_away(day: Desk, tmp_path: Path) -> None:
+    case_id = open_case(day, "Notes")
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        await pilot.press("n", *"half a note", "escape")
+        await settle(pilot)
+        assert "Discard what you typed?" in dialog_text(app)
+        await pilot.press("escape")  # keep editing
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog) and app.screen.value("note") == "half a note"
+        await pilot.press("escape", "d")  # discard
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("n", "escape")  # nothing typed: closes at once
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+    assert cases.get(day, case_id).messages == ()

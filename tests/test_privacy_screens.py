@@ -39,7 +39,12 @@ async def test_profile_opt_out_and_erase_with_confirmation(ui_desk: Desk, tmp_pa
         app.open_customer(cid)
         await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)
-        await pilot.press("o")
+        await pilot.press("o")  # asks first: Escape keeps things as they are
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not customers.get(ui_desk, cid).marketing_opted_out
+        await pilot.press("o", "y")
         await settle(pilot)
         assert customers.get(ui_desk, cid).marketing_opted_out
 
@@ -71,7 +76,8 @@ async def test_disclosure_and_export_dialogs(ui_desk: Desk, tmp_path: Path) -> N
         await settle(pilot)
         await pilot.press("d")
         await pilot.pause()
-        await pilot.press(*"Broker", "enter", *"affiliate", "enter", *"sale of leads", "enter",
+        # the kind is picked: integral partner, contractor, affiliate ...
+        await pilot.press(*"Broker", "enter", "j", "j", "enter", *"sale of leads", "enter",
                           *"email", "enter", *"2026-03-01", "enter", *"none", "ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, FormDialog) and app.screen.name == "privacy.disclosure"
@@ -118,6 +124,8 @@ async def test_case_view_policy_part_and_opt_out(ui_desk: Desk, tmp_path: Path) 
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("y")
         await settle(pilot)
         status = customers.get(ui_desk, cid)
         assert status.marketing_opted_out and status.consent[-1].source_case_id == case
