@@ -1,6 +1,6 @@
 """The rest of the customer record in the desk, and answers by policy topic.
 
-On a customer profile: ``a`` adds an e-mail address, ``k`` removes one or makes it the primary
+On a customer profile: ``a`` adds an e-mail address, ``E`` removes one or makes it the primary
 address, ``b`` records a purchase or a product registration. Each form takes the case the change
 answers (a correction request), and each change lands in the record's history shown on the
 profile, the case and the access export. Anywhere: ``Q`` picks a policy topic and shows the
@@ -118,7 +118,7 @@ def topic_answer(app: DeskApp) -> None:
 register(
     CustomerAction(id="records.email_add", title="Add e-mail", key="a",
                    help="Add an e-mail address (kept in the record's history)", run=add_email),
-    CustomerAction(id="records.email_change", title="E-mail: primary/remove", key="k",
+    CustomerAction(id="records.email_change", title="E-mail: primary/remove", key="E",
                    help="Make an address the primary one, or remove it", run=change_email),
     CustomerAction(id="records.product_add", title="Purchase/registration", key="b",
                    help="Record a purchase or a product registration", run=add_product),

@@ -27,12 +27,13 @@ from helpdesk.services import (
     verification,
 )
 from helpdesk.services.context import Desk
+from screens import registry
 from screens.app import DeskApp
 from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog
 from screens.main import MainScreen
-from screens.widgets import ListTable
+from screens.widgets import ListTable, motion_bindings
 from screens.workload import WorkloadScreen
 from tests.conftest import settle
 from tests.intake_mail import mail, write_mbox
@@ -673,6 +674,27 @@ async def test_focus_is_visible_and_a_profile_opens_on_its_cases(day: Desk, tmp_
         await pilot.press("enter")  # Enter opens the case under the cursor at once
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
+
+
+async def test_no_action_takes_a_list_key_from_the_list_it_lands_on(
+    day: Desk, tmp_path: Path
+) -> None:
+    """A profile opens on its case list, so an action bound to j/k/g/G there would never run
+    (the profile's 'E-mail: primary/remove' was on k)."""
+    customer = customers.create(day, name="Kim Keys", emails=["kim@example.org",
+                                                               "kim@work.example"])
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        motion = {b.key for b in motion_bindings()}
+        taken = [(a.id, a.key) for a in [*registry.ACTIONS, *registry.COMMANDS]
+                 if a.key in motion]
+        assert taken == []
+        app.open_customer(customer.id)
+        await settle(pilot)
+        await pilot.press("E")
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "records.email_change"
 
 
 async def test_home_returns_to_the_main_screen_and_screens_do_not_pile_up(

@@ -129,7 +129,7 @@ async def test_the_whole_record_from_the_profile(ui_desk: Desk, tmp_path: Path) 
         await pilot.press("tab", *"Quiver", "tab", *"SN-9", "tab", *"2025-02-03", "ctrl+s")
         await settle(pilot)
 
-        await pilot.press("k")
+        await pilot.press("E")
         await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, FormDialog) and dialog.name == "records.email_change"
