@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Static
 
 from helpdesk.errors import Invalid
 from helpdesk.services.readmodels import CustomerDetail
+from helpdesk.wording import counted
 from screens.base import DeskScreen
 from screens.registry import CustomerAction, DeskCommand, lazy_module, register
 from screens.text import cell, lit, when
@@ -105,12 +106,11 @@ class AuditScreen(DeskScreen[None]):
         return self._table.next_cursor
 
     def _row(self, e: AuditEntry) -> Row:
-        details = " ".join(f"{k}={v}" for k, v in sorted(e.details.items()) if v is not None)
         return str(e.id), (
             cell(e.id), cell(when(e.at, self.desk.settings.tz)), cell(e.actor_name or "-"),
             cell(e.action),
             cell(f"{e.object_type} #{e.object_id}" if e.object_id else e.object_type),
-            cell(details),
+            cell(e.summary),
         )
 
     # --- loading ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class AuditScreen(DeskScreen[None]):
 
     def on_list_table_loaded(self, event: ListTable.Loaded) -> None:
         more = " (m: older)" if event.more else ""
-        self._status(f"{event.count} event(s) shown{more}")
+        self._status(f"{counted(event.count, 'event')} shown{more}")
 
     def action_verify(self) -> None:
         self._status("verifying the audit chain…")

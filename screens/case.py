@@ -152,7 +152,7 @@ def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
     head.append(f"Case #{c.id}  {c.kind.label}  ", "bold")
     head.append(c.status.value.upper(), "reverse")
     if c.dispute_stage:
-        head.append(f"  stage: {c.dispute_stage.value.replace('_', ' ')}")
+        head.append(f"  stage: {c.dispute_stage.label}")
     head.append("\nSubject   ", "dim")
     head.append_text(Text(clean(c.subject or "(no subject)", one_line=True, limit=500)))
     head.append("\nCustomer  ", "dim")
@@ -205,7 +205,7 @@ def history_text(d: CaseDetail, tz: ZoneInfo) -> Text:
         history.append_text(Text(clean(e.actor_name or "system", one_line=True)))
         history.append(f"  {e.action}")
         if e.from_value or e.to_value:
-            history.append_text(Text(clean(f": {e.from_value or '-'} → {e.to_value or '-'}",
+            history.append_text(Text(clean(f": {e.from_shown or '-'} → {e.to_shown or '-'}",
                                            one_line=True)))
         if e.note:
             history.append("  — ")

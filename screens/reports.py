@@ -20,6 +20,7 @@ from textual.widgets import Input, Label, Sparkline, Static
 
 from helpdesk.errors import Invalid
 from helpdesk.services import parsing
+from helpdesk.wording import counted
 from screens.base import DeskScreen
 from screens.registry import DeskCommand, lazy_module, register
 from screens.text import cell, lit
@@ -87,7 +88,7 @@ def chart(series: tuple[reports.PeriodFigures, ...], monthly: bool) -> Text:
         out.append(f" {p.received} received; closed {p.closing.closed}, on time "
                    f"{pct(p.closing.on_time_rate)}\n{'':<10} ")
         out.append("▒" * round(CHART_WIDTH * p.missed / top), "bold red")
-        out.append(f" {p.missed} deadline(s) missed\n")
+        out.append(f" {counted(p.missed, 'deadline')} missed\n")
     out.rstrip()
     return out
 

@@ -22,6 +22,7 @@ from helpdesk.services import (
     cases,
     customers,
     disclosures,
+    disputes,
     policy,
     supervisor,
     verification,
@@ -767,6 +768,39 @@ async def test_the_key_bar_never_cuts_a_key(day: Desk, tmp_path: Path, width: in
         assert set(bar.strip().split("  ")) <= set(shown), bar
 
 
+# --- bug 10: names, labels, reasons, boxes ------------------------------------------------------
+
+async def test_history_and_audit_speak_of_people_by_name_and_show_the_reason(
+    day: Desk, tmp_path: Path
+) -> None:
+    handled = open_case(day, "Handled", customer_id=customers.create(
+        day, name="Hanna", emails=["hanna@example.org"]).id)
+    dispute = disputes.open_dispute(day, case_id=handled).case.id
+    cases.take(day.as_agent("lena"), case_id=dispute)
+    supervisor.reassign(day, case_ids=[dispute], assignee="tom", reason="Lena is on leave")
+    for stage in ("acknowledged", "investigating", "resolution_proposed"):
+        disputes.advance(day, case_id=dispute, to=stage, outcome="refund")
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        app.open_case(dispute)
+        await settle(pilot)
+        await pilot.press("G")
+        await settle(pilot)
+        shown = screen(app)
+        assert "assigned: - → Lena Fischer" in shown and "→ lena" not in shown
+        assert "assigned: Lena Fischer → Tom Berg  — Lena is on leave" in shown
+        assert "stage: investigating → resolution proposed" in shown
+        assert "resolution_proposed" not in shown
+        await pilot.press("home")
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"audit trail", "enter")
+        await settle(pilot)
+        shown = screen(app)
+        assert "from_agent=Lena Fischer" in shown and "agent_id=" not in shown, shown
+
+
 async def test_escape_asks_before_throwing_typed_text_away(day: Desk, tmp_path: Path) -> None:
     case_id = open_case(day, "Notes")
     app = make_app(day, tmp_path)
@@ -787,3 +821,15 @@ async def test_escape_asks_before_throwing_typed_text_away(day: Desk, tmp_path: 
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
     assert cases.get(day, case_id).messages == ()
+
+
+async def test_the_template_editor_gives_the_body_room(day: Desk, tmp_path: Path) -> None:
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        body = app.screen.query_one("#f-body")
+        assert body.region.height >= 12 and body.region.width >= 80, body.region

@@ -17,6 +17,7 @@ from helpdesk.services import (
     customers,
     disputes,
     policy,
+    supervisor,
     templates,
     verification,
 )
@@ -246,3 +247,25 @@ def test_cli_answers_a_question_case_from_the_policy(cli: Run, desk: Desk, tmp_p
     assert code == 0 and "recorded on case" in out
     [sent] = cases.get(desk, case.case.id).messages
     assert sent.direction is MessageDirection.OUTBOUND and "short text file" in (sent.body or "")
+
+
+# --- bug 10 in the CLI and the export ----------------------------------------------------------
+
+def test_cli_shows_reasons_names_and_addresses_in_their_column(
+    cli: Run, desk: Desk, lena: Desk, tmp_path: Path
+) -> None:
+    ann = customers.create(desk, name="Ann Adresse", emails=["ann.a@example.org"],
+                           billing_address="Hauptstraße 5\n3. Stock\n10115 Berlin").id
+    case = cases.create(desk, kind=CaseKind.ACCESS, customer_id=ann, subject="copy").case.id
+    cases.take(lena, case_id=case)
+    supervisor.reassign(desk, case_ids=[case], assignee="alice", reason="Lena is away")
+    verification.verify(desk, case_id=case, method="phone_callback")  # the export needs it
+    code, out, _ = cli("case", "show", str(case))
+    assert code == 0
+    assert "assigned Lena Fischer -> alice — Lena is away" in out
+    code, out, _ = cli("customer", "show", str(ann))
+    assert "  billing:   Hauptstraße 5\n             3. Stock\n             10115 Berlin\n" in out
+    code, out, _ = cli("export", str(ann), "--format", "text", "--out", str(tmp_path / "x.txt"))
+    text = (tmp_path / "x.txt").read_text(encoding="utf-8")
+    assert ("  Billing address: Hauptstraße 5\n                   3. Stock\n"
+            "                   10115 Berlin\n") in text

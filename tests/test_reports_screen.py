@@ -39,7 +39,7 @@ async def test_chart_per_month_and_week_with_a_legal_rule(ui_desk: Desk, tmp_pat
         assert "on time 0%" in summary and "breaches: 1 open, 1 closed late" in summary
         chart = str(screen.query_one("#chart", Static).render())
         assert "2026-01" in chart and "2026-02" in chart and "2026-03" in chart
-        assert "1 received; closed 0" in chart and "2 deadline(s) missed" in chart  # February
+        assert "1 received; closed 0" in chart and "2 deadlines missed" in chart  # February
         assert "0 received; closed 1, on time 0%" in chart  # March: the access case, late
         await pilot.press("p")
         await settle(pilot)

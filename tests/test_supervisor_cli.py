@@ -84,7 +84,7 @@ def test_agent_takes_unassigned_cases(cli, desk: Desk) -> None:  # type: ignore[
                          subject="Unsigned letter").case.id for _ in range(2)]
     code, out, err = cli("case", "assign", *map(str, free), "bob", agent="bob")
     assert code == 0, err
-    assert "assigned 2 case(s)" in out
+    assert "assigned 2 cases" in out
 
 
 def test_dispute_open_advance_escalate_override(cli, desk: Desk, ids: list[int]) -> None:  # type: ignore[no-untyped-def]

@@ -35,7 +35,7 @@ from helpdesk.services.readmodels import (
     VerificationInfo,
     to_jsonable,
 )
-from helpdesk.wording import counted
+from helpdesk.wording import counted, hanging
 
 
 def register(sub: Any) -> None:
@@ -263,8 +263,8 @@ def _customer_lines(d: CustomerDetail) -> list[str]:
         f"  name:      {safe(d.name)}",
         f"  company:   {safe(d.company)}",
         f"  phone:     {safe(d.phone)}",
-        f"  billing:   {safe(d.billing_address)}",
-        f"  shipping:  {safe(d.shipping_address)}",
+        hanging("  billing:   ", safe(d.billing_address)),
+        hanging("  shipping:  ", safe(d.shipping_address)),
         f"  under 13:  {'yes' if d.under_13 else 'no'}",
         "  marketing: " + ("opted out (crucial product/service information still allowed)"
                            if d.marketing_opted_out else "allowed"),
@@ -326,7 +326,7 @@ def _case_lines(d: CaseDetail) -> list[str]:
         lines.append(f"  flags:     {', '.join(c.flags)}")
     lines += [f"  intake:    {safe(note)}" for note in d.intake_notes]
     if c.dispute_stage:
-        lines.append(f"  stage:     {c.dispute_stage.value}")
+        lines.append(f"  stage:     {c.dispute_stage.label}")
     lines.append("  thread:")
     for m in d.messages:
         who = m.author_name if m.direction == "note" else m.from_address
@@ -340,8 +340,8 @@ def _case_lines(d: CaseDetail) -> list[str]:
                   for a in m.attachments]
     lines.append("  history:")
     lines += [
-        f"    {safe(e.at)} {safe(e.actor_name)} {e.action} {safe(e.from_value)} -> "
-        f"{safe(e.to_value)}" for e in d.events
+        f"    {safe(e.at)} {safe(e.actor_name)} {e.action} {safe(e.from_shown)} -> "
+        f"{safe(e.to_shown)}" + (f" — {safe(e.note)}" if e.note else "") for e in d.events
     ]
     if d.corrections:
         lines.append("  corrections made under this case:")

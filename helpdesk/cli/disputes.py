@@ -27,6 +27,7 @@ from helpdesk.domain import DisputeStage
 from helpdesk.errors import Invalid
 from helpdesk.services import cases, disputes, parsing, reports, supervisor
 from helpdesk.services.readmodels import CaseDetail, CaseSummary
+from helpdesk.wording import counted
 
 
 def _subcommands(sub: Any, name: str) -> Any:
@@ -152,7 +153,7 @@ def case_assign(args: argparse.Namespace, ctx: CliContext) -> int:
     case_ids = parsing.record_ids(ids, what="case (the agent comes last)", field="case")
     items = supervisor.reassign(ctx.desk(), case_ids=case_ids,
                                 assignee=None if agent == "-" else agent, reason=args.reason)
-    emit(args, items, lambda: [f"assigned {len(items)} case(s)", *_summary_rows(items)])
+    emit(args, items, lambda: [f"assigned {counted(len(items), 'case')}", *_summary_rows(items)])
     return 0
 
 

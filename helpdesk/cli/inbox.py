@@ -7,6 +7,7 @@ from typing import Any
 
 from helpdesk.cli.output import CliContext, command, emit, safe, table
 from helpdesk.services import inbox
+from helpdesk.wording import counted
 
 
 def register(sub: Any) -> None:
@@ -23,7 +24,7 @@ def show_inbox(args: argparse.Namespace, ctx: CliContext) -> int:
     desk = ctx.desk()
     if args.read or args.read_all:
         changed = inbox.mark_read(desk, ids=args.read or (), everything=args.read_all)
-        emit(args, {"marked_read": changed}, lambda: [f"{changed} notice(s) marked read"])
+        emit(args, {"marked_read": changed}, lambda: [f"{counted(changed, 'notice')} marked read"])
         return 0
     page = inbox.inbox(desk, unread_only=not args.all, limit=args.limit)
 

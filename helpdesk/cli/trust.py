@@ -166,7 +166,7 @@ def audit_list(args: argparse.Namespace, ctx: CliContext) -> int:
             return ["no audit event matches"]
         out = table(
             [(f"#{e.id}", e.at, e.actor_name, e.real_account, e.action, e.object_type,
-              e.object_id, " ".join(f"{k}={v}" for k, v in sorted(e.details.items())))
+              e.object_id, e.summary)
              for e in page.items],
             ["EVENT", "AT", "AGENT", "ACCOUNT", "ACTION", "OBJECT", "ID", "DETAILS"],
         )

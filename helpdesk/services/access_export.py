@@ -32,6 +32,7 @@ from helpdesk.services.readmodels import (
     consent_policy,
     to_jsonable,
 )
+from helpdesk.wording import hanging
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ def to_text(data: AccessExport) -> str:
     for label, value in (("Name", data.name), ("Phone", data.phone), ("Company", data.company),
                          ("Billing address", data.billing_address),
                          ("Shipping address", data.shipping_address)):
-        out.append(f"  {label}: {value or '-'}")
+        out.append(hanging(f"  {label}: ", value or "-"))
     out.append(f"  Marketing: {'opted out' if data.marketing_opted_out else 'allowed'}")
     out += ["", "E-MAIL ADDRESSES"]
     out += [f"  {e.address}{' (primary)' if e.is_primary else ''}" for e in data.emails] or \

@@ -81,6 +81,7 @@ class AuditEntry:
     object_id: int | None
     details: dict[str, Any]
     hash: str
+    summary: str = ""  # the details for people: agents by name (see :func:`summary`)
 
 
 _ACTION = re.compile(r"^[a-z0-9_.]{1,64}$")
@@ -125,16 +126,36 @@ def _conditions(s: Session, f: AuditFilter) -> list[Any]:
 
 def _entries(s: Session, rows: list[AuditEvent]) -> tuple[AuditEntry, ...]:
     ids = {r.actor_id for r in rows if r.actor_id is not None}
-    names = dict(s.exec(select(Agent.id, Agent.name).where(col(Agent.id).in_(ids))).all()) \
-        if ids else {}
+    named = {v for r in rows for k, v in r.details.items()
+             if k.endswith(_AGENT_ID) and isinstance(v, int)}
+    agents = s.exec(select(Agent.id, Agent.name, Agent.display_name)
+                    .where(col(Agent.id).in_(ids | named))).all() if ids | named else []
+    names = {i: name for i, name, _ in agents}
+    shown = {i: display for i, _, display in agents}
     return tuple(
         AuditEntry(id=r.id or 0, at=r.at, actor_id=r.actor_id,
                    actor_name=names.get(r.actor_id) if r.actor_id else None,
                    real_account=r.real_account, action=r.action,
                    object_type=r.object_type, object_id=r.object_id, details=dict(r.details),
-                   hash=r.hash)
+                   hash=r.hash, summary=summary(r.details, shown))
         for r in rows
     )
+
+
+_AGENT_ID = "agent_id"
+
+
+def summary(details: dict[str, Any], agents: dict[int, str]) -> str:
+    """The details as a person reads them: agents by name ("to_agent=Lena Fischer" for
+    ``to_agent_id=5``), empty values left out. Customers stay ids: the trail names no one."""
+    parts = []
+    for key, value in sorted(details.items()):
+        if value is None:
+            continue
+        if key.endswith(_AGENT_ID) and value in agents:
+            key, value = key.removesuffix("_id"), agents[value]
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
 
 
 def _filter_details(f: AuditFilter) -> dict[str, Any]:

@@ -122,6 +122,10 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         .where(CaseEvent.case_id == case.id)
         .order_by(col(CaseEvent.at), col(CaseEvent.id))
     ).all()
+    logins = {v for e, _ in events if e.action == "assigned" for v in (e.from_value, e.to_value)
+              if v}
+    agents = dict(s.exec(select(Agent.name, Agent.display_name)
+                         .where(col(Agent.name).in_(logins))).all()) if logins else {}
     policy_label = policy_note = None
     if case.policy_version_id:
         pv = s.get(PolicyVersion, case.policy_version_id)
@@ -147,7 +151,7 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         messages=tuple(
             message_from(m, author, tuple(attachments.get(m.id or 0, ()))) for m, author in messages
         ),
-        events=tuple(case_event_from(e, actor) for e, actor in events),
+        events=tuple(case_event_from(e, actor, agents) for e, actor in events),
         rule_due_at=case.rule_due_at,
         policy_note=policy_note,
         corrections=field_changes(s, col(FieldChange.case_id) == case.id),

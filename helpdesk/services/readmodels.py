@@ -327,6 +327,9 @@ def message_from(
 
 @dataclass(frozen=True, slots=True)
 class CaseEventInfo:
+    """One history entry; ``from_value``/``to_value`` as stored (login names, stage and kind
+    values), ``from_shown``/``to_shown`` as people read them (display names, labels)."""
+
     id: int
     at: datetime
     actor_name: str | None
@@ -334,9 +337,28 @@ class CaseEventInfo:
     from_value: str | None
     to_value: str | None
     note: str | None
+    from_shown: str | None = None
+    to_shown: str | None = None
 
 
-def case_event_from(e: CaseEvent, actor_name: str | None) -> CaseEventInfo:
+def case_event_from(e: CaseEvent, actor_name: str | None,
+                    agents: Mapping[str, str] | None = None) -> CaseEventInfo:
+    """The entry, its values also as shown; ``agents`` maps login names to display names."""
+
+    def shown(value: str | None) -> str | None:
+        if value is None:
+            return None
+        if e.action == "assigned":
+            return (agents or {}).get(value, value)
+        try:
+            if e.action == "stage":
+                return DisputeStage(value).label
+            if e.action == "created":
+                return CaseKind(value).label
+        except ValueError:  # written by an older or newer desk: shown as stored
+            pass
+        return value
+
     return CaseEventInfo(
         id=e.id or 0,
         at=e.at,
@@ -345,6 +367,8 @@ def case_event_from(e: CaseEvent, actor_name: str | None) -> CaseEventInfo:
         from_value=e.from_value,
         to_value=e.to_value,
         note=e.note,
+        from_shown=shown(e.from_value),
+        to_shown=shown(e.to_value),
     )
 
 
