@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,7 @@ LIST_HEADERS = {
     "main": ("Left", ("Kind", "Customer", "Subject", "Assignee", "Received")),
     "customer": ("Left", ("Kind", "Subject", "Received")),
     "workload": ("Days left", ("Case", "Kind", "Customer", "Due")),
+    "intake": ("Due", ("Item", "State", "Kind", "From", "Subject")),
 }
 
 
@@ -144,6 +146,13 @@ async def _open_list(app: DeskApp, pilot: Pilot[None], which: str, customer_id: 
         await pilot.press("W")
         await settle(pilot)
         await pilot.press("enter")  # the unassigned pile
+    elif which == "intake":  # a deletion request from no one the desk knows: in the tray
+        box = write_mbox(app.state_file.parent / "in.mbox", [mail(
+            frm="Stranger <stranger@example.net>", subject="Please delete all my data",
+            date=format_datetime(app.desk.now() - timedelta(days=40)))])
+        await pilot.press("I")
+        await settle(pilot)
+        await pilot.press(*str(box), "enter")
     await settle(pilot)
 
 
@@ -598,6 +607,50 @@ async def test_a_correction_walks_from_received_to_closed_by_keyboard_with_its_l
     profile = customers.get(day, cora.id)
     assert profile.billing_address == "Neue Straße 2\n10117 Berlin"
     assert [c.case_id for c in profile.changes] == [case_id]
+
+
+# --- the deletion flow: received to closed by keyboard ------------------------------------------
+
+async def test_a_deletion_walks_from_received_to_closed_by_keyboard_at_80_columns(
+    day: Desk, tmp_path: Path, home: Path
+) -> None:
+    """A tired agent on a small terminal: take, verify, x, Tab, ERASE, Ctrl+S. The name and subject
+    are markup and stay text; the case ends closed with its letter and erasure record."""
+    policy.add(day, text=POLICY_2019, effective_on=date(2019, 6, 1))
+    dora = customers.create(day, name="Dora [b]Löschen[/b]", emails=["dora@example.org"])
+    disclosures.add(day, customer_id=dora.id, recipient="Parcel Co", recipient_kind="contractor",
+                    purpose="deliveries", data_categories=["name", "address"],
+                    disclosed_on=date(2026, 1, 5), legal_basis="delivery contract")
+    case_id = open_case(day, "Please delete everything [@click=app.quit]", customer_id=dora.id,
+                        days_ago=3)
+    app = make_app(day, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await settle(pilot)
+        await pilot.press("a", "v", "down", "enter")  # take it; they showed an ID document
+        await pilot.press(*"ID card seen", "ctrl+s")
+        await settle(pilot)
+        await pilot.press("x")  # the whole request
+        await settle(pilot)
+        assert isinstance(app.screen, FormDialog) and app.screen.name == "privacy.deletion"
+        assert "Dora [b]Löschen[/b]" in dialog_text(app)
+        assert app.screen.value("folder") == str(home)  # the letters go home unless told
+        await pilot.press("tab", *"ERASE", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen), dialog_text(app)
+        assert await wait_for(pilot, lambda: "CLOSED" in screen(app)), screen(app)
+        assert "Löschen" not in screen(app)
+        await pilot.press("G")
+        await settle(pilot)
+        assert "erasure: - → ledger" in screen(app), screen(app)
+    assert app.is_running is False
+    done = cases.get(day, case_id)
+    assert done.case.is_closed and done.case.assignee_name is not None
+    assert {"deletion.letter", "deletion.notice"} <= {e.action for e in done.events}
+    assert [m.direction for m in done.messages].count(MessageDirection.OUTBOUND) >= 1
+    assert customers.get(day, dora.id).erased_at is not None
+    assert (home / f"case-{case_id}-deletion-letter.eml").exists()
 
 
 # --- bug 9 and the questions flow: a topic picked, previewed, sent ---------------------------
