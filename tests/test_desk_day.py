@@ -1,7 +1,8 @@
 """A day's work in the desk (issue 15), by keyboard with Pilot: each bug a person ran into is
-reproduced here as they met it, then the whole flows (dispute, correction, questions) are
-walked from received to closed. What the screen shows is read from Textual's own screenshot
-(:mod:`tests.screenshot`), so cut-off columns and stale text count as failures."""
+reproduced here as they met it, then the whole flows (deletion, dispute, correction,
+questions) are walked from received to closed. What the screen shows is read from Textual's
+own screenshot (:mod:`tests.screenshot`), so cut-off columns and stale text count as
+failures."""
 
 from __future__ import annotations
 
