@@ -104,13 +104,12 @@ def topic_answer(app: DeskApp) -> None:
 
     def show(result: answers.Answer | None) -> None:
         if result is not None:
-            app.push_screen(TextDialog(f"Answer: {result.topic.value.replace('_', ' ')}",
+            app.push_screen(TextDialog(f"Answer: {result.topic.label}",
                                        lambda: result.text, name="records.answer_text"))
 
     app.push_screen(FormDialog(
         "Answer a question from the policy in force",
-        [Field.choice("topic", "Topic", [(t.value.replace("_", " "), t)
-                                         for t in answers.Topic])],
+        [Field.choice("topic", "Topic", [(t.label, t) for t in answers.Topic])],
         lambda v: answers.answer(desk, topic=v["topic"]), name="records.answer",
         hint="The answer quotes only the policy's own sentences about the topic."), show)
 
