@@ -313,6 +313,45 @@ def test_no_answer_to_a_request_does_not_cancel_it(body: str, kind: CaseKind) ->
     assert (reading.primary, reading.reminder) == (kind, True)
 
 
+@pytest.mark.parametrize(("body", "kind", "reminder"), [
+    ("Under GDPR I'd like a full export of everything you store about me, including call "
+     "recordings.", CaseKind.ACCESS, False),
+    ("Can you remove me from your system completely?", CaseKind.DELETION, False),
+    ("I don't consent to you tracking me across other websites, please turn it off for my "
+     "account.", CaseKind.OBJECTION, False),
+    ("I got married, my surname is now Patel. Please change it on my account.",
+     CaseKind.CORRECTION, False),
+    ("Ich möchte wissen, welche Informationen Sie über mich haben.", CaseKind.ACCESS, False),
+    ("Ich möchte mein Konto kündigen und dass alles gelöscht wird.", CaseKind.DELETION, False),
+    ("Ich habe geheiratet und heiße jetzt Meier. Bitte passen Sie meinen Namen an.",
+     CaseKind.CORRECTION, False),
+    ("Bitte keine SMS-Werbung mehr an meine Nummer.", CaseKind.MARKETING_OPT_OUT, False),
+    ("Je veux que vous effaciez tout ce qui me concerne.", CaseKind.DELETION, False),
+    ("J'aimerais savoir quelles données vous conservez à mon sujet.", CaseKind.ACCESS, False),
+    ("Por favor, borren todo lo que tengan sobre mí.", CaseKind.DELETION, False),
+    ("¿Me pueden enviar un archivo con todos mis datos?", CaseKind.ACCESS, False),
+    ("Vorrei che eliminaste tutti i dati che mi riguardano.", CaseKind.DELETION, False),
+    ("Mi potete mandare un file con tutti i miei dati?", CaseKind.ACCESS, False),
+    ("Kunnen jullie alles wat jullie over mij hebben wissen?", CaseKind.DELETION, False),
+    ("Kan ik een kopie krijgen van alles wat jullie over mij hebben?", CaseKind.ACCESS, False),
+    ("Just following up on my deletion request from last month, has it been done?",
+     CaseKind.DELETION, True),
+    ("It has now been 35 days since my subject access request. You are in breach of the "
+     "one-month deadline.", CaseKind.ACCESS, True),
+    # plain questions stay questions
+    ("Is everything you store about me encrypted?", CaseKind.QUESTION, False),
+    ("Quelles données conservez-vous après la fermeture d'un compte ?", CaseKind.QUESTION, False),
+    ("The link in your newsletter is broken, please change it.", CaseKind.QUESTION, False),
+    ("How do I sign up for your newsletter?", CaseKind.QUESTION, False),
+])
+def test_plain_words_ask_as_plainly_as_formal_letters(
+    body: str, kind: CaseKind, reminder: bool
+) -> None:
+    """Letters written after the rules, the way people write when they are not quoting law."""
+    reading = classify("Hello", body)
+    assert (reading.primary, reading.reminder) == (kind, reminder)
+
+
 def test_a_sentence_ends_at_the_end_of_its_line() -> None:
     text = ("chiedo la cancellazione dei miei dati personali.\nin mancanza di riscontro "
             "proporro reclamo al garante.\nich schrieb ihnen am 12.\nmarz wegen der loschung.")
