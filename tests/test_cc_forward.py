@@ -131,6 +131,7 @@ def test_a_refused_forward_records_nothing(desk: Desk, case_id: int, tmp_path: P
     assert len(cases.get(desk, case_id).messages) == before
     assert not (tmp_path / "x.eml").exists()
     customer = cases.get(desk, case_id).case.customer_id or 0
+    verification.verify(desk, case_id=case_id, method="identity_document")
     erasure.erase(desk, customer_id=customer, case_id=case_id)
     with pytest.raises(Conflict, match="erased"):
         forwarding.forward(desk, message_id=letter, to=["legal@shop.example"])
