@@ -178,7 +178,7 @@ async def test_a_list_down_remap_works_on_every_list(
                 widget.focus()
                 await pilot.pause()
                 if isinstance(widget, DetailScroll):
-                    widget.scroll_home(animate=False)
+                    widget.scroll_home(animate=False, immediate=True)  # not after a refresh
                 before = _position(widget)
                 await pilot.press("f8")
                 await pilot.pause()
