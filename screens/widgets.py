@@ -570,10 +570,10 @@ class IdentityBar(Widget):
         out = Text(no_wrap=True, overflow="crop")
         if who is None:
             return out.append("…")
+        if who.real_account != who.agent.name:  # the account at the keyboard comes first
+            out.append(f"{who.real_account} acting as ")
         out.append(who.agent.name, "bold")
         out.append(f" ({who.agent.role.value})")
-        if who.real_account != who.agent.name:
-            out.append(f" acting for real account {who.real_account}", "bold")
         out.append("  ·  ")
         room = self.size.width - out.cell_len
         where = who.database

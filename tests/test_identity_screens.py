@@ -30,10 +30,9 @@ async def test_every_screen_says_who_acts_and_on_which_database(
     async with app.run_test(size=(170, 30)) as pilot:
         await settle(pilot)
         line = _header(app)
-        assert line.startswith("alice (supervisor)")
+        # tests act as alice in-process: the real account at the keyboard is named first
+        assert line.startswith(f"{ui_desk.real_account} acting as alice (supervisor)")
         assert str(ui_desk.db.sqlite_path) in line
-        # tests act as alice in-process; the real account is shown beside her
-        assert f"real account {ui_desk.real_account}" in line
         app.open_case(case_id)
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen) and _header(app) == line
