@@ -151,6 +151,22 @@ def test_stale_case_version_is_a_conflict(desk: Desk, tmp_path: Path) -> None:
     assert not (tmp_path / "2.eml").exists()
 
 
+def test_a_reply_moves_the_case_version_even_within_the_same_instant(
+        desk: Desk, tmp_path: Path) -> None:
+    """Someone who looked at the case before a reply holds a stale copy, even when the reply
+    was written at the very same clock reading (the desk's clock is pinned here)."""
+    add_policy(desk)
+    case_id = open_case(desk, add_customer(desk), CaseKind.DELETION)
+    seen = replies.write(desk, case_id=case_id, template="deletion_done",
+                         out=tmp_path / "1.eml").case_version
+    again = replies.write(desk, case_id=case_id, template="deletion_done",
+                          out=tmp_path / "2.eml", expected_version=seen)
+    assert again.case_version > seen
+    with pytest.raises(Conflict):
+        replies.write(desk, case_id=case_id, template="deletion_done", out=tmp_path / "3.eml",
+                      expected_version=seen)
+
+
 def test_erased_customer_gets_no_reply(desk: Desk) -> None:
     add_policy(desk)
     customer = add_customer(desk)

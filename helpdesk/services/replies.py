@@ -21,7 +21,16 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message, Template
+from helpdesk.db.models import (
+    Agent,
+    Case,
+    CaseEvent,
+    Customer,
+    CustomerEmail,
+    Message,
+    Template,
+    touch,
+)
 from helpdesk.domain import MessageDirection
 from helpdesk.errors import Conflict, Invalid
 from helpdesk.files import write_private
@@ -290,7 +299,7 @@ def store(
         language=kept.language, created_at=now,
     )
     s.add(message)
-    case.updated_at = now
+    touch(case, now)
     s.add(case)
     s.add(CaseEvent(case_id=case.id, at=now, actor_id=actor.id, action="reply",
                     to_value=draft.template))
