@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
+from textual.widget import AwaitMount
 from textual.widgets import Static
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection, VerificationMethod
@@ -28,6 +30,10 @@ from screens.widgets import DetailScroll
 
 #: Matches the link dialog lists (refine the search for more).
 LINK_MATCHES = 20
+
+#: How much of a thread an open builds before its first paint: the messages that fill this
+#: many screens (one on screen, one for a Page Down right away); the rest follows the paint.
+FIRST_SCREENS = 2
 
 _DIRECTION = {
     MessageDirection.INBOUND: "⇐ from customer",
@@ -87,19 +93,39 @@ class CaseScreen(RecordScreen):
         if version is None or version not in (shown, current):
             self.action_reload()
 
+    def present(self, record_id: int, detail: CaseDetail) -> None:
+        self.detail = None  # another open: it starts at the top, nothing is kept from the last
+        super().present(record_id, detail)
+
     def show_detail(self, d: CaseDetail) -> None:
-        """Show (again) ``d``; the scroll position stays."""
+        """Show (again) ``d``; the scroll position stays.
+
+        An open (nothing shown yet, or :meth:`present`) starts at the top: before its first
+        paint it builds the messages that fill the first screens; the rest of the thread and
+        the history, all off screen, follow right after that paint (``DetailScroll.defer``).
+        A long thread then opens as fast as a short one."""
+        opening = self.detail is None or self.detail is d  # ``is d``: the first mount
         self.detail = d
         tz = self.desk.settings.tz
         self.query_one("#case-head", Static).update(head_text(d, tz))
         detail = self.query_one("#detail", DetailScroll)
         scroll = detail.scroll_y
         thread = self.query_one("#thread", Vertical)
+        history = self.query_one("#history", Static)
+        now = first_screens(d.messages, self.app.size) if opening else len(d.messages)
         with self.app.batch_update():
             thread.remove_children()
-            thread.mount_all(thread_widgets(d, tz))
-            self.query_one("#history", Static).update(history_text(d, tz))
-        detail.call_after_refresh(detail.scroll_to, y=scroll, animate=False)
+            thread.mount_all(thread_widgets(d.messages[:now], tz))
+            history.update(history_text(d, tz) if now == len(d.messages) else "")
+        if now < len(d.messages):
+            def rest() -> AwaitMount:
+                history.update(history_text(d, tz))
+                return thread.mount_all(message_widget(m, tz) for m in d.messages[now:])
+            detail.defer(rest)
+        else:
+            detail.defer(None)  # a rest still waiting is of what was shown before
+        if not opening:  # (an open starts at the top: keys typed meanwhile, e.g. End, count)
+            detail.call_after_refresh(detail.scroll_to, y=scroll, animate=False)
         self.sub_title = f"case #{d.case.id}"
         self.refresh_bindings()
 
@@ -184,9 +210,23 @@ def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
     return head
 
 
-def thread_widgets(d: CaseDetail, tz: ZoneInfo) -> list[Static]:
-    return ([message_widget(m, tz) for m in d.messages]
+def thread_widgets(messages: Sequence[MessageInfo], tz: ZoneInfo) -> list[Static]:
+    return ([message_widget(m, tz) for m in messages]
             or [Static("no messages yet", classes="note-plain")])
+
+
+def first_screens(messages: Sequence[MessageInfo], size: Size) -> int:
+    """How many of ``messages`` fill :data:`FIRST_SCREENS` screens of ``size``, counting their
+    lines generously (wrapped at the full width, so rather one more than one too few)."""
+    budget = size.height * FIRST_SCREENS
+    width = max(size.width, 20)
+    for count, m in enumerate(messages, 1):
+        body = (m.body or "")[:BODY_LIMIT]
+        budget -= (2 + bool(m.cc_address) + bool(m.subject) + len(m.attachments)
+                   + sum(1 + len(line) // width for line in body.split("\n")))
+        if budget <= 0:
+            return count
+    return len(messages)
 
 
 def verification_text(v: VerificationInfo, tz: ZoneInfo) -> Text:

@@ -13,7 +13,7 @@ on a narrow terminal low-priority columns give way, so the deadline column stays
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -494,12 +494,38 @@ class Picker(OptionList):
 
 
 class DetailScroll(VerticalScroll):
-    """A scrolling pane of detail (a case's thread, a profile) that the list keys scroll."""
+    """A scrolling pane of detail (a case's thread, a profile) that the list keys scroll.
+
+    What lies below the first screen of a record being opened may be built right after the
+    first paint (:meth:`defer`), so opening costs what is on screen, not what the record holds.
+    End (and ``G``) first builds what still waits, so it lands on the real end.
+    """
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
         *motion_bindings(down="scroll_down", up="scroll_up", first="scroll_home",
                          last="scroll_end"),
     ]
+
+    #: The rest of the content, waiting for the next paint (see :meth:`defer`).
+    waiting: Callable[[], Awaitable[object] | None] | None = None
+
+    def defer(self, build: Callable[[], Awaitable[object] | None] | None) -> None:
+        """Run ``build`` (it adds the rest of the content) right after the next paint, or
+        sooner when a key needs it. It replaces a build still waiting; None just drops that."""
+        self.waiting = build
+        if build is not None:
+            self.call_after_refresh(self.complete)
+
+    def complete(self) -> Awaitable[object] | None:
+        """Build now what waits, if anything (what it returns, e.g. a mount, can be awaited)."""
+        build, self.waiting = self.waiting, None
+        return build() if build is not None else None
+
+    async def action_scroll_end(self) -> None:
+        built = self.complete()
+        if built is not None:
+            await built
+        super().action_scroll_end()
 
 
 class KeyBar(Widget):

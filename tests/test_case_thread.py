@@ -1,0 +1,120 @@
+"""A long thread opens with the messages of its first screens; the rest of the thread and the
+history follow right after the first paint, and End pressed at once still lands on the real end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from helpdesk.domain import CaseKind
+from helpdesk.services import cases
+from helpdesk.services.context import Desk
+from screens.app import DeskApp
+from screens.case import CaseScreen
+from screens.widgets import DetailScroll
+from tests.conftest import settle
+
+NOTES = 60
+
+
+def _long_case(desk: Desk) -> int:
+    case_id = cases.create(desk, kind=CaseKind.QUESTION, customer_id=None,
+                           subject="a long thread").case.id
+    for n in range(1, NOTES + 1):
+        cases.add_note(desk, case_id=case_id, body=f"note {n} [b]not bold[/b]\nsecond line\nthird")
+    cases.add_note(desk, case_id=case_id, body="the very last note")
+    return case_id
+
+
+def _at_real_end(screen: CaseScreen) -> None:
+    """The whole thread and history are there, and the pane shows their end (the history's
+    last line: it comes after the thread)."""
+    detail = screen.query_one("#detail", DetailScroll)
+    messages = list(screen.query(".message"))
+    assert len(messages) == NOTES + 1
+    assert "the very last note" in str(messages[-1].render())
+    history = screen.query_one("#history", Static)
+    assert str(history.render()).count("note") >= NOTES + 1  # one history line per note
+    assert detail.max_scroll_y > 0 and detail.scroll_y == detail.max_scroll_y
+    view = detail.region  # the history's last line (the pane's last) is in view
+    assert view.y < history.region.bottom <= view.bottom
+
+
+async def _open(pilot: Pilot[None], case_id: int) -> CaseScreen:
+    app = pilot.app
+    assert isinstance(app, DeskApp)
+    app.open_case(case_id)
+    await settle(pilot)
+    assert isinstance(app.screen, CaseScreen) and app.screen.case_id == case_id
+    return app.screen
+
+
+async def test_long_thread_arrives_whole_and_end_at_once_reaches_it(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    """End typed as the case opens (the screen is still coming up) goes to the real end;
+    every message is there, in order, its text literal."""
+    case_id = _long_case(ui_desk)
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        app.open_case(case_id)
+        await app.workers.wait_for_complete()
+        await pilot.press("end")
+        await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+        screen = app.screen
+        assert isinstance(screen, CaseScreen) and screen.case_id == case_id
+        _at_real_end(screen)
+        shown = [str(w.render()).split("\n")[1] for w in screen.query(".message")]
+        assert shown[:NOTES] == [f"note {n} [b]not bold[/b]" for n in range(1, NOTES + 1)]
+
+
+async def test_end_pressed_while_the_rest_waits_lands_on_the_real_end(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    """The kept case view is handed the long case (as an open does): only its first screens
+    are built; End, pressed before anything else happens, waits for the rest."""
+    case_id = _long_case(ui_desk)
+    short = cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=None,
+                         subject="short", note="hello").case.id
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        kept = await _open(pilot, short)
+        await pilot.press("escape")
+        await settle(pilot)
+        kept.present(case_id, cases.get(ui_desk, case_id))
+        built = len(kept.query(".message"))
+        assert 0 < built < NOTES + 1, "an open builds the first screens, not the whole thread"
+        assert str(kept.query_one("#history", Static).render()) == ""
+        app.push_screen(kept)
+        detail = kept.query_one("#detail", DetailScroll)
+        assert detail.waiting is not None
+        await detail.run_action("scroll_end")  # End, before the paint that the rest waits for
+        await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+        assert app.screen is kept
+        _at_real_end(kept)
+
+
+async def test_live_refresh_builds_the_whole_thread_and_keeps_the_place(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    """A refresh of the case shown is no open: all of it is built at once, the place stays."""
+    case_id = _long_case(ui_desk)
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = await _open(pilot, case_id)
+        detail = screen.query_one("#detail", DetailScroll)
+        detail.scroll_to(y=40, animate=False)
+        await settle(pilot)
+        assert detail.scroll_y == 40
+        screen.show_detail(cases.add_note(ui_desk, case_id=case_id, body="one more"))
+        assert detail.waiting is None, "nothing left for later"
+        await settle(pilot)
+        assert len(screen.query(".message")) == NOTES + 2
+        assert detail.scroll_y == 40
