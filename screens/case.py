@@ -64,6 +64,7 @@ class CaseScreen(RecordScreen):
         return self.record_id
 
     def compose(self) -> ComposeResult:
+        self.thread_items: list[Static] = []  # the thread's widgets, in order (see show_thread)
         with DetailScroll(id="detail"):
             yield Static(f"Case #{self.case_id} — loading…", id="case-head", classes="headline")
             yield Static("Thread", classes="section")
@@ -110,17 +111,17 @@ class CaseScreen(RecordScreen):
         self.query_one("#case-head", Static).update(head_text(d, tz))
         detail = self.query_one("#detail", DetailScroll)
         scroll = detail.scroll_y
-        thread = self.query_one("#thread", Vertical)
         history = self.query_one("#history", Static)
         now = first_screens(d.messages, self.app.size) if opening else len(d.messages)
         with self.app.batch_update():
-            thread.remove_children()
-            thread.mount_all(thread_widgets(d.messages[:now], tz))
+            self.show_thread([message_content(m, tz) for m in d.messages[:now]]
+                             or [(Text("no messages yet"), "note-plain")])
             history.update(history_text(d, tz) if now == len(d.messages) else "")
         if now < len(d.messages):
             def rest() -> AwaitMount:
                 history.update(history_text(d, tz))
-                return thread.mount_all(message_widget(m, tz) for m in d.messages[now:])
+                return self.show_thread([message_content(m, tz) for m in d.messages[now:]],
+                                        start=now)
             detail.defer(rest)
         else:
             detail.defer(None)  # a rest still waiting is of what was shown before
@@ -128,6 +129,23 @@ class CaseScreen(RecordScreen):
             detail.call_after_refresh(detail.scroll_to, y=scroll, animate=False)
         self.sub_title = f"case #{d.case.id}"
         self.refresh_bindings()
+
+    def show_thread(self, parts: list[tuple[Text, str]], *, start: int = 0) -> AwaitMount:
+        """Show ``parts`` (content and CSS classes, a Static each) in the thread from position
+        ``start`` on. The widgets already there take the new content, which costs far less
+        than new ones (building, styling, mounting); those left over go, missing ones are
+        mounted. ``thread_items`` tracks them: a removal finishes later, so the thread's
+        children may still hold widgets on their way out."""
+        thread = self.query_one("#thread", Vertical)
+        kept = self.thread_items[start:]
+        for widget, (content, classes) in zip(kept, parts, strict=False):
+            widget.update(content)
+            widget.set_classes(classes)
+        if len(kept) > len(parts):
+            thread.remove_children(kept[len(parts):])
+        new = [Static(content, classes=classes) for content, classes in parts[len(kept):]]
+        self.thread_items[start:] = kept[:len(parts)] + new
+        return thread.mount_all(new)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -210,11 +228,6 @@ def head_text(d: CaseDetail, tz: ZoneInfo) -> Text:
     return head
 
 
-def thread_widgets(messages: Sequence[MessageInfo], tz: ZoneInfo) -> list[Static]:
-    return ([message_widget(m, tz) for m in messages]
-            or [Static("no messages yet", classes="note-plain")])
-
-
 def first_screens(messages: Sequence[MessageInfo], size: Size) -> int:
     """How many of ``messages`` fill :data:`FIRST_SCREENS` screens of ``size``, counting their
     lines generously (wrapped at the full width, so rather one more than one too few)."""
@@ -279,8 +292,8 @@ def changes_text(changes: tuple[FieldChangeInfo, ...], tz: ZoneInfo) -> Text:
     return out
 
 
-def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
-    """One message, literal, marked by direction (CSS classes inbound/outbound/note)."""
+def message_content(m: MessageInfo, tz: ZoneInfo) -> tuple[Text, str]:
+    """One message, literal, and its CSS classes (marked by direction: inbound/outbound/note)."""
     head = Text(f"{_DIRECTION[m.direction]}  {when(m.at, tz)}  ", "bold")
     who = m.author_name if m.direction is MessageDirection.NOTE else (
         m.from_address if m.direction is MessageDirection.INBOUND else m.to_address)
@@ -297,7 +310,7 @@ def message_widget(m: MessageInfo, tz: ZoneInfo) -> Static:
                     f"{a.size:,} bytes ", "dim")
         head.append_text(Text(clean(a.filename or "unnamed", one_line=True, limit=120)))
     body = Text(clean(m.body if m.body is not None else "(body erased)", limit=BODY_LIMIT))
-    return Static(Text("\n").join([head, body]), classes=f"message {m.direction.value}")
+    return Text("\n").join([head, body]), f"message {m.direction.value}"
 
 
 # --- forms ---------------------------------------------------------------------------------------
