@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
+from textual.reactive import reactive
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -101,7 +103,20 @@ class CaseTable(ListTable[CaseSummary]):
 
 
 class QueueList(Picker):
-    """The queues; Enter goes to the chosen queue's cases before the next key is handled."""
+    """The queues; Enter goes to the chosen queue's cases before the next key is handled.
+
+    Every queue is one line (:meth:`MainScreen._queue_label` fits them to the width), so a
+    move of the highlight redraws the two lines it leaves and reaches, not the whole list as
+    OptionList does: that redraw ran while the chosen queue's first page was being fetched.
+    """
+
+    highlighted: reactive[int | None] = reactive(None, repaint=False)
+
+    def watch_highlighted(self, old: int | None, new: int | None) -> None:
+        super().watch_highlighted(new)
+        top, width = self.scroll_offset.y, self.scrollable_content_region.width
+        self.refresh(*(Region(0, index - top, width, 1) for index in {old, new}
+                       if index is not None))
 
     def action_select(self) -> None:
         super().action_select()
@@ -237,8 +252,10 @@ class MainScreen(DeskScreen[None]):
             shown = f" — {count:,}{'+' if more else ''} cases" if count else " — nothing here"
         else:
             shown = " — loading…"
+        # One line whatever it says (desk.tcss fixes its size): no layout pass, which would
+        # also redraw the case table's scrollbar on every queue change.
         self.query_one("#queue-title", Static).update(
-            Text.assemble((spec.label.strip(), "bold"), shown))
+            Text.assemble((spec.label.strip(), "bold"), shown), layout=False)
 
     # --- queues -----------------------------------------------------------------------------
 

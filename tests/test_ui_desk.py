@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 from sqlmodel import select
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from helpdesk import uistate
@@ -27,7 +29,7 @@ from screens.case import CaseScreen
 from screens.customer import CRUCIAL_MAIL, CustomerScreen
 from screens.dialogs import ConflictDialog, FormDialog, HelpScreen
 from screens.lookup import LookupScreen
-from screens.main import FIRST_PAGE, PAGE_SIZE, CaseTable, MainScreen
+from screens.main import FIRST_PAGE, PAGE_SIZE, QUEUES, CaseTable, MainScreen, QueueList
 from tests.conftest import FakeClock
 from tests.hostile import HOSTILE
 
@@ -143,6 +145,43 @@ async def test_queue_pages_load_as_cursor_nears_the_end(
         assert table.row_count == total
         ids = [int(k.value or 0) for k in table.rows]
         assert len(set(ids)) == total
+
+
+def drawn_lines(widget: Widget) -> list[str]:
+    """What ``widget`` shows line by line, as the screen has it: lines not redrawn since
+    they were last drawn come from the widget's cache, so a missed redraw shows here."""
+    return [line.text for line in widget.render_lines(Region(0, 0, *widget.size))]
+
+
+def highlighted_lines(picker: QueueList) -> list[int]:
+    """Lines of ``picker`` drawn with the highlight (as the screen has them)."""
+    highlight = picker.get_component_rich_style("option-list--option-highlighted").bgcolor
+    lines = picker.render_lines(Region(0, 0, *picker.size))
+    return [y for y, line in enumerate(lines)
+            if any(segment.style and segment.style.bgcolor == highlight for segment in line)]
+
+
+async def test_moving_through_queues_redraws_highlight_and_title(
+    ui_desk: Desk, clock: FakeClock, tmp_path: Path
+) -> None:
+    seed_case(ui_desk, clock, subject="Old question", days_ago=20, mine=True)
+    app = make_app(ui_desk, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        queues = main.query_one(QueueList)
+        assert highlighted_lines(queues) == [0]
+        await pilot.press("tab")  # to the queues
+        for key, line in (("j", 1), ("j", 2), ("j", 3), ("k", 2), ("G", len(QUEUES) - 1),
+                          ("g", 0)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert highlighted_lines(queues) == [line], key
+            assert main.spec is QUEUES[line]
+            title = drawn_lines(main.query_one("#queue-title"))[0]
+            assert title.strip().startswith(QUEUES[line].label.strip()), (key, title)
+            assert ("nothing here" in title) != (main.query_one(CaseTable).row_count > 0)
 
 
 async def test_lookup_as_you_type_and_open_profile(
