@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -148,6 +149,14 @@ class DeskApp(App[None]):
 
     def on_unmount(self) -> None:
         self.watcher.stop()
+        gc.unfreeze()  # what started with the desk can go with it (see started)
+
+    def started(self) -> None:
+        """The desk is up, its first rows on screen. What exists now (modules, the database
+        engine, the main screen) lives as long as the app: frozen out of the cycle
+        collector's sight, its full passes no longer walk it. Those passes took 100-200 ms
+        on a 1M-customer desk, a stall in whichever key they happened to follow."""
+        gc.freeze()
 
     # --- keys typed faster than the desk answers -------------------------------------------
     #

@@ -282,6 +282,7 @@ class MainScreen(DeskScreen[None]):
             self.counted = True
             self.load("me", self.desk_app.load_identity, self.desk_app.identity_loaded)
             self._load_counts()
+            self.call_after_refresh(self.desk_app.started)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Highlights queued by fast keys arrive after the list moved on: only the current one

@@ -3,6 +3,7 @@ themes, conflicts and hostile text on every screen. SQLite in tmp_path, built wi
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 from collections.abc import Iterator
@@ -182,6 +183,18 @@ async def test_moving_through_queues_redraws_highlight_and_title(
             title = drawn_lines(main.query_one("#queue-title"))[0]
             assert title.strip().startswith(QUEUES[line].label.strip()), (key, title)
             assert ("nothing here" in title) != (main.query_one(CaseTable).row_count > 0)
+
+
+async def test_what_the_desk_starts_with_is_frozen_until_it_closes(
+    ui_desk: Desk, tmp_path: Path
+) -> None:
+    gc.unfreeze()
+    app = make_app(ui_desk, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(CaseTable).row_count == 0  # first rows (none) are shown
+        assert gc.get_freeze_count() > 0  # out of the full collections' walks
+    assert gc.get_freeze_count() == 0  # collectable again once the desk is closed
 
 
 async def test_lookup_as_you_type_and_open_profile(
