@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -27,6 +27,7 @@ from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -76,11 +77,14 @@ def focus_now(widget: Widget) -> None:
 
 
 class Unseen:
-    """What the DataTable underneath holds for each cell of a :class:`ListTable`.
+    """What the DataTable underneath holds for each row of a :class:`ListTable`.
 
-    ListTable draws its rows itself from its own cells (``render_line``), so DataTable never
-    shows these; it only measures them whenever rows arrive, which for real cells meant
-    running Rich's measurement over every cell of every page.
+    ListTable draws its rows itself from its own cells (``render_line``), so DataTable knows
+    one column (:data:`ROW_COLUMN`, as wide as the columns shown) and one stand-in cell a
+    row, never shown. When rows arrive DataTable measures each row's cells, as
+    ``get_row_at`` answers with the real ones, once per column it knows: with one column,
+    one measurement a row instead of one a cell (measuring every cell of a page took about
+    as long as drawing it). Clicks name the row and that one column.
     """
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -91,6 +95,20 @@ class Unseen:
 
 
 UNSEEN = Unseen()
+#: The one column DataTable knows of in a :class:`ListTable` (see :class:`Unseen`).
+ROW_COLUMN = "row"
+
+
+class _Frame(NamedTuple):
+    """What every line of one frame of a :class:`ListTable` is drawn with."""
+
+    width: int
+    scroll_x: int
+    scroll_y: int
+    styles: dict[str, Style]
+    header: int  # lines the header takes (0 when hidden)
+    cursor: int  # the cursor's row, -1 when not shown
+    padding: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +177,8 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         #: way (a held key outrunning the load): made when it lands.
         self._owed = 0
         self._shown: tuple[tuple[int, int], ...] = ()  # (column index, width) on screen
+        self._frame: _Frame | None = None  # set while a frame is drawn (render_lines)
+        self._targets: dict[int, Style] = {}
 
     # --- what is listed --------------------------------------------------------------------
 
@@ -289,16 +309,12 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
                 self.items[key] = item
                 self._cells[key] = cells[key]
                 self._order.append(key)
-                self.add_row(*self._unseen, key=key)
+                self.add_row(UNSEEN, key=key)
 
     def _visible(self, cells: tuple[Text, ...]) -> list[Text]:
         return [cells[index] for index, _ in self._shown]
 
-    @property
-    def _unseen(self) -> list[Unseen]:
-        return [UNSEEN] * len(self._shown)
-
-    # DataTable keeps a stand-in per cell (see Unseen); these answer with the real cells.
+    # DataTable keeps a stand-in per row (see Unseen); these answer with the real cells.
 
     def get_row(self, row_key: RowKey | str) -> list[Text]:
         key = row_key.value if isinstance(row_key, RowKey) else row_key
@@ -320,9 +336,8 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         self._drawn += 1
         self._strips.clear()
         self._order = list(self._cells)
-        unseen = self._unseen
         for key in self._order:
-            self.add_row(*unseen, key=key)
+            self.add_row(UNSEEN, key=key)
 
     # --- columns ---------------------------------------------------------------------------
 
@@ -354,9 +369,8 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         key, row = self.current_key, self.cursor_row
         self._shown = shown
         self.clear(columns=True)
-        for index, column_width in shown:
-            column = self.spec[index]
-            self.add_column(Text(column.label), key=column.key, width=column_width)
+        width_shown = sum(column_width for _, column_width in shown) + pad * (len(shown) - 1)
+        self.add_column("", key=ROW_COLUMN, width=width_shown)
         self._fill()
         if key is not None and self.row_count:
             keys = list(self._cells)
@@ -369,6 +383,21 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
 
     # --- drawing ---------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of a frame shares is looked up once for the frame: each lookup
+        # (size, scroll offset, cursor, focus and theme) walks reactives and regions, and
+        # together they cost more than a row taken from the cache.
+        self._frame = self._frame_now()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_now(self) -> _Frame:
+        return _Frame(self.size.width, *self.scroll_offset, self._paint_styles(),
+                      self.header_height if self.show_header else 0,
+                      self.cursor_row if self.show_cursor else -1, self.cell_padding)
+
     def render_line(self, y: int) -> Strip:
         """One line of the table, drawn straight from the cells' text.
 
@@ -377,20 +406,20 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         Text, so a row is a handful of segments cut to the column widths; the look (header,
         zebra stripes, cursor, click targets) is DataTable's own, from its component styles.
         """
-        width = self.size.width
-        scroll_x, scroll_y = self.scroll_offset
-        styles = self._paint_styles()
-        header = self.header_height if self.show_header else 0
-        row = y - header + scroll_y if y >= header else -1
+        frame = self._frame or self._frame_now()
+        width, scroll_x, styles = frame.width, frame.scroll_x, frame.styles
+        row = y - frame.header + frame.scroll_y if y >= frame.header else -1
         if row >= len(self._order):
             return Strip.blank(width, styles["base"])
-        cursor = row >= 0 and row == self.cursor_row and self.show_cursor
+        cursor = row >= 0 and row == frame.cursor
         key = (row, self._order[row] if row >= 0 else "", cursor, width, self._drawn, id(styles))
         strip = self._strips.get(key)
         if strip is None:
             if len(self._strips) > 4 * REFRESH_LIMIT:
                 self._strips.clear()
-            strip = self._strips[key] = self._row_strip(row, cursor, width, styles)
+                self._targets.clear()
+            strip = self._strips[key] = self._row_strip(row, cursor, width, styles,
+                                                        frame.padding)
         return strip if not scroll_x else strip.crop_extend(scroll_x, scroll_x + width,
                                                             styles["base"])
 
@@ -418,32 +447,45 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
             }
         return self._styles
 
-    def _row_strip(self, row: int, cursor: bool, width: int, styles: dict[str, Style]) -> Strip:
+    def _row_strip(self, row: int, cursor: bool, width: int, styles: dict[str, Style],
+                   padding: int) -> Strip:
         if row < 0:
             row_style = styles["header"]
             cells = [Text(self.spec[index].label) for index, _ in self._shown]
         else:
             row_style = styles["odd" if row % 2 else "even"]
             cells = self._visible(self._cells[self._order[row]])
-        over = styles["cursor"] if cursor else Style()
+        lead = row_style + styles["cursor"] if cursor else row_style
         post = styles["post"] if cursor else Style()
-        pad = " " * self.cell_padding
+        looks: dict[str | Style, Style] = {}  # a row's cells mostly share one style
+        target = self._click_target(row)
+        pad = " " * padding
         get_style = self.app.console.get_style
         segments = []
         used = 0
-        for column, (text, (_, column_width)) in enumerate(zip(cells, self._shown, strict=True)):
+        for text, (_, column_width) in zip(cells, self._shown, strict=True):
             plain = text.plain
             if cell_len(plain) > column_width:
                 plain = set_cell_size(plain, max(column_width - 1, 0)) + "…"
-            style = text.style if isinstance(text.style, Style) else get_style(text.style or "")
-            segments.append(Segment(
-                pad + set_cell_size(plain, column_width) + pad,
-                row_style + over + style + post + Style.from_meta({"row": row,
-                                                                   "column": column})))
-            used += column_width + 2 * len(pad)
+            look = looks.get(text.style)
+            if look is None:
+                style = text.style if isinstance(text.style, Style) else get_style(
+                    text.style or "")
+                look = looks[text.style] = lead + style + post
+            segments.append(Segment(pad + set_cell_size(plain, column_width) + pad,
+                                    look + target))
+            used += column_width + 2 * padding
         if used < width:
             segments.append(Segment(" " * (width - used), styles["base"]))
         return Strip(segments, max(used, width))
+
+    def _click_target(self, row: int) -> Style:
+        """The style naming ``row`` for mouse clicks (DataTable's ``row``/``column`` meta; the
+        one column, see :class:`Unseen`), made once per row position."""
+        target = self._targets.get(row)
+        if target is None:
+            target = self._targets[row] = Style.from_meta({"row": row, "column": 0})
+        return target
 
     # --- movement --------------------------------------------------------------------------
 

@@ -185,6 +185,29 @@ async def test_moving_through_queues_redraws_highlight_and_title(
             assert ("nothing here" in title) != (main.query_one(CaseTable).row_count > 0)
 
 
+async def test_clicks_on_the_case_table(ui_desk: Desk, clock: FakeClock, tmp_path: Path) -> None:
+    seed_case(ui_desk, clock, subject="Old question", days_ago=20, mine=True)
+    seed_case(ui_desk, clock, name="Bob", email="bob@example.org", subject="Fresh", days_ago=0,
+              mine=True)
+    app = make_app(ui_desk, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(CaseTable)
+        second = int(table.row_keys()[1])
+        for x in (2, 30, table.size.width - 4):  # the header, in several columns: nothing opens
+            assert await pilot.click(table, offset=(x, 0))
+            await settle(pilot)
+            assert isinstance(app.screen, MainScreen)
+        # The second row, towards its end: the first click moves the cursor there, a click
+        # on the row under the cursor opens its case.
+        assert await pilot.click(table, offset=(table.size.width - 10, 2))
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and table.current_key == str(second)
+        assert await pilot.click(table, offset=(20, 2))
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen) and app.screen.case_id == second
+
+
 async def test_what_the_desk_starts_with_is_frozen_until_it_closes(
     ui_desk: Desk, tmp_path: Path
 ) -> None:
