@@ -96,10 +96,17 @@ class CustomerSearch(Protocol):
         """Rebuild the whole index from the customer tables (after a bulk load)."""
         ...
 
-    def bulk_load(self, conn: sa.Connection) -> AbstractContextManager[None]:
+    def bulk_load(
+        self, conn: sa.Connection, *, rows_written: bool = False
+    ) -> AbstractContextManager[None]:
         """Suspend per-row index maintenance while the block loads customers, then rebuild the
         index once. Runs inside the caller's transaction: if the load fails, the rollback
-        restores the triggers too."""
+        restores the triggers too.
+
+        ``rows_written`` (PostgreSQL only): the block also writes every search row itself,
+        exactly as ``customer_search_source`` gives it, so the index is built but not refilled
+        from the view (demo data folds its few names once instead of a million times in SQL).
+        """
         ...
 
 
@@ -193,7 +200,9 @@ class SqliteSearch:
                                  f"SELECT id, {names} FROM customer_search_source")
 
     @contextmanager
-    def bulk_load(self, conn: sa.Connection) -> Iterator[None]:
+    def bulk_load(self, conn: sa.Connection, *, rows_written: bool = False) -> Iterator[None]:
+        if rows_written:
+            raise ValueError("the SQLite index is filled from its view only")
         # The triggers are recreated from the DDL SQLite stored for them, so their definition
         # stays in one place (the migration) and cannot drift from what the database runs.
         marks = ", ".join("?" for _ in SQLITE_TRIGGER_TABLES)
@@ -303,33 +312,45 @@ class PostgresSearch:
         return [SearchHit._make(r[1:]) for r in rows if search is not None and r[1] is not None]
 
     def rebuild(self, conn: sa.Connection) -> None:
-        """Refill the index from ``customer_search_source`` in one statement, with the trigram
-        indexes dropped meanwhile and built once afterwards from their own stored definitions
-        (one index build instead of a million index insertions)."""
-        indexes = conn.exec_driver_sql(
-            "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
-            "JOIN pg_class i ON i.oid = x.indexrelid "
-            "WHERE x.indrelid = 'customer_search'::regclass AND NOT x.indisunique"
-        ).all()
-        for name, _ in indexes:
-            conn.exec_driver_sql(f'DROP INDEX "{name}"')
-        conn.exec_driver_sql("TRUNCATE customer_search")
-        conn.exec_driver_sql(
-            f"INSERT INTO customer_search ({PG_SEARCH_COLUMNS}) "
-            f"SELECT {PG_SEARCH_COLUMNS} FROM customer_search_source"
-        )
-        for _, ddl in indexes:
-            conn.exec_driver_sql(ddl)
+        """Refill the index from ``customer_search_source`` in one statement."""
+        with _trigram_indexes_set_aside(conn):
+            _refill(conn)
 
     @contextmanager
-    def bulk_load(self, conn: sa.Connection) -> Iterator[None]:
+    def bulk_load(self, conn: sa.Connection, *, rows_written: bool = False) -> Iterator[None]:
         # DISABLE TRIGGER is transactional in PostgreSQL; only the index triggers are touched.
         for table, trigger in PG_TRIGGERS:
             conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
-        yield
+        with _trigram_indexes_set_aside(conn):
+            yield
+            if not rows_written:
+                _refill(conn)
         for table, trigger in PG_TRIGGERS:
             conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
-        self.rebuild(conn)
+
+
+@contextmanager
+def _trigram_indexes_set_aside(conn: sa.Connection) -> Iterator[None]:
+    """Drop the trigram indexes of ``customer_search`` and build them once afterwards from
+    their own stored definitions (one index build instead of a million index insertions)."""
+    indexes = conn.exec_driver_sql(
+        "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = 'customer_search'::regclass AND NOT x.indisunique"
+    ).all()
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _, ddl in indexes:
+        conn.exec_driver_sql(ddl)
+
+
+def _refill(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("TRUNCATE customer_search")
+    conn.exec_driver_sql(
+        f"INSERT INTO customer_search ({PG_SEARCH_COLUMNS}) "
+        f"SELECT {PG_SEARCH_COLUMNS} FROM customer_search_source"
+    )
 
 
 def for_dialect(name: str) -> CustomerSearch:
