@@ -48,10 +48,12 @@ from helpdesk.domain import (
     RecipientKind,
     Role,
 )
-from helpdesk.errors import Conflict
+from helpdesk.errors import Conflict, Invalid
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
 
+#: The most customers one call makes: ten times the benchmarked million (about 17 GB on SQLite).
+MAX_CUSTOMERS = 10_000_000
 #: Customers generated (and written) per batch: bounds memory at any size.
 CHUNK = 50_000
 CUSTOMERS_PER_CASE = 4
@@ -704,6 +706,9 @@ def generate(desk: Desk, *, customers: int, seed: int = 1) -> dict[str, int]:
 
     Returns the number of rows written per table. Refuses a database that has customers.
     """
+    if not 1 <= customers <= MAX_CUSTOMERS:
+        raise Invalid(f"demo data is 1 to {MAX_CUSTOMERS:,} customers, not {customers:,}",
+                      field="customers")
     with desk.db.session(write=True) as s:
         actor = desk.actor(s, require=Role.SUPERVISOR)
         if s.exec(select(func.count()).select_from(Customer)).one():

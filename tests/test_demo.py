@@ -17,7 +17,7 @@ from helpdesk.db.engine import open_database
 from helpdesk.db.search import PG_SEARCH_COLUMNS, SQLITE_INDEX
 from helpdesk.db.types import UTCDateTime
 from helpdesk.domain import CLOSED_STATUSES, CaseKind, CaseStatus, DisputeStage, RecipientKind
-from helpdesk.errors import Conflict, Forbidden
+from helpdesk.errors import Conflict, Forbidden, Invalid
 from helpdesk.services import agents, customers, policy
 from helpdesk.services.context import Desk
 from tests.conftest import FakeClock
@@ -204,6 +204,21 @@ def test_refuses_after_a_single_customer_and_needs_a_supervisor(desk: Desk) -> N
     customers.create(desk, name="Ann Example", emails=["ann@example.com"])
     with pytest.raises(Conflict):
         demo.generate(desk, customers=10)
+
+
+def test_customers_are_bounded_on_the_command_line_and_in_the_service(
+    desk: Desk, cli: Any
+) -> None:
+    for wrong in ("0", "-5", str(demo.MAX_CUSTOMERS + 1), "4000000000"):
+        code, _, err = cli("demo", "--customers", wrong)
+        assert code == 2 and "--customers" in err, wrong
+    assert "from 1 to 10,000,000" in cli("demo", "--customers", "10000001")[2]
+    for wrong in (0, demo.MAX_CUSTOMERS + 1):
+        with pytest.raises(Invalid, match="1 to 10,000,000"):
+            demo.generate(desk, customers=wrong)
+    assert rows(desk, "SELECT count(*) FROM customer")[0][0] == 0
+    code, out, _ = cli("demo", "--customers", "3", "--json")
+    assert code == 0 and '"customer": 3' in out
 
 
 def test_a_failed_load_leaves_nothing_behind(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 #: The largest value of a 32-bit signed integer column.
@@ -58,6 +59,21 @@ def path(text: str) -> Path:
                                          f"system (names up to {NAME_MAX} bytes, paths up to "
                                          f"{PATH_MAX}); choose a shorter one")
     return Path(text)
+
+
+def number_between(low: int, high: int) -> Callable[[str], int]:
+    """A checked whole number from ``low`` to ``high`` (an argument type, like :func:`number`),
+    for a count whose size is the cost: what a command would take hours or the disk to do is
+    refused at once."""
+
+    def checked(text: str) -> int:
+        value = number(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:,} is out of range (from {low:,} to "
+                                             f"{high:,})")
+        return value
+
+    return checked
 
 
 _CHECKED = {int: number, Path: path}

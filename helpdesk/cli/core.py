@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from helpdesk.cli.arguments import number_between
 from helpdesk.cli.output import (
     CliContext,
     command,
@@ -17,6 +18,7 @@ from helpdesk.cli.output import (
     table,
 )
 from helpdesk.cli.records import change_lines
+from helpdesk.demo import MAX_CUSTOMERS
 from helpdesk.domain import CaseKind, Queue, Role
 from helpdesk.errors import Invalid
 from helpdesk.services import (
@@ -47,7 +49,9 @@ def register(sub: Any) -> None:
 
     demo = command(sub, "demo", demo_data, "fill the database with realistic synthetic data",
                    json_output=True)
-    demo.add_argument("--customers", type=int, default=200, metavar="N")
+    demo.add_argument("--customers", type=number_between(1, MAX_CUSTOMERS), default=200,
+                      metavar="N", help=f"how many customers (1 to {MAX_CUSTOMERS:,}; about a "
+                      "quarter as many cases)")
     demo.add_argument("--seed", type=int, default=1, metavar="S")
 
     ag = group(sub, "agent", "desk agents and supervisors")
@@ -167,8 +171,6 @@ def db_compact(args: argparse.Namespace, ctx: CliContext) -> int:
 def demo_data(args: argparse.Namespace, ctx: CliContext) -> int:
     from helpdesk import demo
 
-    if args.customers < 1:
-        raise Invalid("--customers must be at least 1", field="customers")
     report = demo.generate(ctx.desk(), customers=args.customers, seed=args.seed)
     emit(args, report, lambda: [f"{k}: {v}" for k, v in report.items()])
     return 0
