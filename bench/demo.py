@@ -9,9 +9,12 @@ work of the baseline is timed (its rows come from the same generator).
   keys, WAL, the same page cache); secondary indexes and search triggers dropped,
   ``executemany``, then the indexes and the FTS5 index built once.
 * PostgreSQL (``--db URL``, the benchmark makes two scratch databases on that server and drops
-  them): bare ``psycopg`` ``COPY`` of every table, search triggers disabled, foreign keys and
-  the trigram index set aside during the load and restored once, the search table filled by one
-  statement. A second figure compares the service with the ``COPY`` statements alone.
+  them): bare ``psycopg`` ``COPY`` of every table and of the same search rows the service
+  writes (folded by the generator), search triggers disabled, foreign keys and the trigram
+  indexes set aside during the load and restored once. A second figure compares the service
+  with the ``COPY`` statements alone: that baseline leaves out work the service must do and the
+  first figure's baseline does (building the two trigram indexes, checking the foreign keys,
+  setting the id sequences, ``ANALYZE``), so it is a floor, not a like-for-like loader.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from helpdesk import demo
 from helpdesk.config import load_settings
 from helpdesk.db.engine import open_database
 from helpdesk.db.search import (
-    PG_SEARCH_COLUMNS,
     PG_TRIGGERS,
     SQLITE_INDEX,
     SQLITE_TRIGGER_TABLES,
@@ -84,6 +86,7 @@ def _plan_like(desk: Desk, opts: Options) -> tuple[demo.Plan, list[tuple[Any, ..
         instant=demo.sqlite_instant if sqlite else _same,
         flag=int if sqlite else bool,
         day=date.isoformat if sqlite else _same,
+        search_rows=not sqlite,
     )
     return plan, agents
 
@@ -171,12 +174,11 @@ def _raw_postgres(
             start = time.perf_counter()
             for table in tables:
                 copy(cur, table, demo.COLUMNS[table], batch[table])
+            copy(cur, "customer_search", demo.SEARCH_COLUMNS, batch["customer_search"])
             copying += time.perf_counter() - start
         start = time.perf_counter()
         for table, name, definition in keys:
             cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        cur.execute(f"INSERT INTO customer_search ({PG_SEARCH_COLUMNS}) "
-                    f"SELECT {PG_SEARCH_COLUMNS} FROM customer_search_source")
         for _, ddl in indexes:
             cur.execute(ddl)
         for table, trigger in PG_TRIGGERS:
