@@ -284,7 +284,8 @@ class _Generator:
         self.created = [plan.instant(base - timedelta(days=d, seconds=(d * 7919) % 86_400))
                         for d in range(1095)]
         self.kinds = [k for k, weight in KIND_WEIGHTS.items() for _ in range(weight)]
-        self.folded: dict[str, str] = {}
+        self.folded: dict[str, str] = {}  # vocabulary, folded (search rows)
+        self.name_keys: dict[str, str] = {}  # name -> name_key (search rows)
         self.deadlines: dict[tuple[CaseKind, date], tuple[Any, Any, str, int | None]] = {}
         self.cases_done = 0
         self.disclosures = 0
@@ -318,9 +319,6 @@ class _Generator:
         first_cid = self.take("customer", n)
         customers: list[list[Any]] = []
         primary: list[str] = []
-        search: list[Row] | None = None
-        if p.search_rows:
-            search = out["customer_search"] = []
         emails = out["customer_email"]
         eid = self.take("customer_email", sum(emails_per))
         yes, no = flag(True), flag(False)
@@ -335,20 +333,17 @@ class _Generator:
                 billing[i] if r < 0.7 else self.addresses[(i * 7) % len(self.addresses)],
                 yes if cid % 500 == 7 else no, no, at, at,  # a few children under 13
             ])
-            addresses, folded = [], []
             for k in range(emails_per[i]):
                 d = domains[3 * i + k]
                 suffix = f"{cid}" if k == 0 else f"{cid}.{k}"
                 address = f"{local}{suffix}@{d}"
                 emails.append((eid, cid, address, f"{local_key}{suffix}@{d}",
                                yes if k == 0 else no, at))
-                addresses.append(address)
-                if search is not None:
-                    folded.append(f"{self._fold(local)}{suffix}@{self._fold(d)}")
+                if k == 0:
+                    primary.append(address)
                 eid += 1
-            primary.append(addresses[0])
-            if search is not None:
-                search.append(self._search_row(customers[-1], addresses, folded))
+        if p.search_rows:
+            out["customer_search"] = self._search_rows(customers, names, emails, emails_per)
         self._products(out, customers, n)
         cases_here = (p.cases * stop) // p.customers - (p.cases * start) // p.customers
         for _ in range(cases_here):
@@ -377,9 +372,9 @@ class _Generator:
 
     def _fold(self, text: str) -> str:
         """:func:`helpdesk.db.search.fold` of a piece of vocabulary, computed once. Every piece
-        must fold to ASCII: the words line below relies on it, and it is what makes the fold
-        of a whole row the folds of its pieces (casing, accents and ae/oe/ue never cross the
-        space, digit or "@" between two pieces)."""
+        must fold to ASCII: the words line relies on it, and it is what makes the fold of a
+        whole row the folds of its pieces (casing, accents and ae/oe/ue never cross the space,
+        digit or "@" between two pieces)."""
         found = self.folded.get(text)
         if found is None:
             found = self.folded[text] = fold(text)
@@ -387,19 +382,33 @@ class _Generator:
                 raise ValueError(f"demo vocabulary must fold to ASCII: {text!r}")
         return found
 
-    def _search_row(self, cust: list[Any], addresses: list[str], folded: list[str]) -> Row:
-        """The customer's row of ``customer_search``, as the view ``customer_search_source``
-        (migration 0012) gives it: the text as written, and ``doc`` and ``name_key`` folded,
-        each followed by a line of its words separated by single spaces. The marketing flag
-        and anything a case changes later do not appear in it."""
-        f = self._fold
-        name, phone, company = cust[2], cust[3], cust[4]
-        key = f(name)
-        prefix, number = phone.rsplit(" ", 1)
-        doc = " ".join((key, *folded, f(company), f"{f(prefix)} {number}") if company
-                       else (key, *folded, f"{f(prefix)} {number}"))
-        return (cust[0], name, " ".join(addresses), company, phone, _with_words(doc),
-                _with_words(key))
+    def _search_rows(self, customers: list[list[Any]], names: list[tuple[str, str, str]],
+                     emails: list[Row], per: list[int]) -> list[Row]:
+        """The customers' rows of ``customer_search``, as the view ``customer_search_source``
+        (migration 0012) gives them: the text as written, and ``doc`` and ``name_key`` folded,
+        each followed by a line of its words separated by single spaces. ``emails`` are the
+        batch's e-mail rows, ``per`` how many each customer has (primary first, in id order,
+        as the view joins them). Nothing a case changes later appears in a search row."""
+        f, name_keys = self._fold, self.name_keys
+        rows = []
+        j = 0
+        for cust, (name, local, _), count in zip(customers, names, per, strict=True):
+            addresses = [e[2] for e in emails[j:j + count]]
+            j += count
+            folded_local = f(local)
+            folded = [f"{folded_local}{rest}@{f(domain)}" for rest, _, domain in
+                      (a[len(local):].partition("@") for a in addresses)]
+            key = f(name)
+            phone, company = cust[3], cust[4]
+            prefix, number = phone.rsplit(" ", 1)
+            doc = " ".join((key, *folded, f(company), f"{f(prefix)} {number}") if company
+                           else (key, *folded, f"{f(prefix)} {number}"))
+            name_key = name_keys.get(name)
+            if name_key is None:
+                name_key = name_keys[name] = _with_words(key)
+            rows.append((cust[0], name, " ".join(addresses), company, phone, _with_words(doc),
+                         name_key))
+        return rows
 
     def _products(self, out: Batch, customers: list[list[Any]], n: int) -> None:
         rng, p = self.rng, self.plan
