@@ -284,8 +284,15 @@ class _Generator:
         self.created = [plan.instant(base - timedelta(days=d, seconds=(d * 7919) % 86_400))
                         for d in range(1095)]
         self.kinds = [k for k, weight in KIND_WEIGHTS.items() for _ in range(weight)]
-        self.folded: dict[str, str] = {}  # vocabulary, folded (search rows)
-        self.name_keys: dict[str, str] = {}  # name -> name_key (search rows)
+        # For search rows: each name's key (folded, with its words line), folded e-mail name
+        # part and that part's length as written; every other piece of vocabulary folded.
+        self.search_names: dict[str, tuple[str, str, str, int]] = {}
+        self.folded: dict[str, str] = {}
+        if plan.search_rows:
+            for full, local, _ in self.names:
+                key = _ascii_fold(full)
+                self.search_names[full] = (key, _with_words(key), _ascii_fold(local), len(local))
+            self.folded = {v: _ascii_fold(v) for v in (*DOMAINS, *COMPANIES, *PHONE_PREFIXES)}
         self.deadlines: dict[tuple[CaseKind, date], tuple[Any, Any, str, int | None]] = {}
         self.cases_done = 0
         self.disclosures = 0
@@ -370,18 +377,6 @@ class _Generator:
         out["customer"] = [tuple(c) for c in customers]
         return out
 
-    def _fold(self, text: str) -> str:
-        """:func:`helpdesk.db.search.fold` of a piece of vocabulary, computed once. Every piece
-        must fold to ASCII: the words line relies on it, and it is what makes the fold of a
-        whole row the folds of its pieces (casing, accents and ae/oe/ue never cross the space,
-        digit or "@" between two pieces)."""
-        found = self.folded.get(text)
-        if found is None:
-            found = self.folded[text] = fold(text)
-            if not found.isascii():
-                raise ValueError(f"demo vocabulary must fold to ASCII: {text!r}")
-        return found
-
     def _search_rows(self, customers: list[list[Any]], names: list[tuple[str, str, str]],
                      emails: list[Row], per: list[int]) -> list[Row]:
         """The customers' rows of ``customer_search``, as the view ``customer_search_source``
@@ -389,23 +384,19 @@ class _Generator:
         each followed by a line of its words separated by single spaces. ``emails`` are the
         batch's e-mail rows, ``per`` how many each customer has (primary first, in id order,
         as the view joins them). Nothing a case changes later appears in a search row."""
-        f, name_keys = self._fold, self.name_keys
+        folded_names, f = self.search_names, self.folded
         rows = []
         j = 0
-        for cust, (name, local, _), count in zip(customers, names, per, strict=True):
+        for cust, (name, _, _), count in zip(customers, names, per, strict=True):
+            key, name_key, folded_local, cut = folded_names[name]
             addresses = [e[2] for e in emails[j:j + count]]
             j += count
-            folded_local = f(local)
-            folded = [f"{folded_local}{rest}@{f(domain)}" for rest, _, domain in
-                      (a[len(local):].partition("@") for a in addresses)]
-            key = f(name)
+            folded = [f"{folded_local}{number}@{f[domain]}" for number, _, domain in
+                      (a[cut:].partition("@") for a in addresses)]
             phone, company = cust[3], cust[4]
             prefix, number = phone.rsplit(" ", 1)
-            doc = " ".join((key, *folded, f(company), f"{f(prefix)} {number}") if company
-                           else (key, *folded, f"{f(prefix)} {number}"))
-            name_key = name_keys.get(name)
-            if name_key is None:
-                name_key = name_keys[name] = _with_words(key)
+            doc = " ".join((key, *folded, f[company], f"{f[prefix]} {number}") if company
+                           else (key, *folded, f"{f[prefix]} {number}"))
             rows.append((cust[0], name, " ".join(addresses), company, phone, _with_words(doc),
                          name_key))
         return rows
@@ -608,6 +599,16 @@ def _identity(value: Any) -> Any:
 
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def _ascii_fold(text: str) -> str:
+    """:func:`helpdesk.db.search.fold` of a piece of demo vocabulary, which must fold to ASCII:
+    the words line relies on it, and it makes the fold of a whole search row the folds of its
+    pieces (case, accents and ae/oe/ue never cross the space, digit or "@" between pieces)."""
+    folded = fold(text)
+    if not folded.isascii():
+        raise ValueError(f"demo vocabulary must fold to ASCII: {text!r}")
+    return folded
 
 
 def _with_words(folded: str) -> str:
