@@ -160,7 +160,7 @@ def _raw_postgres(
         keys = cur.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
             "FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[])",
-            (tables,)).fetchall()
+            ([*tables, "customer_search"],)).fetchall()
         for table, name, _ in keys:
             cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         indexes = cur.execute(
