@@ -22,6 +22,7 @@ import random
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -629,6 +630,18 @@ def batches(plan: Plan, seed: int) -> Iterator[Batch]:
         yield gen.batch(start, min(start + CHUNK, plan.customers))
 
 
+def _ahead(items: Iterator[Batch]) -> Iterator[Batch]:
+    """``items``, the next one made in a worker thread while the caller uses this one (in
+    order, one at a time: the same batches as without it; an error in the maker is raised
+    here)."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-batches") as maker:
+        upcoming = maker.submit(next, items, done)
+        while (item := upcoming.result()) is not done:
+            upcoming = maker.submit(next, items, done)
+            yield item  # type: ignore[misc]
+
+
 # --- writing -------------------------------------------------------------------------------------
 
 def insert_sql(table: str, columns: Sequence[str]) -> str:
@@ -753,7 +766,9 @@ def generate(desk: Desk, *, customers: int, seed: int = 1) -> dict[str, int]:
         checked = (*TABLES, "customer_search") if plan.search_rows else TABLES
         with desk.search.bulk_load(conn, rows_written=plan.search_rows), \
                 deferred_checks(conn, checked):
-            for batch in batches(plan, seed):
+            # PostgreSQL: the next batch is made while the server takes this one in. SQLite
+            # writes in this process, so a second thread would only contend with it.
+            for batch in batches(plan, seed) if sqlite else _ahead(batches(plan, seed)):
                 for table in TABLES:
                     write(dbapi, table, batch[table])
                     counts[table] += len(batch[table])
