@@ -45,7 +45,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from helpdesk.domain import CaseKind
@@ -898,12 +898,15 @@ def _compile(patterns: dict[str, tuple[str, ...]], languages: tuple[str, ...]) -
         f"(?P<{lang}>{_any(*patterns[lang])})" for lang in languages) + ")")
 
 
-#: Per letter language: each rule compiled for that language and English (often mixed in), or
-#: for every language when the letter's language is unknown.
-_COMPILED: dict[str, tuple[tuple[Rule, re.Pattern[str]], ...]] = {
-    lang: tuple((rule, _compile(rule.patterns, _rule_languages(lang))) for rule in REQUESTS)
-    for lang in (*LANGUAGES, UNKNOWN)
-}
+@cache
+def _compiled(language: str) -> tuple[tuple[Rule, re.Pattern[str]], ...]:
+    """Each rule compiled for ``language`` and English (often mixed in), or for every language
+    when the letter's language is unknown. Compiled on first use, not at import: compiling
+    every language's rules took longer than the rest of the import, and most processes that
+    import this module read no letter (or letters in one language)."""
+    return tuple((rule, _compile(rule.patterns, _rule_languages(language))) for rule in REQUESTS)
+
+
 _JOIN = " .\n"  # between sentences: no pattern gap ([^.]) reaches across
 
 
@@ -924,7 +927,7 @@ def _matches(
         starts.append(position)
         position += len(sentence) + len(_JOIN)
     joined = _JOIN.join(sentence for _, sentence in kept)
-    for rule, pattern in _COMPILED[language]:
+    for rule, pattern in _compiled(language):
         for m in pattern.finditer(joined):
             i = bisect.bisect_right(starts, m.start()) - 1
             at, end, sentence = m.start() - starts[i], m.end() - starts[i], kept[i][1]

@@ -167,7 +167,9 @@ def _recorded(desk: Desk) -> str | None:
     if cached is not None:
         return cached
     with desk.db.engine.connect() as conn:
-        row = conn.execute(sa.select(DeskKey.fingerprint)).first()  # type: ignore[call-overload]
+        # the table's column, not the model's: an ORM statement would configure every mapper
+        # here, on the desk's start path, instead of in the first query that needs them
+        row = conn.execute(sa.select(DeskKey.__table__.c.fingerprint)).first()  # type: ignore[attr-defined]
     if row is None:
         raise KeyMissing("this database has no key record (table desk_key is empty): it was "
                          "removed by hand; restore the database from a backup")

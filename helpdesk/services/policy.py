@@ -28,7 +28,6 @@ from helpdesk import clock, policytext
 from helpdesk.db.models import Agent, Case, CaseEvent, ConsentEvent, PolicyVersion
 from helpdesk.domain import CaseKind, Role
 from helpdesk.errors import Conflict, Invalid, NotFound
-from helpdesk.intake.classify import stored_clock_kinds
 from helpdesk.services import audit
 from helpdesk.services.context import Desk
 from helpdesk.services.validation import clean_text, parse_choice
@@ -293,6 +292,9 @@ def _reach_back(
     s: Session, desk: Desk, actor: Agent, row: PolicyVersion
 ) -> tuple[tuple[int, ...], int]:
     """Give ``row`` to the cases and consent events inside its window, noting it on each."""
+    # the classifier's rules load only when a policy change reaches back (not on every start)
+    from helpdesk.intake.classify import stored_clock_kinds
+
     lo, hi = _window(s, desk, row)
     tz = desk.settings.tz
     query = select(Case).where(col(Case.received_at) >= lo)
