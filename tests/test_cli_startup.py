@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpdesk.services import agents
 from helpdesk.services.context import Desk
+
+
+def test_opening_the_desk_collects_no_garbage_while_loading_and_restores_afterwards(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screens.app
+
+    seen: dict[str, object] = {}
+
+    def run_desk(desk: Desk) -> None:
+        seen["desk"] = desk
+        seen["enabled"] = gc.isenabled()
+        seen["frozen"] = gc.get_freeze_count()
+
+    monkeypatch.setattr(screens.app, "run_desk", run_desk)
+    assert gc.get_freeze_count() == 0
+    code, _, err = cli()
+    assert code == 0, err
+    assert isinstance(seen["desk"], Desk)
+    # the desk runs collecting, with what start-up built set aside
+    assert seen["enabled"] is True
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 1000
+    # and once it closes, everything is collectable again
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_desk_that_cannot_open_leaves_collection_as_it_was(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screens.app
+    from helpdesk.cli import main
+
+    monkeypatch.setattr(screens.app, "run_desk", lambda desk: pytest.fail("desk opened"))
+    not_a_database = tmp_path / "notes.sqlite3"
+    not_a_database.write_text("shopping list\n" * 500)
+    assert main(["--db", f"sqlite:///{not_a_database}"], agent="alice") != 0
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
 
 START_PATH = """
 import sys
