@@ -22,6 +22,7 @@ from helpdesk.services import (
     audit,
     audit_query,
     cases,
+    changes,
     consent,
     customers,
     disclosures,
@@ -31,7 +32,7 @@ from helpdesk.services import (
 )
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.context import Desk
-from tests.conftest import FakeClock, verified_request
+from tests.conftest import FakeClock, is_postgres, verified_request
 
 
 def _busy(desk: Desk, clock: FakeClock) -> int:
@@ -398,3 +399,28 @@ def test_a_long_bulk_opt_out_audits_in_bounded_batches(desk: Desk,
     assert [(e.details["first"], e.details["last"]) for e in events] == [(1, 3), (4, 6), (7, 8)]
     assert [e.details["hashed"] for e in events] == [3, 3, 0]
     assert audit_query.verify(desk).ok
+
+
+def test_audited_changes_wake_listening_desks_and_reads_do_not(desk: Desk) -> None:
+    """On PostgreSQL a committed change signals the desks that LISTEN (they refresh); a read,
+    though audited, signals nothing, and a change that rolls back signals nothing either."""
+    if not is_postgres(desk.settings.db_url):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite desks poll data_version")
+    import psycopg
+
+    case_id = cases.create(desk, kind="question", customer_id=None, subject="Hello").case.id
+    url = desk.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {changes.CHANNEL}")
+
+        def heard() -> int:
+            return sum(1 for _ in listener.notifies(timeout=0.5, stop_after=1))
+
+        cases.get(desk, case_id)
+        assert heard() == 0
+        with pytest.raises(Invalid), desk.db.session(write=True) as s:
+            audit.record(s, desk, None, "case.note", "case", case_id)
+            raise Invalid("changed my mind")
+        assert heard() == 0
+        cases.add_note(desk, case_id=case_id, body="hi")
+        assert heard() == 1

@@ -108,8 +108,6 @@ def record(
     from helpdesk.services import keys
 
     session.info[_KEY] = keys.database_key(desk)
-    if session.get_bind().dialect.name == "postgresql" and not changes.is_read(action):
-        changes.announce(session)  # open desks refresh once this commits
     ev = AuditEvent(
         at=as_utc(desk.now()),  # hashed as stored: the database hands instants back in UTC
         actor_id=actor.id if actor else None,
@@ -126,6 +124,14 @@ def record(
     return ev
 
 
+# The final step's statements, made once (it runs at every audited commit).
+_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_PG_AUDIT_LOCK))
+_LOCK_AND_ANNOUNCE = sa.select(sa.func.pg_advisory_xact_lock(_PG_AUDIT_LOCK),
+                               changes.announcement())
+_HEAD = sa.select(AuditEvent.seq, AuditEvent.hash).order_by(  # type: ignore[call-overload]
+    col(AuditEvent.seq).desc()).limit(1)
+
+
 @sa_event.listens_for(OrmSession, "before_commit")
 def _append_pending(session: OrmSession) -> None:
     """The short final step: chain the queued events onto the head and insert them."""
@@ -135,10 +141,10 @@ def _append_pending(session: OrmSession) -> None:
     key: bytes = session.info.pop(_KEY)
     session.flush()  # the unit of work's own rows first, so their waits happen outside the lock
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_AUDIT_LOCK)))
-    head = session.execute(
-        sa.select(AuditEvent.seq, AuditEvent.hash).order_by(col(AuditEvent.seq).desc()).limit(1)
-    ).first()
+        # open desks refresh once a change commits: said in the same statement (round trip)
+        session.execute(_LOCK_AND_ANNOUNCE if any(not changes.is_read(ev.action)
+                                                  for ev in pending) else _LOCK)
+    head = session.execute(_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     for ev in pending:
         seq += 1

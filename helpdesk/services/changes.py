@@ -6,7 +6,7 @@ personal data). :class:`ChangeFeed` reads the events after the last one it saw, 
 (views, queries, exports) and groups the rest by kind. :class:`Watcher` wakes the feed when
 another connection has committed: SQLite's ``PRAGMA data_version`` polled on a connection of its
 own (a few microseconds a poll), PostgreSQL's ``LISTEN`` (audited writes ``NOTIFY``, see
-:func:`announce`). Both run on the watcher's thread; nothing here knows about screens.
+:func:`announcement`). Both run on the watcher's thread; nothing here knows about screens.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from helpdesk.db.engine import Database
 from helpdesk.db.models import AuditEvent, Case, Customer
@@ -59,9 +59,10 @@ class Change:
     ids: frozenset[int]
 
 
-def announce(session: Session) -> None:
-    """Signal listeners on PostgreSQL; delivered when (and only if) the transaction commits."""
-    session.execute(sa.text(f"NOTIFY {CHANNEL}"))
+def announcement() -> sa.ColumnElement[Any]:
+    """The expression that signals listeners on PostgreSQL (``NOTIFY``, as a function, to be
+    selected beside other work); delivered when (and only if) the transaction commits."""
+    return sa.func.pg_notify(CHANNEL, "")
 
 
 def is_read(action: str) -> bool:
