@@ -4,8 +4,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
-from helpdesk.db.models import AuditEvent, FieldChange
+from helpdesk.db.models import Attachment, AuditEvent, FieldChange, Message
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, Queue, Role
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.services import agents, cases, customers, policy
@@ -285,6 +286,51 @@ def test_note_on_a_case_reassigned_meanwhile_goes_in_beside_the_reassignment(
     with pytest.raises(Conflict, match="changed by bob"):  # a decision on a stale copy is not
         cases.set_status(bob, case_id=c.case.id, status="open",
                          expected_version=opened.case.version)
+
+
+def test_opening_a_case_costs_the_same_statements_however_long_its_thread_and_history(
+    desk: Desk, bob: Desk
+) -> None:
+    """Each agent opens cases all day, and the desk reads one again after every change: no
+    statement per message, attachment, history entry or agent it names."""
+    def opened(case_id: int) -> tuple[cases.CaseDetail, int]:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        sa.event.listen(desk.db.engine, "before_cursor_execute", count)
+        try:
+            return cases.get(desk, case_id), len(seen)
+        finally:
+            sa.event.remove(desk.db.engine, "before_cursor_execute", count)
+
+    agents.add(desk, name="carol", display_name="Carol Chen")
+    c = cases.create(desk, kind="question", customer_id=make_customer(desk))
+    case_id = c.case.id
+    cases.add_note(desk, case_id=case_id, body="first")
+    _, few = opened(case_id)
+    cases.assign(bob, case_id=case_id, assignee="bob")
+    cases.assign(desk, case_id=case_id, assignee="carol", reason="bob is on leave")
+    for i in range(5):
+        cases.add_note(bob, case_id=case_id, body=f"note {i}")
+    with desk.db.session(write=True) as s:
+        with_files = s.exec(select(Message).where(Message.case_id == case_id,
+                                                  Message.body == "note 3")).one()
+        for name in ("b.pdf", "a.png"):
+            s.add(Attachment(message_id=with_files.id, filename=name, content_type="x/y",
+                             size=3, sha256="0" * 64, content=b"abc"))
+        s.add(Attachment(message_id=with_files.id, filename="big.iso", content_type="x/y",
+                         size=9, sha256="1" * 64, withheld="too large"))
+    d, many = opened(case_id)
+    assert many == few
+    assert [m.body for m in d.messages] == ["first"] + [f"note {i}" for i in range(5)]
+    assert [[(a.filename, a.kept, a.withheld) for a in m.attachments] for m in d.messages] == [
+        [], [], [], [], [("b.pdf", True, None), ("a.png", True, None),
+                         ("big.iso", False, "too large")], []]
+    moves = [(e.from_shown, e.to_shown, e.note) for e in d.events if e.action == "assigned"]
+    assert moves == [(None, "bob", None), ("bob", "Carol Chen", "bob is on leave")]
+    assert (d.case.assignee_name, d.case.customer_name) == ("Carol Chen", "Ana Lima")
 
 
 def test_case_for_unknown_customer_or_kind(desk: Desk) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -76,18 +78,18 @@ def case_summaries(s: Session, desk: Desk, cases: Sequence[Case]) -> tuple[CaseS
     agents = dict(s.exec(
         select(Agent.id, Agent.display_name).where(col(Agent.id).in_(agent_ids))
     ).all()) if agent_ids else {}
-    now, tz = desk.now(), desk.settings.tz
     return tuple(
-        case_summary_from(
-            c,
-            customer_name=customers.get(c.customer_id) if c.customer_id else None,
-            assignee_name=agents.get(c.assignee_id) if c.assignee_id else None,
-            now=now,
-            tz=tz,
-            warning_days=desk.settings.dispute_warning_days,
-        )
+        _summary(desk, c, customers.get(c.customer_id) if c.customer_id else None,
+                 agents.get(c.assignee_id) if c.assignee_id else None)
         for c in cases
     )
+
+
+def _summary(desk: Desk, case: Case, customer_name: str | None,
+             assignee_name: str | None) -> CaseSummary:
+    return case_summary_from(case, customer_name=customer_name, assignee_name=assignee_name,
+                             now=desk.now(), tz=desk.settings.tz,
+                             warning_days=desk.settings.dispute_warning_days)
 
 
 def load(s: Session, case_id: int, *, for_change: bool = False) -> Case:
@@ -103,40 +105,86 @@ def get(desk: Desk, case_id: int) -> CaseDetail:
     """The case with its thread and history. Reading it is an audited view of personal data."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        case = load(s, case_id)
+        row = s.execute(_CASE_AND_NAMES, {"case_id": case_id}).first()
+        if row is None:
+            raise NotFound(f"no case #{case_id}")
+        case = row[0]
         audit.record(s, desk, actor, "case.view", "case", case.id)
-        return detail(s, desk, case)
+        return detail(s, desk, case, names=tuple(row[1:]))
 
 
-def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
-    messages = s.exec(
-        select(Message, Agent.display_name)
-        .join(Agent, col(Agent.id) == col(Message.author_id), isouter=True)
-        .where(Message.case_id == case.id)
-        .order_by(col(Message.at), col(Message.id))
-    ).all()
-    attachments = attachment_infos(s, [m.id or 0 for m, _ in messages])
-    events = s.exec(
-        select(CaseEvent, Agent.display_name)
-        .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
-        .where(CaseEvent.case_id == case.id)
-        .order_by(col(CaseEvent.at), col(CaseEvent.id))
-    ).all()
-    logins = {v for e, _ in events if e.action == "assigned" for v in (e.from_value, e.to_value)
-              if v}
-    agents = dict(s.exec(select(Agent.name, Agent.display_name)
-                         .where(col(Agent.name).in_(logins))).all()) if logins else {}
-    policy_label = policy_note = None
-    if case.policy_version_id:
-        pv = s.get(PolicyVersion, case.policy_version_id)
-        policy_label = pv.label if pv else None
-    else:
-        first = s.exec(select(func.min(PolicyVersion.effective_on))).one()
+#: What a case points to, named as the case screen shows it: its customer's name, its
+#: assignee's display name, its policy version's label, and when the first policy version
+#: took effect (said of a case from before it). Subqueries of a select from ``support_case``,
+#: so that they are read in the statement that reads the case (or in one of their own).
+_NAMES = (
+    sa.select(Customer.name).where(Customer.id == Case.customer_id).scalar_subquery(),
+    sa.select(Agent.display_name).where(Agent.id == Case.assignee_id).scalar_subquery(),
+    sa.select(PolicyVersion.label).where(PolicyVersion.id == Case.policy_version_id)
+    .scalar_subquery(),
+    sa.select(func.min(PolicyVersion.effective_on)).scalar_subquery(),
+)
+# The statements of opening a case, made once: building them anew costs the desk more than the
+# database takes to run them (``case_id`` is the parameter).
+_CASE_ID = sa.bindparam("case_id")
+_CASE_AND_NAMES = sa.select(Case, *_NAMES).where(Case.id == _CASE_ID)
+_NAMES_OF_CASE = sa.select(*_NAMES).where(Case.id == _CASE_ID)
+_ATTACHMENT_COLUMNS = (
+    Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
+    Attachment.sha256, Attachment.withheld, col(Attachment.content).is_not(None),
+)
+#: A case's thread, one row per message and attachment (a message without any: one row).
+_THREAD = (
+    sa.select(Message, Agent.display_name, *_ATTACHMENT_COLUMNS)
+    .join(Agent, col(Agent.id) == col(Message.author_id), isouter=True)
+    .join(Attachment, col(Attachment.message_id) == col(Message.id), isouter=True)
+    .where(Message.case_id == _CASE_ID)
+    .order_by(col(Message.at), col(Message.id), col(Attachment.id))
+)
+#: A case's history with its actors' display names, and those of the agents an assignment
+#: entry names (its values are their login names).
+_MOVED_FROM, _MOVED_TO = aliased(Agent), aliased(Agent)
+_HISTORY = (
+    sa.select(CaseEvent, Agent.display_name, _MOVED_FROM.display_name,
+              _MOVED_TO.display_name)
+    .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
+    .join(_MOVED_FROM, sa.and_(CaseEvent.action == "assigned",
+                               col(_MOVED_FROM.name) == col(CaseEvent.from_value)), isouter=True)
+    .join(_MOVED_TO, sa.and_(CaseEvent.action == "assigned",
+                             col(_MOVED_TO.name) == col(CaseEvent.to_value)), isouter=True)
+    .where(CaseEvent.case_id == _CASE_ID)
+    .order_by(col(CaseEvent.at), col(CaseEvent.id))
+)
+
+
+def detail(s: Session, desk: Desk, case: Case, *,
+           names: tuple[Any, ...] | None = None) -> CaseDetail:
+    """The case as the case screen shows it, in four or five statements whatever its size: the
+    thread with its attachments, the history with the agents it names, the names and policy
+    the case points to (``names``: the values of ``_NAMES`` when the caller read them with the
+    case), the record corrections, and the verification for kinds that need it. (A case is
+    read on every open and after every change, so each statement counts.)"""
+    thread: dict[int, tuple[Message, str | None, list[AttachmentInfo]]] = {}
+    for row in s.execute(_THREAD, {"case_id": case.id}):
+        message, author = row[0], row[1]
+        _, _, files = thread.setdefault(message.id or 0, (message, author, []))
+        if row[2] is not None:
+            files.append(_attachment_info(row[2:]))
+    events = s.execute(_HISTORY, {"case_id": case.id}).all()
+    agents = {login: shown for e, _, from_name, to_name in events
+              for login, shown in ((e.from_value, from_name), (e.to_value, to_name))
+              if login and shown is not None}
+    if names is None:
+        names = tuple(s.execute(_NAMES_OF_CASE, {"case_id": case.id}).one())
+    customer_name, assignee_name, policy_label, first_policy = names
+    policy_note = None
+    if not case.policy_version_id:
         policy_note = (f"received before any loaded policy version (the first takes effect "
-                       f"{first}); the desk's service levels set its clock" if first else
+                       f"{first_policy}); the desk's service levels set its clock"
+                       if first_policy else
                        "no policy version is loaded; the desk's service levels set its clock")
     return CaseDetail(
-        case=case_summaries(s, desk, [case])[0],
+        case=_summary(desk, case, customer_name, assignee_name),
         policy_due_at=case.policy_due_at,
         due_rule=case.due_rule,
         override_due_at=case.override_due_at,
@@ -149,9 +197,9 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
         created_at=case.created_at,
         updated_at=case.updated_at,
         messages=tuple(
-            message_from(m, author, tuple(attachments.get(m.id or 0, ()))) for m, author in messages
+            message_from(m, author, tuple(files)) for m, author, files in thread.values()
         ),
-        events=tuple(case_event_from(e, actor, agents) for e, actor in events),
+        events=tuple(case_event_from(e, actor, agents) for e, actor, _, _ in events),
         rule_due_at=case.rule_due_at,
         policy_note=policy_note,
         corrections=field_changes(s, col(FieldChange.case_id) == case.id),
@@ -161,20 +209,23 @@ def detail(s: Session, desk: Desk, case: Case) -> CaseDetail:
     )
 
 
+def _attachment_info(row: Sequence[Any]) -> AttachmentInfo:
+    """An attachment from the values of ``_ATTACHMENT_COLUMNS`` (its contents are not read)."""
+    aid, filename, content_type, size, sha256, withheld, kept = row
+    return AttachmentInfo(id=aid, filename=filename, content_type=content_type, size=size,
+                          kept=bool(kept), withheld=withheld, sha256=sha256)
+
+
 def attachment_infos(s: Session, message_ids: Sequence[int]) -> dict[int, list[AttachmentInfo]]:
     """The attachments of these messages by message id, without reading their contents."""
     found: dict[int, list[AttachmentInfo]] = {}
     if not message_ids:
         return found
-    rows = s.execute(sa.select(
-        Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type,
-        Attachment.size, Attachment.sha256, Attachment.withheld,
-        col(Attachment.content).is_not(None),
-    ).where(col(Attachment.message_id).in_(message_ids)).order_by(col(Attachment.id)))
-    for aid, message_id, filename, content_type, size, sha256, withheld, kept in rows:
-        found.setdefault(message_id, []).append(AttachmentInfo(
-            id=aid, filename=filename, content_type=content_type, size=size, kept=bool(kept),
-            withheld=withheld, sha256=sha256))
+    rows = s.execute(sa.select(Attachment.message_id, *_ATTACHMENT_COLUMNS)
+                     .where(col(Attachment.message_id).in_(message_ids))
+                     .order_by(col(Attachment.id)))
+    for row in rows:
+        found.setdefault(row[0], []).append(_attachment_info(row[1:]))
     return found
 
 
@@ -597,7 +648,8 @@ def reassign_case(
     """Apply one assignment inside the caller's unit of work, with the role rules above."""
     target: Agent | None = None
     if assignee is not None:
-        target = s.exec(select(Agent).where(Agent.name == assignee)).first()
+        target = actor if assignee == actor.name else s.exec(
+            select(Agent).where(Agent.name == assignee)).first()
         if target is None:
             raise NotFound(f"no agent named '{assignee}'")
         if not target.active:
