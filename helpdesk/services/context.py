@@ -89,7 +89,7 @@ class Desk:
         On an empty database the first person to act is registered as a supervisor, so a new
         install can be set up without a chicken-and-egg step.
         """
-        agent = session.exec(select(Agent).where(Agent.name == self.actor_name)).first()
+        agent = session.exec(_ACTOR, params={"name": self.actor_name}).first()
         if agent is None and session.exec(select(func.count()).select_from(Agent)).one() == 0:
             agent = _bootstrap(session, self)
         if agent is None:
@@ -122,6 +122,8 @@ class Desk:
 _ACTOR_CHECK = sa.select(Agent.id, Agent.role, Agent.active).where(  # type: ignore[call-overload]
     Agent.name == sa.bindparam("name")
 )
+#: Every unit of work starts by loading its agent: the statement is built once.
+_ACTOR = select(Agent).where(Agent.name == sa.bindparam("name"))
 
 
 #: PostgreSQL advisory lock key: desks registering the first supervisor take turns.
