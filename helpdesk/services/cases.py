@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -105,7 +106,7 @@ def get(desk: Desk, case_id: int) -> CaseDetail:
     """The case with its thread and history. Reading it is an audited view of personal data."""
     with desk.db.session(write=True) as s:
         actor = desk.actor(s)
-        row = s.execute(_CASE_AND_NAMES, {"case_id": case_id}).first()
+        row = s.execute(_case_and_names(), {"case_id": case_id}).first()
         if row is None:
             raise NotFound(f"no case #{case_id}")
         case = row[0]
@@ -117,65 +118,89 @@ def get(desk: Desk, case_id: int) -> CaseDetail:
 #: assignee's display name, its policy version's label, and when the first policy version
 #: took effect (said of a case from before it). Subqueries of a select from ``support_case``,
 #: so that they are read in the statement that reads the case (or in one of their own).
-_NAMES = (
-    sa.select(Customer.name).where(Customer.id == Case.customer_id).scalar_subquery(),
-    sa.select(Agent.display_name).where(Agent.id == Case.assignee_id).scalar_subquery(),
-    sa.select(PolicyVersion.label).where(PolicyVersion.id == Case.policy_version_id)
-    .scalar_subquery(),
-    sa.select(func.min(PolicyVersion.effective_on)).scalar_subquery(),
-)
-# The statements of opening a case, made once: building them anew costs the desk more than the
-# database takes to run them (``case_id`` is the parameter).
+def _names() -> tuple[sa.ScalarSelect[Any], ...]:
+    return (
+        sa.select(Customer.name).where(Customer.id == Case.customer_id).scalar_subquery(),
+        sa.select(Agent.display_name).where(Agent.id == Case.assignee_id).scalar_subquery(),
+        sa.select(PolicyVersion.label).where(PolicyVersion.id == Case.policy_version_id)
+        .scalar_subquery(),
+        sa.select(func.min(PolicyVersion.effective_on)).scalar_subquery(),
+    )
+
+
+# The statements of opening a case, made once, on first use (made at import they would
+# configure every ORM mapper on the way to the desk's first screen): building them anew at
+# each call costs the desk more than the database takes to run them. ``case_id`` is their
+# parameter.
 _CASE_ID = sa.bindparam("case_id")
-_CASE_AND_NAMES = sa.select(Case, *_NAMES).where(Case.id == _CASE_ID)
-_NAMES_OF_CASE = sa.select(*_NAMES).where(Case.id == _CASE_ID)
+
+
+@cache
+def _case_and_names() -> sa.Select[Any]:
+    return sa.select(Case, *_names()).where(Case.id == _CASE_ID)
+
+
+@cache
+def _names_of_case() -> sa.Select[Any]:
+    return sa.select(*_names()).where(Case.id == _CASE_ID)
+
+
 _ATTACHMENT_COLUMNS = (
     Attachment.id, Attachment.filename, Attachment.content_type, Attachment.size,
     Attachment.sha256, Attachment.withheld, col(Attachment.content).is_not(None),
 )
-#: A case's thread, one row per message and attachment (a message without any: one row).
-_THREAD = (
-    sa.select(Message, Agent.display_name, *_ATTACHMENT_COLUMNS)
-    .join(Agent, col(Agent.id) == col(Message.author_id), isouter=True)
-    .join(Attachment, col(Attachment.message_id) == col(Message.id), isouter=True)
-    .where(Message.case_id == _CASE_ID)
-    .order_by(col(Message.at), col(Message.id), col(Attachment.id))
-)
-#: A case's history with its actors' display names, and those of the agents an assignment
-#: entry names (its values are their login names).
-_MOVED_FROM, _MOVED_TO = aliased(Agent), aliased(Agent)
-_HISTORY = (
-    sa.select(CaseEvent, Agent.display_name, _MOVED_FROM.display_name,
-              _MOVED_TO.display_name)
-    .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
-    .join(_MOVED_FROM, sa.and_(CaseEvent.action == "assigned",
-                               col(_MOVED_FROM.name) == col(CaseEvent.from_value)), isouter=True)
-    .join(_MOVED_TO, sa.and_(CaseEvent.action == "assigned",
-                             col(_MOVED_TO.name) == col(CaseEvent.to_value)), isouter=True)
-    .where(CaseEvent.case_id == _CASE_ID)
-    .order_by(col(CaseEvent.at), col(CaseEvent.id))
-)
+
+
+@cache
+def _thread() -> sa.Select[Any]:
+    """A case's thread, one row per message and attachment (a message without any: one)."""
+    return (
+        sa.select(Message, Agent.display_name, *_ATTACHMENT_COLUMNS)
+        .join(Agent, col(Agent.id) == col(Message.author_id), isouter=True)
+        .join(Attachment, col(Attachment.message_id) == col(Message.id), isouter=True)
+        .where(Message.case_id == _CASE_ID)
+        .order_by(col(Message.at), col(Message.id), col(Attachment.id))
+    )
+
+
+@cache
+def _history() -> sa.Select[Any]:
+    """A case's history with its actors' display names, and those of the agents an
+    assignment entry names (its values are their login names)."""
+    moved_from, moved_to = aliased(Agent), aliased(Agent)
+    return (
+        sa.select(CaseEvent, Agent.display_name, moved_from.display_name,
+                  moved_to.display_name)
+        .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
+        .join(moved_from, sa.and_(CaseEvent.action == "assigned",
+                                  col(moved_from.name) == col(CaseEvent.from_value)),
+              isouter=True)
+        .join(moved_to, sa.and_(CaseEvent.action == "assigned",
+                                col(moved_to.name) == col(CaseEvent.to_value)), isouter=True)
+        .where(CaseEvent.case_id == _CASE_ID)
+        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+    )
 
 
 def detail(s: Session, desk: Desk, case: Case, *,
            names: tuple[Any, ...] | None = None) -> CaseDetail:
     """The case as the case screen shows it, in four or five statements whatever its size: the
     thread with its attachments, the history with the agents it names, the names and policy
-    the case points to (``names``: the values of ``_NAMES`` when the caller read them with the
+    the case points to (``names``: the values of ``_names()`` when the caller read them with the
     case), the record corrections, and the verification for kinds that need it. (A case is
     read on every open and after every change, so each statement counts.)"""
     thread: dict[int, tuple[Message, str | None, list[AttachmentInfo]]] = {}
-    for row in s.execute(_THREAD, {"case_id": case.id}):
+    for row in s.execute(_thread(), {"case_id": case.id}):
         message, author = row[0], row[1]
         _, _, files = thread.setdefault(message.id or 0, (message, author, []))
         if row[2] is not None:
             files.append(_attachment_info(row[2:]))
-    events = s.execute(_HISTORY, {"case_id": case.id}).all()
+    events = s.execute(_history(), {"case_id": case.id}).all()
     agents = {login: shown for e, _, from_name, to_name in events
               for login, shown in ((e.from_value, from_name), (e.to_value, to_name))
               if login and shown is not None}
     if names is None:
-        names = tuple(s.execute(_NAMES_OF_CASE, {"case_id": case.id}).one())
+        names = tuple(s.execute(_names_of_case(), {"case_id": case.id}).one())
     customer_name, assignee_name, policy_label, first_policy = names
     policy_note = None
     if not case.policy_version_id:

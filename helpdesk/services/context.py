@@ -7,9 +7,11 @@ import pwd
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
 
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from helpdesk.clock import utcnow
 from helpdesk.config import Settings, load_settings
@@ -89,7 +91,7 @@ class Desk:
         On an empty database the first person to act is registered as a supervisor, so a new
         install can be set up without a chicken-and-egg step.
         """
-        agent = session.exec(_ACTOR, params={"name": self.actor_name}).first()
+        agent = session.exec(_actor_statement(), params={"name": self.actor_name}).first()
         if agent is None and session.exec(select(func.count()).select_from(Agent)).one() == 0:
             agent = _bootstrap(session, self)
         if agent is None:
@@ -122,8 +124,13 @@ class Desk:
 _ACTOR_CHECK = sa.select(Agent.id, Agent.role, Agent.active).where(  # type: ignore[call-overload]
     Agent.name == sa.bindparam("name")
 )
-#: Every unit of work starts by loading its agent: the statement is built once.
-_ACTOR = select(Agent).where(Agent.name == sa.bindparam("name"))
+
+
+@cache
+def _actor_statement() -> SelectOfScalar[Agent]:
+    """Every unit of work starts by loading its agent: the statement is built once, on first
+    use (at import it would configure every ORM mapper on the way to the first screen)."""
+    return select(Agent).where(Agent.name == sa.bindparam("name"))
 
 
 #: PostgreSQL advisory lock key: desks registering the first supervisor take turns.
