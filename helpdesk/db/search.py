@@ -14,7 +14,7 @@ show. People whose name matches come before customers found by their company or 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, NamedTuple, Protocol
 
@@ -210,11 +210,8 @@ class SqliteSearch:
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
             f"AND tbl_name IN ({marks})", SQLITE_TRIGGER_TABLES,
         ).all()
-        for name, _ in triggers:
-            conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
-        yield
-        for _, ddl in triggers:
-            conn.exec_driver_sql(ddl)
+        with _set_aside(conn, "TRIGGER", triggers):
+            yield
         self.rebuild(conn)
 
 
@@ -338,10 +335,19 @@ def _trigram_indexes_set_aside(conn: sa.Connection) -> Iterator[None]:
         "JOIN pg_class i ON i.oid = x.indexrelid "
         "WHERE x.indrelid = 'customer_search'::regclass AND NOT x.indisunique"
     ).all()
-    for name, _ in indexes:
-        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    with _set_aside(conn, "INDEX", indexes):
+        yield
+
+
+@contextmanager
+def _set_aside(conn: sa.Connection, kind: str,
+               found: Sequence[sa.Row[tuple[str, str]]]) -> Iterator[None]:
+    """Drop each ``kind`` (TRIGGER, INDEX) of ``found`` (name, stored DDL) and create it
+    again afterwards from that DDL, so its definition stays where the migration put it."""
+    for name, _ in found:
+        conn.exec_driver_sql(f'DROP {kind} "{name}"')
     yield
-    for _, ddl in indexes:
+    for _, ddl in found:
         conn.exec_driver_sql(ddl)
 
 
