@@ -35,6 +35,7 @@ from helpdesk.services import (
     customers,
     policy,
     replies,
+    reports,
     supervisor,
 )
 from helpdesk.services.context import Desk
@@ -233,6 +234,39 @@ def test_a_version_loaded_later_reaches_cases_and_consent_without_one(
     assert note.from_value == "none in force" and "deadline stays 2026-02-14" in (note.note or "")
     # the version effective later still owns the consent event dated inside its window
     assert customers.get(desk, cid).consent[0].policy_version_id == added.id
+
+
+def test_a_version_loaded_later_names_itself_on_closed_cases_but_keeps_their_deadlines(
+    desk: Desk, clock: FakeClock
+) -> None:
+    """A closed case was worked and judged against the clock it had: a version loaded later
+    for its window says which policy governed it, but does not move its deadline (that would
+    rewrite whether it was closed on time in every report already run)."""
+    policy.add(desk, text=POLICY_2019, effective_on=date(2019, 6, 2))
+    cid = _customer(desk)
+    received = _at(2026, 3, 2, 9, 0)
+    closed = cases.create(desk, kind=CaseKind.DELETION, customer_id=cid, received_at=received)
+    still_open = cases.create(desk, kind=CaseKind.DELETION, customer_id=cid,
+                              received_at=received)
+    clock.now = _at(2026, 3, 25, 12, 0)  # closed inside the 2019 clock (30 days)
+    cases.set_status(desk, case_id=closed.case.id, status="closed")
+    closing_before = [k.closing for k in reports.report(desk).kinds]
+
+    added = policy.add(desk, text=POLICY_2026, effective_on=date(2026, 3, 1))
+
+    assert set(added.cases_reached) == {closed.case.id, still_open.case.id}
+    kept = cases.get(desk, closed.case.id)
+    assert kept.policy_version_label == "Privacy policy effective 2026-03-01"
+    assert kept.case.due_date == date(2026, 4, 1) and kept.rule_due_at == closed.rule_due_at
+    [note] = [e for e in kept.events if e.action == "policy_version"]
+    assert "closed before this version was loaded" in (note.note or "")
+    assert "deadline stays 2026-04-01" in (note.note or "")
+    # the open case runs on the new clock (20 days)
+    assert _due(desk, still_open.case.id) == date(2026, 3, 22)
+    # what was closed on time stays closed on time (the open one is now late: its new clock)
+    after = reports.report(desk)
+    assert [k.closing for k in after.kinds] == closing_before
+    assert [k.open_breaches for k in after.kinds if k.kind == CaseKind.DELETION] == [1]
 
 
 def test_a_case_reached_later_quotes_the_policy_in_its_letters(

@@ -291,7 +291,8 @@ def _window(s: Session, desk: Desk, row: PolicyVersion) -> tuple[datetime, datet
 def _reach_back(
     s: Session, desk: Desk, actor: Agent, row: PolicyVersion
 ) -> tuple[tuple[int, ...], int]:
-    """Give ``row`` to the cases and consent events inside its window, noting it on each."""
+    """Give ``row`` to the cases and consent events inside its window, noting it on each.
+    Open cases take its clock; closed ones keep the deadline they were closed against."""
     # the classifier's rules load only when a policy change reaches back (not on every start)
     from helpdesk.intake.classify import stored_clock_kinds
 
@@ -305,18 +306,26 @@ def _reach_back(
     now = desk.now()
     for case in s.exec(query.order_by(col(Case.id))).all():
         before = clock.due_date(case.rule_due_at, tz)
-        deadline = clock.earliest_deadline(stored_clock_kinds(case.kind, case.classification),
-                                           case.received_at, desk.settings, row.periods)
         old_label = labels.get(case.policy_version_id) if case.policy_version_id else None
         case.policy_version_id = row.id
-        apply_deadline(case, deadline)
         case.updated_at = now
+        if case.closed_at is not None:
+            # worked and judged against the clock it had: moving it now would rewrite
+            # whether it was closed on time (reports already run, letters already sent)
+            note = (f"policy version loaded later; the case was closed before this version "
+                    f"was loaded: deadline stays {before}")
+        else:
+            deadline = clock.earliest_deadline(
+                stored_clock_kinds(case.kind, case.classification), case.received_at,
+                desk.settings, row.periods)
+            apply_deadline(case, deadline)
+            after = clock.due_date(deadline.effective, tz)
+            note = ("policy version loaded later; " + (
+                f"deadline {before} -> {after}" if before != after
+                else f"deadline stays {before}")
+                + (" (the supervisor's override stays in force)"
+                   if case.override_due_at is not None else ""))
         s.add(case)
-        after = clock.due_date(deadline.effective, tz)
-        note = ("policy version loaded later; " + (
-            f"deadline {before} -> {after}" if before != after else f"deadline stays {before}")
-            + (" (the supervisor's override stays in force)"
-               if case.override_due_at is not None else ""))
         s.add(CaseEvent(case_id=case.id, at=now, actor_id=actor.id, action="policy_version",
                         from_value=old_label or "none in force",
                         to_value=row.label, note=note))
