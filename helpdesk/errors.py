@@ -73,6 +73,10 @@ class Unavailable(HelpdeskError):
     label = "database unavailable"
 
 
+#: A check ran and found a problem (``audit verify``: the chain no longer holds). Not 1, so a
+#: script watching the trail tells a broken chain from a desk that failed to run the check.
+CHECK_FAILED = 10
+
 #: Exit codes documented by ``helpdesk --help``; 2 is argparse's usage error.
 EXIT_CODES: dict[int, str] = {
     0: "success",
@@ -85,4 +89,5 @@ EXIT_CODES: dict[int, str] = {
     Busy.exit_code: "database busy (locked by another writer)",
     KeyMissing.exit_code: "this desk does not hold the database's key (see 'helpdesk key')",
     Unavailable.exit_code: "database unavailable (server unreachable, connection lost)",
+    CHECK_FAILED: "a check found a problem (audit verify: the chain is broken)",
 }

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from helpdesk.cli import main
 from helpdesk.db.models import AuditEvent
-from helpdesk.errors import Forbidden, Invalid, NotFound
+from helpdesk.errors import CHECK_FAILED, Forbidden, Invalid, NotFound
 from helpdesk.services import (
     access_export,
     agents,
@@ -73,7 +73,7 @@ def test_edited_event_is_named(desk: Desk, clock: FakeClock, home: Path,
     result = audit_query.verify(desk)
     assert (result.broken_at, result.reason) == (3, "event content does not match its hash")
     code, out = _cli_verify(desk, capsys)
-    assert code == 1 and "BROKEN at event #3" in out
+    assert code == CHECK_FAILED and "BROKEN at event #3" in out
 
 
 def test_every_stored_column_is_covered(desk: Desk, clock: FakeClock) -> None:
@@ -102,7 +102,7 @@ def test_deleted_event_breaks_the_next_link(desk: Desk, clock: FakeClock, home: 
     result = audit_query.verify(desk)
     assert (result.broken_at, result.position) == (4, 3) and "missing" in (result.reason or "")
     code, out = _cli_verify(desk, capsys)
-    assert code == 1 and "#4" in out
+    assert code == CHECK_FAILED and "#4" in out
 
 
 def test_inserted_event_is_caught_even_when_correctly_linked(desk: Desk, clock: FakeClock) -> None:
@@ -131,7 +131,7 @@ def test_reordered_events_are_caught(desk: Desk, clock: FakeClock, home: Path,
     result = audit_query.verify(desk)
     assert result.position == 3 and not result.ok
     code, _ = _cli_verify(desk, capsys)
-    assert code == 1
+    assert code == CHECK_FAILED
 
 
 def test_cut_off_tail_is_caught_with_an_anchor(desk: Desk, clock: FakeClock, home: Path,
@@ -148,7 +148,7 @@ def test_cut_off_tail_is_caught_with_an_anchor(desk: Desk, clock: FakeClock, hom
     assert "cut" in (anchored.reason or "")
     code = main(["--db", desk.settings.db_url, "audit", "verify", "--anchor", anchor.text])
     out = capsys.readouterr().out
-    assert code == 1 and f"position {last_kept + 1}" in out and "cut" in out
+    assert code == CHECK_FAILED and f"position {last_kept + 1}" in out and "cut" in out
 
 
 def _rewrite_from(desk: Desk, seq: int, rehash: Callable[[AuditEvent], str]) -> None:
@@ -194,7 +194,7 @@ def test_a_recomputed_chain_fails_and_the_anchor_names_the_first_changed_event(
     assert (anchored.broken_at, anchored.position) == (edited, 4)
     code = main(["--db", desk.settings.db_url, "audit", "verify", "--anchor", anchor.text])
     out = capsys.readouterr().out
-    assert code == 1 and f"event #{edited}" in out and "position 4" in out
+    assert code == CHECK_FAILED and f"event #{edited}" in out and "position 4" in out
 
 
 def test_a_deleted_event_is_named_even_when_the_links_are_mended(desk: Desk,

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from helpdesk import files
 from helpdesk.cli.output import CliContext, command, emit, group, print_records, safe, table
 from helpdesk.config import load_settings
-from helpdesk.errors import KeyMissing
+from helpdesk.errors import CHECK_FAILED, KeyMissing
 from helpdesk.services import audit_query, backup, keys
 from helpdesk.services.audit_query import AuditFilter
 from helpdesk.services.readmodels import to_jsonable
@@ -21,7 +21,7 @@ from helpdesk.services.readmodels import to_jsonable
 
 def register(sub: Any) -> None:
     au = group(sub, "audit", "the audit trail: who viewed, exported or changed what")
-    p = command(au, "verify", audit_verify, "check the keyed audit chain; exit 1 naming the "
+    p = command(au, "verify", audit_verify, "check the keyed audit chain; exit 10 naming the "
                 "first event that no longer matches", json_output=True)
     p.add_argument("--anchor", metavar="POSITION:HASH", action="append", default=[],
                    help="an anchor kept from 'audit anchor' (repeatable): fail, naming where, if "
@@ -114,7 +114,7 @@ def audit_verify(args: argparse.Namespace, ctx: CliContext) -> int:
         return [*out, f"head: {result.head or '-'}"]
 
     emit(args, {**to_jsonable(result), "ok": result.ok}, lines)
-    return 0 if result.ok else 1
+    return 0 if result.ok else CHECK_FAILED
 
 
 def audit_anchor(args: argparse.Namespace, ctx: CliContext) -> int:
