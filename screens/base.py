@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from helpdesk.errors import NotFound
@@ -259,7 +259,7 @@ class ListScreen(DeskScreen[None], Generic[T]):
         if event.kind in self.KINDS:
             self.action_reload()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
         event.stop()
         self.action_choose()
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from helpdesk.services import customers, disclosures, parsing
 from helpdesk.services.context import Desk
@@ -20,7 +20,7 @@ from screens.dialogs import Field, FormDialog, FormValues
 from screens.main import CaseTable
 from screens.registry import CaseAction, register
 from screens.text import clean, day, when
-from screens.widgets import DetailScroll
+from screens.widgets import DetailScroll, ListTable
 
 if TYPE_CHECKING:
     from screens.app import DeskApp
@@ -98,9 +98,8 @@ class CustomerScreen(RecordScreen):
         self.sub_title = f"customer #{d.id}"
         self.refresh_bindings()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.desk_app.open_case(int(event.row_key.value))
+    def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
+        self.desk_app.open_case(int(event.row_key))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in {"edit", "new_case"} and self.detail is not None and self.detail.erased_at:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from helpdesk.services import inbox
 from helpdesk.services.changes import Change
@@ -98,7 +98,7 @@ class InboxScreen(DeskScreen[None]):
         if self.page is not None and self.page.unread:
             self._mark([], everything=True)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
         event.stop()
         notice = self.query_one(ListTable).current
         if notice is None:

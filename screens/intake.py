@@ -18,7 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Input, Label, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
 
 from helpdesk.services import parsing
 from helpdesk.wording import counted
@@ -159,7 +159,7 @@ class IntakeScreen(DeskScreen[None]):
     def current(self) -> IntakeItemInfo | None:
         return self.query_one("#items", ListTable).current
 
-    @on(DataTable.RowSelected, "#items")
+    @on(ListTable.RowSelected, "#items")
     def show_item(self) -> None:
         item = self.current()
         if item is not None:

@@ -6,7 +6,7 @@ from textual import events
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from helpdesk.services import customers
 from helpdesk.services.readmodels import CustomerSummary
@@ -100,7 +100,7 @@ class LookupScreen(DeskScreen[None]):
             search.insert_text_at_cursor(event.character or "")
             event.stop()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
         self._open_current()
 
     def _open_current(self) -> None:

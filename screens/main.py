@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Region
 from textual.reactive import reactive
-from textual.widgets import DataTable, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, DisputeStage, Queue
@@ -291,9 +291,8 @@ class MainScreen(DeskScreen[None]):
         if event.option_index == event.option_list.highlighted and key and key != self.spec.key:
             self.select_queue(key)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value:
-            self.desk_app.open_case(int(event.row_key.value))
+    def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
+        self.desk_app.open_case(int(event.row_key))
 
     # --- actions ----------------------------------------------------------------------------
 

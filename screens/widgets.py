@@ -18,21 +18,19 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from rich.cells import cell_len, set_cell_size
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.measure import Measurement
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.coordinate import Coordinate
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import DataTable, OptionList
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets import OptionList
 
 from helpdesk.services.readmodels import Page
 from screens.base import Loader
@@ -76,27 +74,10 @@ def focus_now(widget: Widget) -> None:
     widget.screen.set_focus(widget)
 
 
-class Unseen:
-    """What the DataTable underneath holds for each row of a :class:`ListTable`.
-
-    ListTable draws its rows itself from its own cells (``render_line``), so DataTable knows
-    one column (:data:`ROW_COLUMN`, as wide as the columns shown) and one stand-in cell a
-    row, never shown. When rows arrive DataTable measures each row's cells, as
-    ``get_row_at`` answers with the real ones, once per column it knows: with one column,
-    one measurement a row instead of one a cell (measuring every cell of a page took about
-    as long as drawing it). Clicks name the row and that one column.
-    """
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        return iter(())
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(0, 0)
-
-
-UNSEEN = Unseen()
-#: The one column DataTable knows of in a :class:`ListTable` (see :class:`Unseen`).
-ROW_COLUMN = "row"
+#: Lines the header of a :class:`ListTable` takes; its rows start below it.
+HEADER = 1
+#: Blank cells either side of every column of a :class:`ListTable`.
+PADDING = 1
 
 
 class _Frame(NamedTuple):
@@ -106,9 +87,7 @@ class _Frame(NamedTuple):
     scroll_x: int
     scroll_y: int
     styles: dict[str, Style]
-    header: int  # lines the header takes (0 when hidden)
     cursor: int  # the cursor's row, -1 when not shown
-    padding: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,36 +105,102 @@ class ListColumn:
     flex: bool = False
 
 
-class ListTable(Loader, DataTable[Any], Generic[T]):
+class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
     """A table of records, one row per record, keyed by the record's id.
 
     Rows come either from a paged service call (:meth:`show`: the first page at once, the next
     when the cursor comes within ``prefetch`` rows of the end, or on :meth:`more`) or as a
     complete list (:meth:`set_items`). ``row`` turns a record into its cells; :attr:`current` is
     the record under the cursor.
+
+    A Line API widget: its virtual size is the columns' width by the rows plus the header, and
+    :meth:`render_line` draws each line on screen straight from the cells. A new page is its
+    records, their cells and a key list — nothing is measured or laid out per row or cell, so
+    it costs little to list and keeps few objects alive for the garbage collector to walk.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "listtable--header", "listtable--cursor", "listtable--even-row", "listtable--odd-row",
+    }
+
+    # The look of Textual's own tables: a bold header on the panel colour, every other row a
+    # shade lighter, the cursor in the theme's block cursor colours (muted without focus).
+    DEFAULT_CSS = """
+    ListTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        & > .listtable--header { text-style: bold; background: $panel; color: $foreground; }
+        &:ansi > .listtable--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .listtable--even-row { background: $surface-lighten-1 50%; }
+        &:dark > .listtable--even-row { background: $surface-darken-1 40%; }
+        & > .listtable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .listtable--header { background-tint: $foreground 5%; }
+            & > .listtable--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+    }
     """
 
     BINDINGS: ClassVar[list[Binding]] = [  # type: ignore[assignment]
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("home,ctrl+home", "first", "First", show=False),
+        Binding("end,ctrl+end", "last", "Last", show=False),
         *motion_bindings(page_down="page_down", page_up="page_up"),
     ]
 
-    class Loaded(Message):
-        """Rows arrived: ``count`` rows are loaded, ``more`` when further pages exist."""
+    #: Whether the cursor is drawn (and Enter or a click selects).
+    show_cursor: reactive[bool] = reactive(True)
 
-        def __init__(self, table: ListTable[Any], count: int, more: bool) -> None:
+    class TableMessage(Message):
+        """A message from a :class:`ListTable`; ``control`` is the table (``@on`` selectors
+        match it)."""
+
+        ALLOW_SELECTOR_MATCH: ClassVar[set[str]] = {"control"}
+
+        def __init__(self, table: ListTable[Any]) -> None:
             super().__init__()
             self.table = table
-            self.count = count
-            self.more = more
 
         @property
         def control(self) -> ListTable[Any]:
             return self.table
 
+    class Loaded(TableMessage):
+        """Rows arrived: ``count`` rows are loaded, ``more`` when further pages exist."""
+
+        def __init__(self, table: ListTable[Any], count: int, more: bool) -> None:
+            super().__init__(table)
+            self.count = count
+            self.more = more
+
+    class RowHighlighted(TableMessage):
+        """The cursor moved to the row ``row_key``, ``cursor_row`` from the top."""
+
+        def __init__(self, table: ListTable[Any], row_key: str, cursor_row: int) -> None:
+            super().__init__(table)
+            self.row_key = row_key
+            self.cursor_row = cursor_row
+
+    class RowSelected(RowHighlighted):
+        """The row ``row_key`` was chosen (Enter, or a click on the cursor's row)."""
+
     def __init__(self, columns: Sequence[ListColumn], row: Callable[[T], Row], *,
                  first_page: int = 50, page_size: int = 100, prefetch: int = 25,
                  id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id, classes=classes)
         self.spec = tuple(columns)
         self.row = row
         self.first_page = first_page
@@ -164,6 +209,7 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         self.items: dict[str, T] = {}
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._order: list[str] = []  # row keys top to bottom, as drawn
+        self._cursor = 0
         self._drawn = 0  # bumped whenever what the rows show changes: drawn strips are stale
         self._strips: dict[tuple[object, ...], Strip] = {}
         self._styles_key: tuple[object, ...] = ()
@@ -178,7 +224,6 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         self._owed = 0
         self._shown: tuple[tuple[int, int], ...] = ()  # (column index, width) on screen
         self._frame: _Frame | None = None  # set while a frame is drawn (render_lines)
-        self._targets: dict[int, Style] = {}
 
     # --- what is listed --------------------------------------------------------------------
 
@@ -204,6 +249,16 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         self.post_message(self.Loaded(self, len(self.items), more))
 
     @property
+    def row_count(self) -> int:
+        """How many rows are loaded."""
+        return len(self._order)
+
+    @property
+    def cursor_row(self) -> int:
+        """The cursor's row, from 0 at the top (0 when the table is empty)."""
+        return self._cursor
+
+    @property
     def current(self) -> T | None:
         """The record under the cursor."""
         key = self.current_key
@@ -211,9 +266,8 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
 
     @property
     def current_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        """The key of the row under the cursor; None when the table is empty."""
+        return self._order[self._cursor] if self._order else None
 
     def row_keys(self) -> list[str]:
         """Keys of the loaded rows, in order."""
@@ -248,7 +302,7 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
                 self._append(page.items)
             self.next_cursor = page.next_cursor
             if self._owed and self.row_count:
-                target = self.cursor_row + self._owed
+                target = self._cursor + self._owed
                 last = self.row_count - 1
                 self._owed = max(0, target - last) if page.next_cursor else 0
                 self.move_cursor(row=min(target, last))
@@ -267,7 +321,7 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         self._load_pages(self.next_cursor, self.page_size, replace=False, keep=True)
         return True
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_list_table_row_highlighted(self, event: ListTable.RowHighlighted) -> None:
         if self.prefetch and event.cursor_row >= self.row_count - self.prefetch:
             self.more()
 
@@ -286,58 +340,45 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
     def _replace(self, items: list[T], next_cursor: str | None, *, keep: bool) -> None:
         records, cells = self._rows(items)
         self.next_cursor = next_cursor
-        if list(cells) == list(self._cells):
+        if list(cells) == self._order:
             changed = any(cells[k] != self._cells[k] for k in cells)
             self.items, self._cells = records, cells
             if changed:  # same rows in the same order: only what they show is redrawn
                 self._drawn += 1
                 self.refresh()
             return
-        key, row, scroll = self.current_key, self.cursor_row, self.scroll_y
+        key, scroll = self.current_key, self.scroll_y
         self.items, self._cells = records, cells
-        self._fill()
-        if keep and self.row_count:
-            keys = list(self._cells)
-            target = keys.index(key) if key in self._cells else min(row, len(keys) - 1)
-            self.move_cursor(row=target, scroll=False)
-            self.scroll_to(y=scroll, animate=False, immediate=True)
+        self._order = list(cells)
+        self._strips.clear()
+        self._resized()
+        if keep and key in cells:
+            self.move_cursor(row=self._order.index(key), scroll=False)
+        else:
+            self.move_cursor(row=self._cursor if keep else 0, scroll=False)
+        self.scroll_to(y=scroll if keep else 0, animate=False)
+        self._scroll_to_cursor()  # rows gone above it may have taken it off the top
 
     def _append(self, items: Iterable[T]) -> None:
         records, cells = self._rows(list(items))
-        for key, item in records.items():
-            if key not in self.items:
-                self.items[key] = item
-                self._cells[key] = cells[key]
-                self._order.append(key)
-                self.add_row(UNSEEN, key=key)
+        added = [key for key in records if key not in self.items]
+        for key in added:
+            self.items[key] = records[key]
+            self._cells[key] = cells[key]
+        self._order += added
+        if added:
+            self._resized()
 
     def _visible(self, cells: tuple[Text, ...]) -> list[Text]:
         return [cells[index] for index, _ in self._shown]
 
-    # DataTable keeps a stand-in per row (see Unseen); these answer with the real cells.
-
-    def get_row(self, row_key: RowKey | str) -> list[Text]:
-        key = row_key.value if isinstance(row_key, RowKey) else row_key
-        return self._visible(self._cells[str(key)])
-
-    def get_row_at(self, row_index: int) -> list[Text]:
-        return self.get_row(self._order[row_index])
-
-    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text:
-        key = row_key.value if isinstance(row_key, RowKey) else row_key
-        column = column_key.value if isinstance(column_key, ColumnKey) else column_key
-        return self.cell_of(str(key), str(column))
-
-    def get_cell_at(self, coordinate: Coordinate) -> Text:
-        return self.get_row_at(coordinate.row)[coordinate.column]
-
-    def _fill(self) -> None:
-        self.clear()
-        self._drawn += 1
-        self._strips.clear()
-        self._order = list(self._cells)
-        for key in self._order:
-            self.add_row(UNSEEN, key=key)
+    def _resized(self) -> None:
+        """The rows or the columns changed: a new virtual size, the cursor on a row, the
+        lines drawn again (rows already drawn come from the cache)."""
+        width = sum(column_width + 2 * PADDING for _, column_width in self._shown)
+        self.virtual_size = Size(width, len(self._order) + HEADER)
+        self._cursor = max(0, min(self._cursor, len(self._order) - 1))
+        self.refresh()
 
     # --- columns ---------------------------------------------------------------------------
 
@@ -350,7 +391,7 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
     def _layout(self, width: int) -> None:
         """Show the columns that fit ``width``, most important first; flex columns share
         what is left."""
-        pad = 2 * self.cell_padding
+        pad = 2 * PADDING
         room = width - 2  # the vertical scrollbar
         chosen: set[int] = set()
         used = 0
@@ -364,17 +405,10 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
             share = (room - used) // len(flex) + (1 if n < (room - used) % len(flex) else 0)
             widths[index] += max(0, share)
         shown = tuple((i, widths[i]) for i in sorted(chosen))
-        if shown == self._shown:
-            return
-        key, row = self.current_key, self.cursor_row
-        self._shown = shown
-        self.clear(columns=True)
-        width_shown = sum(column_width for _, column_width in shown) + pad * (len(shown) - 1)
-        self.add_column("", key=ROW_COLUMN, width=width_shown)
-        self._fill()
-        if key is not None and self.row_count:
-            keys = list(self._cells)
-            self.move_cursor(row=keys.index(key) if key in self._cells else row)
+        if shown != self._shown:
+            self._shown = shown
+            self._strips.clear()
+            self._resized()
 
     @property
     def shown_columns(self) -> list[str]:
@@ -395,20 +429,18 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
 
     def _frame_now(self) -> _Frame:
         return _Frame(self.size.width, *self.scroll_offset, self._paint_styles(),
-                      self.header_height if self.show_header else 0,
-                      self.cursor_row if self.show_cursor else -1, self.cell_padding)
+                      self._cursor if self.show_cursor else -1)
 
     def render_line(self, y: int) -> Strip:
-        """One line of the table, drawn straight from the cells' text.
+        """Line ``y`` on screen: the header on top, then the rows from the scroll position.
 
-        DataTable draws every cell through Rich's console (padding, wrapping, measuring): tens
-        of milliseconds for a screenful, on every new page. Our cells are one-line, one-style
-        Text, so a row is a handful of segments cut to the column widths; the look (header,
-        zebra stripes, cursor, click targets) is DataTable's own, from its component styles.
+        Our cells are one-line, one-style Text, so a row is a handful of segments cut to the
+        column widths (no console rendering, padding or measuring); a drawn row is kept until
+        what it shows, its place, the cursor, the width or the look changes.
         """
         frame = self._frame or self._frame_now()
         width, scroll_x, styles = frame.width, frame.scroll_x, frame.styles
-        row = y - frame.header + frame.scroll_y if y >= frame.header else -1
+        row = y - HEADER + frame.scroll_y if y >= HEADER else -1
         if row >= len(self._order):
             return Strip.blank(width, styles["base"])
         cursor = row >= 0 and row == frame.cursor
@@ -417,38 +449,31 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         if strip is None:
             if len(self._strips) > 4 * REFRESH_LIMIT:
                 self._strips.clear()
-                self._targets.clear()
-            strip = self._strips[key] = self._row_strip(row, cursor, width, styles,
-                                                        frame.padding)
+            strip = self._strips[key] = self._row_strip(row, cursor, width, styles)
         return strip if not scroll_x else strip.crop_extend(scroll_x, scroll_x + width,
                                                             styles["base"])
 
     def _paint_styles(self) -> dict[str, Style]:
         """The component styles rows are drawn with, looked up once per focus state and
         theme (looking them up costs more than drawing a row)."""
-        key = (self.has_focus, self.app.theme, self.cursor_foreground_priority,
-               self.cursor_background_priority)
+        key = (self.has_focus, self.app.theme)
         if self._styles_key != key:
             component = self.get_component_rich_style
             base = self.rich_style
-            over = component("datatable--cursor")
+            over = component("listtable--cursor")
             self._styles_key = key
             self._styles = {
                 "base": base,
-                "header": component("datatable--header"),
-                "even": base + (component("datatable--even-row") if self.zebra_stripes
-                                else Style()),
-                "odd": base + (component("datatable--odd-row") if self.zebra_stripes
-                               else Style()),
+                "header": component("listtable--header"),
+                "even": base + component("listtable--even-row"),
+                "odd": base + component("listtable--odd-row"),
                 "cursor": over,
-                "post": Style.from_color(
-                    over.color if self.cursor_foreground_priority == "css" else None,
-                    over.bgcolor if self.cursor_background_priority == "css" else None),
+                # the cursor's colours win over a cell's own
+                "post": Style.from_color(over.color, over.bgcolor),
             }
         return self._styles
 
-    def _row_strip(self, row: int, cursor: bool, width: int, styles: dict[str, Style],
-                   padding: int) -> Strip:
+    def _row_strip(self, row: int, cursor: bool, width: int, styles: dict[str, Style]) -> Strip:
         if row < 0:
             row_style = styles["header"]
             cells = [Text(self.spec[index].label) for index, _ in self._shown]
@@ -458,8 +483,7 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
         lead = row_style + styles["cursor"] if cursor else row_style
         post = styles["post"] if cursor else Style()
         looks: dict[str | Style, Style] = {}  # a row's cells mostly share one style
-        target = self._click_target(row)
-        pad = " " * padding
+        pad = " " * PADDING
         get_style = self.app.console.get_style
         segments = []
         used = 0
@@ -472,39 +496,85 @@ class ListTable(Loader, DataTable[Any], Generic[T]):
                 style = text.style if isinstance(text.style, Style) else get_style(
                     text.style or "")
                 look = looks[text.style] = lead + style + post
-            segments.append(Segment(pad + set_cell_size(plain, column_width) + pad,
-                                    look + target))
-            used += column_width + 2 * padding
+            segments.append(Segment(pad + set_cell_size(plain, column_width) + pad, look))
+            used += column_width + 2 * PADDING
         if used < width:
             segments.append(Segment(" " * (width - used), styles["base"]))
         return Strip(segments, max(used, width))
 
-    def _click_target(self, row: int) -> Style:
-        """The style naming ``row`` for mouse clicks (DataTable's ``row``/``column`` meta; the
-        one column, see :class:`Unseen`), made once per row position."""
-        target = self._targets.get(row)
-        if target is None:
-            target = self._targets[row] = Style.from_meta({"row": row, "column": 0})
-        return target
+    # --- the cursor ------------------------------------------------------------------------
 
-    # --- movement --------------------------------------------------------------------------
+    def move_cursor(self, *, row: int, scroll: bool = True) -> None:
+        """Put the cursor on ``row`` (kept within the rows), scrolled into view unless
+        ``scroll`` is False; a move to another row posts :class:`RowHighlighted`."""
+        old, new = self._cursor, max(0, min(row, len(self._order) - 1))
+        if new != old:
+            self._cursor = new
+            self.refresh_line(old + HEADER)
+            self.refresh_line(new + HEADER)
+            self.post_message(self.RowHighlighted(self, self._order[new], new))
+        if scroll:
+            self._scroll_to_cursor()
+
+    def _page_rows(self) -> int:
+        """How many rows one screen of the table shows."""
+        return max(1, self.scrollable_content_region.height - HEADER)
+
+    def _scroll_to_cursor(self) -> None:
+        top, rows = round(self.scroll_y), self._page_rows()
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor >= top + rows:
+            self.scroll_to(y=self._cursor - rows + 1, animate=False)
+
+    def watch_show_cursor(self) -> None:
+        self._scroll_to_cursor()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row puts the cursor there; a click on the cursor's row selects it."""
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < HEADER or not self.show_cursor:
+            return
+        row = offset.y - HEADER + round(self.scroll_y)
+        if row < len(self._order):
+            event.stop()
+            if row == self._cursor:
+                self.action_select_cursor()
+            else:
+                self.move_cursor(row=row)
+
+    def action_select_cursor(self) -> None:
+        key = self.current_key
+        if key is not None and self.show_cursor:
+            self.post_message(self.RowSelected(self, key, self._cursor))
 
     def action_cursor_down(self) -> None:
-        if (self.row_count and self.cursor_row == self.row_count - 1
+        if (self.row_count and self._cursor == self.row_count - 1
                 and (self.fetching or self.more())):
             self._owed += 1  # the next page is coming: the move is made when it lands
             return
-        super().action_cursor_down()
+        self.move_cursor(row=self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self._cursor - 1)
+
+    def action_page_down(self) -> None:
+        rows = self._page_rows()
+        self.scroll_to(y=self.scroll_y + rows, animate=False)
+        self.move_cursor(row=self._cursor + rows)
+
+    def action_page_up(self) -> None:
+        rows = self._page_rows()
+        self.scroll_to(y=self.scroll_y - rows, animate=False)
+        self.move_cursor(row=self._cursor - rows)
 
     def action_first(self) -> None:
         self._owed = 0
-        if self.row_count:
-            self.move_cursor(row=0)
+        self.move_cursor(row=0)
 
     def action_last(self) -> None:
         self._owed = 0
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+        self.move_cursor(row=self.row_count - 1)
 
 
 class Picker(OptionList):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from helpdesk.services import supervisor
 from helpdesk.services.readmodels import CaseSummary
@@ -125,9 +125,9 @@ class WorkloadScreen(DeskScreen[None]):
         if self.listing:
             self._show_title()
 
-    @on(DataTable.RowSelected, "#agents")
-    def _agent_chosen(self, event: DataTable.RowSelected) -> None:
-        name = str(event.row_key.value)
+    @on(ListTable.RowSelected, "#agents")
+    def _agent_chosen(self, event: ListTable.RowSelected) -> None:
+        name = event.row_key
         self.marked.clear()
         self._load_cases(None if name == UNASSIGNED else name)
         focus_now(self._cases_table)

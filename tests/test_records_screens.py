@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from helpdesk.domain import CaseKind
 from helpdesk.services import agents, cases, consent, customers, inbox, intake, policy
@@ -15,7 +15,7 @@ from screens.case import CaseScreen
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog, TextDialog
 from screens.inbox import InboxScreen
-from screens.widgets import Picker
+from screens.widgets import ListTable, Picker
 from screens.workload import WorkloadScreen
 from tests.conftest import settle, verified_request
 from tests.hostile import HOSTILE
@@ -60,7 +60,7 @@ async def test_reassigning_in_the_desk_reaches_the_new_assignees_inbox(
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, WorkloadScreen)
-        names = [str(k.value) for k in screen.query_one("#agents", DataTable).rows]
+        names = screen.query_one("#agents", ListTable).row_keys()
         assert names[0] == "(unassigned)"
         await pilot.press("enter")  # the unassigned cases
         await settle(pilot)

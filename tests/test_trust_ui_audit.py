@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
@@ -16,6 +16,7 @@ from helpdesk.services import agents, cases, customers
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
 from screens.audit import AuditScreen
+from screens.widgets import ListTable
 from tests.conftest import FakeClock, settle
 from tests.hostile import HOSTILE
 
@@ -51,7 +52,7 @@ async def test_supervisor_filters_pages_and_verifies(ui_desk: Desk, tmp_path: Pa
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, AuditScreen)
-        table = screen.query_one("#events", DataTable)
+        table = screen.query_one("#events", ListTable)
         assert table.row_count == 4 and screen.next_cursor
         table.focus()
         await pilot.press("m")
@@ -96,8 +97,9 @@ async def test_customer_trail_from_the_screen_shows_no_personal_data(
         assert screen.query_one("#customer", Input).value == "1"
         assert [e.action for e in screen.entries] == [
             "case.create", "customer.view", "customer.view", "customer.view", "customer.create"]
-        table = screen.query_one("#events", DataTable)
-        shown = " ".join(str(c) for row in range(table.row_count) for c in table.get_row_at(row))
+        table = screen.query_one("#events", ListTable)
+        shown = " ".join(str(table.cell_of(key, column.key)) for key in table.row_keys()
+                         for column in table.spec)
         assert "free gift" not in shown and "h@example.org" not in shown
 
 

@@ -11,12 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from rich.text import Text
 from sqlmodel import select
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from helpdesk import uistate
 from helpdesk.config import Settings
@@ -31,6 +30,7 @@ from screens.customer import CRUCIAL_MAIL, CustomerScreen
 from screens.dialogs import ConflictDialog, FormDialog, HelpScreen
 from screens.lookup import LookupScreen
 from screens.main import FIRST_PAGE, PAGE_SIZE, QUEUES, CaseTable, MainScreen, QueueList
+from screens.widgets import ListTable
 from tests.conftest import FakeClock
 from tests.hostile import HOSTILE
 
@@ -63,9 +63,11 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-def table_text(table: DataTable[Text]) -> str:
+def table_text(table: ListTable[object]) -> str:
+    """The rows as shown: the cells of the columns on screen."""
     return "\n".join(
-        " | ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)
+        " | ".join(str(table.cell_of(key, column)) for column in table.shown_columns)
+        for key in table.row_keys()
     )
 
 
@@ -76,7 +78,7 @@ def static_text(widget: Static) -> str:
 def screen_text(app: DeskApp) -> str:
     """Everything the current screen shows in Statics and tables, as plain text."""
     parts = [str(w.render()) for w in app.screen.query(Static)]
-    parts += [table_text(t) for t in app.screen.query(DataTable)]
+    parts += [table_text(t) for t in app.screen.query(ListTable)]
     return "\n".join(parts)
 
 
@@ -144,7 +146,7 @@ async def test_queue_pages_load_as_cursor_nears_the_end(
         await pilot.press("G")
         await settle(pilot)
         assert table.row_count == total
-        ids = [int(k.value or 0) for k in table.rows]
+        ids = [int(k) for k in table.row_keys()]
         assert len(set(ids)) == total
 
 
@@ -232,7 +234,7 @@ async def test_lookup_as_you_type_and_open_profile(
         assert isinstance(app.screen, LookupScreen)
         await pilot.press("g", "r")  # two characters already find her
         await settle(pilot)
-        results = app.screen.query_one("#results", DataTable)
+        results = app.screen.query_one("#results", ListTable)
         assert results.row_count == 1 and "Grace Hopper" in table_text(results)
         await pilot.press("down", "enter")
         await settle(pilot)
@@ -463,7 +465,7 @@ async def test_hostile_text_on_every_screen(
         assert "[/b]" in table_text(app.screen.query_one(CaseTable))
         await pilot.press("slash", *"[/b")
         await settle(pilot)
-        assert "[/b]" in table_text(app.screen.query_one("#results", DataTable))
+        assert "[/b]" in table_text(app.screen.query_one("#results", ListTable))
         await pilot.press("down", "enter")
         await settle(pilot)
         assert isinstance(app.screen, CustomerScreen)

@@ -11,9 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual import events
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList, Static
+from textual.strip import Strip
+from textual.widgets import Input, OptionList, Static
 
 from helpdesk.config import Settings
 from helpdesk.db.engine import open_database
@@ -26,7 +29,7 @@ from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog
 from screens.lookup import LookupScreen
 from screens.main import FIRST_PAGE, PAGE_SIZE, QUEUES, CaseTable, MainScreen
-from screens.widgets import DetailScroll, ListTable, Picker
+from screens.widgets import DetailScroll, ListColumn, ListTable, Picker
 from tests.conftest import FakeClock, Run, settle
 
 SCREENS = Path(__file__).resolve().parent.parent / "screens"
@@ -130,15 +133,15 @@ async def test_lists_refresh_in_place_keeping_the_cursor(
         await _until(pilot, SHOWN_WITHIN, lambda: "forget me now" in subjects())
         assert "forget me now" in subjects()
 
-def _lists(app: DeskApp) -> list[DataTable[object] | OptionList | DetailScroll]:
-    found: list[DataTable[object] | OptionList | DetailScroll] = []
+def _lists(app: DeskApp) -> list[ListTable[object] | OptionList | DetailScroll]:
+    found: list[ListTable[object] | OptionList | DetailScroll] = []
     for kind in (ListTable, OptionList, DetailScroll):
         found += [w for w in app.screen.query(kind) if w.display]  # type: ignore[misc]
     return found
 
 
 def _position(widget: object) -> float:
-    if isinstance(widget, DataTable):
+    if isinstance(widget, ListTable):
         return widget.cursor_row
     if isinstance(widget, OptionList):
         return widget.highlighted or 0
@@ -237,7 +240,7 @@ async def test_the_deadline_column_survives_narrow_terminals(
         assert "left" in shown and "subject" in shown and "kind" in shown
         assert table.virtual_size.width <= table.size.width  # nothing scrolls off to the right
         key = table.row_keys()[0]
-        assert "overdue" in str(table.get_cell(key, "left"))
+        assert "overdue" in str(table.cell_of(key, "left"))
         if width >= 120:
             assert {"received", "assignee"} <= set(shown)
 
@@ -423,3 +426,132 @@ async def test_keys_typed_while_a_screen_opens_go_to_it(ui_desk: Desk, tmp_path:
         form = app.screen
         assert isinstance(form, FormDialog)
         assert form.query_one("#f-name", Input).value == "Nora"
+
+
+# --- ListTable on its own: cursor, keys, mouse, messages, look -------------------------------
+
+LONG = 200  # rows: many screens of them
+
+
+class _Host(App[None]):
+    """One ListTable of ``LONG`` numbered rows, recording the messages it posts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list[tuple[str, object]] = []
+        self.highlighted: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield ListTable((ListColumn("n", "Number", 8), ListColumn("note", "Note", 12, flex=True)),
+                        lambda n: (str(n), (Text(str(n)), Text(f"row {n} " + "x" * 30 * n))),
+                        prefetch=0)
+
+    def on_mount(self) -> None:
+        self.query_one(ListTable).set_items(range(LONG))
+
+    def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
+        self.selected.append((event.row_key, event.control))
+
+    def on_list_table_row_highlighted(self, event: ListTable.RowHighlighted) -> None:
+        self.highlighted.append(event.row_key)
+
+
+def _in_view(table: ListTable[object]) -> bool:
+    """The cursor's row is on screen (below the header)."""
+    top = int(table.scroll_y)
+    return top <= table.cursor_row < top + table.scrollable_content_region.height - 1
+
+
+async def test_list_keys_keep_the_cursor_in_view_and_post_highlights() -> None:
+    app = _Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(ListTable)
+        table.focus()
+        await pilot.pause()
+        await pilot.press("j", "j", "down")
+        assert table.cursor_row == 3 and app.highlighted[-1] == "3"
+        await pilot.press("k", "up")
+        assert table.cursor_row == 1 and table.current_key == "1" and table.current == 1
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.cursor_row == LONG - 1 and _in_view(table) and table.scroll_y > 0
+        await pilot.press("g")
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        page = table.cursor_row
+        assert page >= 10 and _in_view(table) and table.scroll_y > 0
+        await pilot.press("pagedown", "pagedown")
+        await pilot.pause()
+        assert table.cursor_row == 3 * page and _in_view(table)
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert table.cursor_row == 2 * page and _in_view(table)
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.cursor_row == LONG - 1 and _in_view(table)
+        await pilot.press("j")  # stops at the end
+        assert table.cursor_row == LONG - 1
+
+
+async def test_a_click_moves_the_cursor_and_a_second_click_or_enter_selects() -> None:
+    app = _Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(ListTable)
+        await pilot.click(ListTable, offset=(3, 3))  # below the header: the third row
+        await pilot.pause()
+        assert table.cursor_row == 2 and not app.selected
+        await pilot.click(ListTable, offset=(30, 3))
+        await pilot.pause()
+        assert app.selected == [("2", table)]
+        await pilot.click(ListTable, offset=(3, 0))  # the header: nothing
+        await pilot.pause()
+        assert table.cursor_row == 2 and len(app.selected) == 1
+        table.focus()
+        await pilot.press("j", "enter")
+        await pilot.pause()
+        assert app.selected[-1] == ("3", table)
+
+
+async def test_a_refresh_keeps_the_cursor_record_and_the_scroll_position() -> None:
+    app = _Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(ListTable)
+        table.focus()
+        await pilot.press("G")
+        await pilot.press(*"k" * 30)
+        await pilot.pause()
+        key, top = table.current_key, table.scroll_y
+        assert key == str(LONG - 31) and top > 0
+        table.set_items([n for n in range(LONG + 5) if n != LONG - 1])  # one gone, some added
+        await pilot.pause()
+        assert table.current_key == key and table.cursor_row == LONG - 31
+        assert table.scroll_y == top and _in_view(table) and table.row_count == LONG + 4
+        assert table.cursor_row == top  # the cursor on the top line (it went up 30 rows)
+        table.set_items([n for n in range(LONG) if n != 3])  # one gone above the cursor
+        await pilot.pause()
+        assert table.current_key == key and _in_view(table)
+
+
+async def test_the_list_draws_its_header_stripes_cursor_and_cut_cells() -> None:
+    app = _Host()
+    async with app.run_test(size=(40, 10)) as pilot:
+        table = app.query_one(ListTable)
+        table.focus()
+        await pilot.press("j", "j")
+        await pilot.pause()
+        lines = [table.render_line(y) for y in range(4)]  # header, rows 0 to 2
+        assert lines[0].text.split() == ["Number", "Note"]
+        assert lines[2].text.split()[0] == "1" and lines[2].text.rstrip().endswith("…")
+        assert lines[1].text.split()[:3] == ["0", "row", "0"]  # short enough: not cut
+        styles = {name: table.get_component_rich_style(f"listtable--{name}")
+                  for name in ("header", "cursor", "even-row", "odd-row")}
+
+        def background(line: Strip) -> object:
+            return next(iter(line)).style.bgcolor  # type: ignore[union-attr]
+
+        assert background(lines[0]) == styles["header"].bgcolor
+        assert background(lines[3]) == styles["cursor"].bgcolor
+        assert background(lines[1]) != background(lines[2])  # zebra stripes
+        assert all(line.cell_length == table.size.width for line in lines)
