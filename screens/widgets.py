@@ -39,6 +39,9 @@ T = TypeVar("T")
 
 #: A row: its key (the record's id as text) and one cell per column, in column order.
 Row = tuple[str, Sequence[Text]]
+#: What a :class:`ListTable` keeps of a cell: its text and its style (a cell is drawn in one
+#: style). Two strings, not a Text (itself and two lists, all walked by the cycle collector).
+Cell = tuple[str, str | Style]
 #: Loads one page: ``fetch(cursor, limit)``; ``cursor`` None is the first page.
 Fetch = Callable[[str | None, int], Page[T]]
 
@@ -78,6 +81,10 @@ def focus_now(widget: Widget) -> None:
 HEADER = 1
 #: Blank cells either side of every column of a :class:`ListTable`.
 PADDING = 1
+
+
+def _kept(row: Sequence[Text]) -> tuple[Cell, ...]:
+    return tuple((text.plain, text.style) for text in row)
 
 
 class _Frame(NamedTuple):
@@ -207,7 +214,7 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         self.page_size = page_size
         self.prefetch = prefetch
         self.items: dict[str, T] = {}
-        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._cells: dict[str, tuple[Cell, ...]] = {}
         self._order: list[str] = []  # row keys top to bottom, as drawn
         self._cursor = 0
         self._drawn = 0  # bumped whenever what the rows show changes: drawn strips are stale
@@ -277,14 +284,15 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         """Draw the row ``key`` again from its record (after something it shows changed)."""
         if key in self.items:
             _, row = self.row(self.items[key])
-            self._cells[key] = tuple(row)
+            self._cells[key] = _kept(row)
             self._drawn += 1
             self.refresh()
 
     def cell_of(self, key: str, column: str) -> Text:
-        """The cell of ``column`` in the row ``key``, shown or not."""
+        """The cell of ``column`` in the row ``key``, shown or not, as it is drawn."""
         index = next(i for i, c in enumerate(self.spec) if c.key == column)
-        return self._cells[key][index]
+        plain, style = self._cells[key][index]
+        return Text(plain, style=style)
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -327,14 +335,14 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
 
     # --- rows ------------------------------------------------------------------------------
 
-    def _rows(self, items: list[T]) -> tuple[dict[str, T], dict[str, tuple[Text, ...]]]:
+    def _rows(self, items: list[T]) -> tuple[dict[str, T], dict[str, tuple[Cell, ...]]]:
         records: dict[str, T] = {}
-        cells: dict[str, tuple[Text, ...]] = {}
+        cells: dict[str, tuple[Cell, ...]] = {}
         for item in items:
             key, row = self.row(item)
             if key not in records:
                 records[key] = item
-                cells[key] = tuple(row)
+                cells[key] = _kept(row)
         return records, cells
 
     def _replace(self, items: list[T], next_cursor: str | None, *, keep: bool) -> None:
@@ -369,7 +377,7 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         if added:
             self._resized()
 
-    def _visible(self, cells: tuple[Text, ...]) -> list[Text]:
+    def _visible(self, cells: tuple[Cell, ...]) -> list[Cell]:
         return [cells[index] for index, _ in self._shown]
 
     def _resized(self) -> None:
@@ -434,7 +442,7 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
     def render_line(self, y: int) -> Strip:
         """Line ``y`` on screen: the header on top, then the rows from the scroll position.
 
-        Our cells are one-line, one-style Text, so a row is a handful of segments cut to the
+        Our cells are one line in one style, so a row is a handful of segments cut to the
         column widths (no console rendering, padding or measuring); a drawn row is kept until
         what it shows, its place, the cursor, the width or the look changes.
         """
@@ -476,7 +484,7 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
     def _row_strip(self, row: int, cursor: bool, width: int, styles: dict[str, Style]) -> Strip:
         if row < 0:
             row_style = styles["header"]
-            cells = [Text(self.spec[index].label) for index, _ in self._shown]
+            cells: list[Cell] = [(self.spec[index].label, "") for index, _ in self._shown]
         else:
             row_style = styles["odd" if row % 2 else "even"]
             cells = self._visible(self._cells[self._order[row]])
@@ -487,15 +495,13 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         get_style = self.app.console.get_style
         segments = []
         used = 0
-        for text, (_, column_width) in zip(cells, self._shown, strict=True):
-            plain = text.plain
+        for (plain, cell_style), (_, column_width) in zip(cells, self._shown, strict=True):
             if cell_len(plain) > column_width:
                 plain = set_cell_size(plain, max(column_width - 1, 0)) + "…"
-            look = looks.get(text.style)
+            look = looks.get(cell_style)
             if look is None:
-                style = text.style if isinstance(text.style, Style) else get_style(
-                    text.style or "")
-                look = looks[text.style] = lead + style + post
+                style = cell_style if isinstance(cell_style, Style) else get_style(cell_style)
+                look = looks[cell_style] = lead + style + post
             segments.append(Segment(pad + set_cell_size(plain, column_width) + pad, look))
             used += column_width + 2 * PADDING
         if used < width:
@@ -526,9 +532,6 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
             self.scroll_to(y=self._cursor, animate=False)
         elif self._cursor >= top + rows:
             self.scroll_to(y=self._cursor - rows + 1, animate=False)
-
-    def watch_show_cursor(self) -> None:
-        self._scroll_to_cursor()
 
     def on_click(self, event: events.Click) -> None:
         """A click on a row puts the cursor there; a click on the cursor's row selects it."""

@@ -555,3 +555,26 @@ async def test_the_list_draws_its_header_stripes_cursor_and_cut_cells() -> None:
         assert background(lines[3]) == styles["cursor"].bgcolor
         assert background(lines[1]) != background(lines[2])  # zebra stripes
         assert all(line.cell_length == table.size.width for line in lines)
+
+
+async def test_a_refresh_redraws_a_row_whose_cells_changed_style_only() -> None:
+    """Same rows, same text, one cell's style changed (a case turned overdue): redrawn."""
+    urgent: set[int] = set()
+    table: ListTable[int] = ListTable(
+        (ListColumn("n", "Number", 8),),
+        lambda n: (str(n), (Text(str(n), style="bold red" if n in urgent else ""),)))
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield table
+
+    async with Host().run_test(size=(40, 10)) as pilot:
+        table.set_items(range(3))
+        await pilot.pause()
+        before = table.render_line(2)  # the row of 1
+        urgent.add(1)
+        table.set_items(range(3))
+        await pilot.pause()
+        after = table.render_line(2)
+        assert after.text == before.text
+        assert next(iter(after)).style != next(iter(before)).style  # type: ignore[union-attr]
