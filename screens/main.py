@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.geometry import Region
 from textual.reactive import reactive
-from textual.widgets import OptionList, Static
+from textual.widgets import Static
 from textual.widgets.option_list import Option
 
 from helpdesk.domain import CaseKind, DisputeStage, Queue
@@ -158,7 +158,9 @@ class MainScreen(DeskScreen[None]):
                 yield CaseTable(self.desk.settings.tz, id="cases")
 
     def on_mount(self) -> None:
-        self.query_one(Picker).highlighted = 0
+        queues = self.query_one(Picker)
+        queues.highlighted = 0
+        self.watch(queues, "highlighted", self._queue_highlighted, init=False)
         # First paint, then the first queue's rows, then the rest: started together, the
         # counts (a pass over every open case) would hold up both.
         self.call_after_refresh(self.select_queue, self.spec.key)
@@ -284,12 +286,15 @@ class MainScreen(DeskScreen[None]):
             self._load_counts()
             self.call_after_refresh(self.desk_app.started)
 
-    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        # Highlights queued by fast keys arrive after the list moved on: only the current one
-        # selects (answering an old one would move the list back, and so on forever).
-        key = event.option.id
-        if event.option_index == event.option_list.highlighted and key and key != self.spec.key:
-            self.select_queue(key)
+    def _queue_highlighted(self, index: int | None) -> None:
+        """The queue list moved: list that queue now, as the key that moved it is handled.
+        (Answered through the list's message, the keys typed right after it, such as Tab, j
+        and Enter for the queue's third case, were handled before the new queue was asked
+        for, and acted on the old one.)"""
+        if index is not None:
+            key = self.query_one(Picker).get_option_at_index(index).id
+            if key and key != self.spec.key:
+                self.select_queue(key)
 
     def on_list_table_row_selected(self, event: ListTable.RowSelected) -> None:
         self.desk_app.open_case(int(event.row_key))

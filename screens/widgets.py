@@ -229,6 +229,10 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         #: Downward moves asked for past the last loaded row while the next page was on its
         #: way (a held key outrunning the load): made when it lands.
         self._owed = 0
+        #: A new list (:meth:`show`) is on its way: the list keys typed meanwhile are for it,
+        #: and are made, in order, once it is listed.
+        self._coming = False
+        self._typed: list[Callable[[], None]] = []
         self._shown: tuple[tuple[int, int], ...] = ()  # (column index, width) on screen
         self._frame: _Frame | None = None  # set while a frame is drawn (render_lines)
 
@@ -238,6 +242,7 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         """List what ``fetch`` pages through, from its first page, cursor on top."""
         self._fetch = fetch
         self.next_cursor = None
+        self._coming = True
         self._load_pages(None, self.first_page, replace=True, keep=False)
 
     def refresh_rows(self) -> None:
@@ -315,12 +320,29 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
                 self._owed = max(0, target - last) if page.next_cursor else 0
                 self.move_cursor(row=min(target, last))
             self.post_message(self.Loaded(self, len(self.items), page.next_cursor is not None))
+            if replace:
+                self._listed()
 
         def failed(exc: Exception) -> bool:
             self.fetching = False
+            self._coming = False
+            self._typed.clear()  # the list they were for never came
             return False
 
         self.load("rows", lambda: fetch(cursor, limit), landed, failed=failed)
+
+    def _listed(self) -> None:
+        """The new list is here: make the keys typed for it."""
+        self._coming = False
+        typed, self._typed = self._typed, []
+        for action in typed:
+            action()
+
+    def _for_coming_list(self, action: Callable[[], None]) -> bool:
+        """Keep ``action`` (a list key) for the list on its way, if one is; True when kept."""
+        if self._coming:
+            self._typed.append(action)
+        return self._coming
 
     def more(self) -> bool:
         """Load the next page now; False when there is none (or one is on its way)."""
@@ -547,11 +569,15 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
                 self.move_cursor(row=row)
 
     def action_select_cursor(self) -> None:
+        if self._for_coming_list(self.action_select_cursor):
+            return
         key = self.current_key
         if key is not None and self.show_cursor:
             self.post_message(self.RowSelected(self, key, self._cursor))
 
     def action_cursor_down(self) -> None:
+        if self._for_coming_list(self.action_cursor_down):
+            return
         if (self.row_count and self._cursor == self.row_count - 1
                 and (self.fetching or self.more())):
             self._owed += 1  # the next page is coming: the move is made when it lands
@@ -559,23 +585,33 @@ class ListTable(Loader, ScrollView, Generic[T], can_focus=True):
         self.move_cursor(row=self._cursor + 1)
 
     def action_cursor_up(self) -> None:
+        if self._for_coming_list(self.action_cursor_up):
+            return
         self.move_cursor(row=self._cursor - 1)
 
     def action_page_down(self) -> None:
+        if self._for_coming_list(self.action_page_down):
+            return
         rows = self._page_rows()
         self.scroll_to(y=self.scroll_y + rows, animate=False)
         self.move_cursor(row=self._cursor + rows)
 
     def action_page_up(self) -> None:
+        if self._for_coming_list(self.action_page_up):
+            return
         rows = self._page_rows()
         self.scroll_to(y=self.scroll_y - rows, animate=False)
         self.move_cursor(row=self._cursor - rows)
 
     def action_first(self) -> None:
+        if self._for_coming_list(self.action_first):
+            return
         self._owed = 0
         self.move_cursor(row=0)
 
     def action_last(self) -> None:
+        if self._for_coming_list(self.action_last):
+            return
         self._owed = 0
         self.move_cursor(row=self.row_count - 1)
 

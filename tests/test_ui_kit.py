@@ -4,6 +4,7 @@ remaps everywhere, column priorities, the change feed, and no private Textual AP
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -378,6 +379,44 @@ async def test_keys_typed_fast_after_tab_or_enter_go_where_the_focus_went(
         _type(app, "enter", "j", "j")  # Enter on a queue: its cases, two down
         await settle(pilot)
         assert main.spec is QUEUES[2] and main.focused is table and table.cursor_row == 2
+
+
+async def test_keys_typed_while_a_queue_loads_act_on_that_queue(
+    ui_desk: Desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """j on the queues, Tab, j j and Enter typed before the new queue's rows arrive (a big
+    desk, a tired agent): the moves and the Enter are for the queue that is coming, so the
+    third case of that queue opens. (They went to the old list and were lost: Enter on the
+    empty "My cases" list opened nothing.)"""
+    for i in range(6):
+        cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=None, subject=f"slow {i}",
+                     received_at=ui_desk.now() - timedelta(minutes=i))
+    expected = cases.list_queue(ui_desk, Queue.UNASSIGNED, limit=10).items
+    gate = threading.Event()
+    real = cases.list_queue
+
+    def slow(desk: Desk, queue: Queue, **kw: object) -> object:
+        if queue is Queue.UNASSIGNED:
+            assert gate.wait(10)
+        return real(desk, queue, **kw)  # type: ignore[arg-type]
+
+    app = DeskApp(ui_desk, state_file=tmp_path / "ui.json")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        main = app.screen
+        assert isinstance(main, MainScreen) and main.spec.queue is Queue.MINE
+        table = main.query_one(CaseTable)
+        assert table.row_count == 0
+        monkeypatch.setattr(cases, "list_queue", slow)
+        _type(app, "tab", "j", "tab", "j", "j", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert main.spec.queue is Queue.UNASSIGNED and main.focused is table
+        assert not isinstance(app.screen, CaseScreen)  # nothing yet: its rows are not here
+        gate.set()
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert app.screen.case_id == expected[2].id
 
 
 async def test_every_queue_and_its_count_fit_on_one_line(ui_desk: Desk, tmp_path: Path) -> None:
