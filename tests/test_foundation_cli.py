@@ -87,6 +87,23 @@ def test_customer_and_case_flow_with_json(cli) -> None:  # type: ignore[no-untyp
     assert code == 0 and "Ilse Jansen" in out
 
 
+def test_someone_who_is_not_an_agent_is_told_so_before_the_desk_opens(
+    cli, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The desk opened for them and stayed on "Loading…" (the refusal flashed by as a notice
+    while the first queue failed to load); now they get the refusal and what to do, exit 4."""
+    import screens.app
+
+    opened: list[object] = []
+    monkeypatch.setattr(screens.app, "run_desk", opened.append)
+    assert cli("agent", "whoami")[0] == 0  # alice bootstraps as supervisor
+    code, _, err = cli(agent="mallory")
+    assert code == 4 and "'mallory' is not a desk agent" in err
+    assert "helpdesk agent add mallory" in err and opened == []
+    assert cli("agent", "add", "mallory")[0] == 0
+    assert cli(agent="mallory")[0] == 0 and len(opened) == 1
+
+
 def test_exit_codes_are_distinct(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("agent", "whoami")[0] == 0  # alice bootstraps as supervisor
     code, _, err = cli("customer", "show", "999")

@@ -131,6 +131,10 @@ def _open_desk(ctx: CliContext) -> int:
         from screens.app import run_desk  # the only place the CLI touches the UI package
 
         desk = ctx.desk()
+        with desk.db.session() as s:
+            # someone who may not act is told so here, with what to do, rather than by a
+            # desk whose lists never load
+            desk.check_actor(s)
         gc.freeze()
     finally:
         if collecting:
