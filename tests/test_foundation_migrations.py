@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex
 
-from helpdesk.db import migrate
+from helpdesk.db import migrate, models
 from helpdesk.db.engine import create_db_engine, open_database
 from helpdesk.db.search import for_dialect
 from helpdesk.errors import Invalid
@@ -124,3 +125,24 @@ def test_sqlite_connections_use_wal_foreign_keys_and_secure_delete(tmp_path: Pat
     assert pragma["foreign_keys"] == 1
     assert pragma["secure_delete"] == 1
     assert pragma["busy_timeout"] >= 1000
+
+
+def test_the_tables_state_the_partial_indexes_the_migrations_made(empty_url: str) -> None:
+    """The ORM's tables describe the schema the migrations built, partial indexes included,
+    although their conditions are given per backend only once one is known."""
+    db = open_database(empty_url)  # builds the schema through the migrations
+    try:
+        with db.engine.connect() as conn:
+            if db.backend == "sqlite":
+                rows = conn.execute(sa.text("SELECT name, sql FROM sqlite_master "
+                                            "WHERE tbl_name = 'support_case' AND sql IS NOT NULL"))
+            else:
+                rows = conn.execute(sa.text("SELECT indexname, indexdef FROM pg_indexes "
+                                            "WHERE tablename = 'support_case'"))
+            in_database = {name for name, sql in rows if "closed_at IS NULL" in sql}
+        declared = {index.name for index in models.Case.__table__.indexes
+                    if "closed_at IS NULL" in str(CreateIndex(index).compile(db.engine))}
+        assert declared == in_database == {
+            "ix_case_open_due", "ix_case_open_assignee_due", "ix_case_open_kind_due"}
+    finally:
+        db.dispose()

@@ -4,13 +4,14 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-import helpdesk.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from helpdesk.db import models  # registers the tables on SQLModel.metadata
 
 config = context.config
 target_metadata = SQLModel.metadata
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    models.declare_partial_indexes(connection.dialect.name)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
