@@ -21,7 +21,7 @@ from helpdesk.errors import Invalid
 from helpdesk.services.readmodels import CustomerDetail
 from helpdesk.wording import counted
 from screens.base import DeskScreen
-from screens.registry import CustomerAction, DeskCommand, lazy_module, register
+from screens.registry import lazy_module
 from screens.text import cell, lit, when
 from screens.widgets import ListColumn, ListTable, Row, focus_now
 
@@ -161,19 +161,5 @@ class AuditScreen(DeskScreen[None]):
         focus_now(self._table)
 
 
-def _customer_trail(app: DeskApp, customer: CustomerDetail) -> None:
+def customer_trail(app: DeskApp, customer: CustomerDetail) -> None:
     app.push_screen(AuditScreen(customer_id=customer.id))
-
-
-register(
-    DeskCommand(
-        id="audit.open", title="Audit trail", key="A",
-        help="Who viewed, exported or changed what; verify the chain",
-        open=lambda app: app.push_screen(AuditScreen()), supervisor_only=True,
-    ),
-    CustomerAction(
-        id="audit.customer", title="Who viewed this customer", key="V",
-        help="The audit trail of this customer and their cases",
-        run=_customer_trail, supervisor_only=True,
-    ),
-)

@@ -18,7 +18,6 @@ from screens.base import DeskChanged, Loader, RecordScreen
 from screens.case import changes_text, link_form
 from screens.dialogs import Field, FormDialog, FormValues
 from screens.main import CaseTable
-from screens.registry import CaseAction, register
 from screens.text import clean, day, when
 from screens.widgets import DetailScroll, ListTable
 
@@ -290,8 +289,3 @@ def _correct(app: DeskApp, customer: CustomerDetail, detail: CaseDetail) -> None
         return
     app.push_screen(correction_form(app.desk, customer, detail),
                     lambda result: _corrected(app, result))
-
-
-register(CaseAction(id="case.correct", title="Correct customer", key="e",
-                    help="Correct the customer's record under this case (old → new is kept)",
-                    run=correct_from_case))

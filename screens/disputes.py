@@ -16,7 +16,6 @@ from helpdesk.errors import Invalid
 from helpdesk.services import disputes, parsing, supervisor
 from helpdesk.services.readmodels import CaseDetail
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
-from screens.registry import CaseAction, register
 from screens.replies import default_reply_path
 
 if TYPE_CHECKING:
@@ -117,16 +116,3 @@ def override_deadline(app: DeskApp, detail: CaseDetail) -> None:
         submit, name="cases.override",
         hint="The policy deadline stays on record; missing it still shows as a breach.",
     ), _saved(app, "Deadline overridden"))
-
-
-register(
-    CaseAction(id="disputes.advance", title="Dispute stage", key="t",
-               help="Move a dispute to its next stage", run=advance_stage),
-    CaseAction(id="disputes.open", title="Customer disputes this", key="y",
-               help="Open a dispute about this case", run=open_dispute),
-    CaseAction(id="cases.escalate", title="Escalate / de-escalate", key="E",
-               help="Flag for a supervisor (supervisors clear it)", run=escalate_or_clear),
-    CaseAction(id="cases.override", title="Override deadline", key="O",
-               help="Record a justified deadline override", run=override_deadline,
-               supervisor_only=True),
-)

@@ -11,7 +11,7 @@ from helpdesk.services import parsing
 from helpdesk.services.readmodels import CustomerDetail
 from screens.base import ListScreen
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
-from screens.registry import CustomerAction, DeskCommand, lazy_module, register
+from screens.registry import lazy_module
 from screens.text import cell
 from screens.widgets import ListColumn, Row
 
@@ -61,7 +61,7 @@ class DuplicatesScreen(ListScreen["merge.DuplicatePair"]):
         self.desk_app.open_customer(item.first.id)
 
 
-def _merge_dialog(app: DeskApp, detail: CustomerDetail) -> None:
+def merge_dialog(app: DeskApp, detail: CustomerDetail) -> None:
     desk = app.desk
 
     def submit(v: FormValues) -> merge.MergeResult:
@@ -80,13 +80,3 @@ def _merge_dialog(app: DeskApp, detail: CustomerDetail) -> None:
         say_saved(app, lambda r: f"Customer #{r.merged_id} merged in; "
                                  f"{sum(r.moved.values())} records moved.",
                   f"Customer #{detail.id}"))
-
-
-register(
-    CustomerAction(id="customers.merge", title="Merge", key="M",
-                   help="Merge another record of the same person into this one",
-                   run=_merge_dialog),
-    DeskCommand(id="customers.duplicates", title="Duplicate customers", key="D",
-                help="Customer records that look like the same person",
-                open=lambda app: app.push_screen(DuplicatesScreen())),
-)

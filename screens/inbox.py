@@ -15,7 +15,6 @@ from textual.widgets import Static
 from helpdesk.services import inbox
 from helpdesk.services.changes import Change
 from screens.base import DeskChanged, DeskScreen
-from screens.registry import DeskCommand, register
 from screens.text import cell, lit, when
 from screens.widgets import ListColumn, ListTable, Row
 
@@ -107,10 +106,3 @@ class InboxScreen(DeskScreen[None]):
             self._mark([notice.id])
         if notice.case_id is not None:
             self.desk_app.open_case(notice.case_id)
-
-
-register(DeskCommand(
-    id="inbox.open", title="Inbox", key="N",
-    help="Notices: cases given to you, reminders, customers' answers, warnings, escalations",
-    open=lambda app: app.push_screen(InboxScreen()),
-))

@@ -24,7 +24,7 @@ from helpdesk.services import parsing
 from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog
-from screens.registry import DeskCommand, lazy_module, register
+from screens.registry import lazy_module
 from screens.text import cell, days_left_text, lit, urgency, when
 from screens.widgets import ListColumn, ListTable, Row
 
@@ -241,9 +241,3 @@ class IntakeScreen(DeskScreen[None]):
         self.change("reprocess", lambda: intake.reprocess(
             self.desk, item_id=item.id, expected_version=item.version, lenient=lenient),
             self._acted, reload=self.action_reload)
-
-
-register(DeskCommand(
-    id="intake.open", title="Intake", help="Import mail; unmatched and quarantined items",
-    key="I", open=lambda app: app.push_screen(IntakeScreen()),
-))

@@ -21,7 +21,7 @@ from helpdesk.services import parsing
 from helpdesk.services.readmodels import CaseDetail, CustomerDetail
 from screens.base import Loader
 from screens.dialogs import AskDialog, Field, FormDialog, FormValues, TextDialog, say_saved
-from screens.registry import CaseAction, CustomerAction, lazy_module, register
+from screens.registry import lazy_module
 
 if TYPE_CHECKING:
     from helpdesk.services import (
@@ -67,6 +67,14 @@ CRUCIAL_NOTE = ("Crucial information about products or services they bought is s
                 "(policy part II).")
 
 
+def opt_out(app: DeskApp, detail: CustomerDetail) -> None:
+    _opt_out(app, customer_id=detail.id, case_id=None, name=detail.name)
+
+
+def erase(app: DeskApp, detail: CustomerDetail) -> None:
+    _erase_dialog(app, detail.id, detail.name, None)
+
+
 def _erased(info: erasure.ErasureInfo) -> str:
     if info.already_erased:
         return "Already erased: nothing changed."
@@ -96,7 +104,7 @@ def _erase_dialog(app: DeskApp, customer_id: int, name: str | None, case_id: int
         say_saved(app, _erased, f"Customer #{customer_id}"))
 
 
-def _disclosure_dialog(app: DeskApp, detail: CustomerDetail) -> None:
+def disclosure_dialog(app: DeskApp, detail: CustomerDetail) -> None:
     desk = app.desk
 
     def submit(v: FormValues) -> disclosures.DisclosureInfo:
@@ -122,7 +130,7 @@ def _disclosure_dialog(app: DeskApp, detail: CustomerDetail) -> None:
         say_saved(app, lambda info: f"Disclosure #{info.id} recorded."))
 
 
-def _export_dialog(app: DeskApp, detail: CustomerDetail) -> None:
+def export_dialog(app: DeskApp, detail: CustomerDetail) -> None:
     desk = app.desk
 
     def submit(v: FormValues) -> Path:
@@ -145,7 +153,7 @@ def _export_dialog(app: DeskApp, detail: CustomerDetail) -> None:
         say_saved(app, lambda path: f"Wrote the export of customer #{detail.id} to {path}"))
 
 
-def _under_13_dialog(app: DeskApp, detail: CustomerDetail) -> None:
+def under_13_dialog(app: DeskApp, detail: CustomerDetail) -> None:
     desk = app.desk
     app.push_screen(FormDialog(
         f"Customer #{detail.id} is a child under 13", [],
@@ -166,7 +174,7 @@ def governing_text(gov: answers.GoverningPart) -> str:
     return f"Part {gov.part.number}. {gov.part.title}  ({gov.policy_label})\n\n{gov.part.text}"
 
 
-def _policy_part(app: DeskApp, detail: CaseDetail) -> None:
+def policy_part(app: DeskApp, detail: CaseDetail) -> None:
     desk, case_id = app.desk, detail.case.id
     app.push_screen(TextDialog(
         f"Case #{case_id}: governing policy part",
@@ -180,7 +188,7 @@ def _case_customer(app: DeskApp, detail: CaseDetail) -> int | None:
     return detail.case.customer_id
 
 
-def _case_opt_out(app: DeskApp, detail: CaseDetail) -> None:
+def case_opt_out(app: DeskApp, detail: CaseDetail) -> None:
     if _case_customer(app, detail) is not None:
         _opt_out(app, customer_id=None, case_id=detail.case.id,
                  name=detail.case.customer_name)
@@ -221,7 +229,7 @@ def _deletion_dialog(app: DeskApp, detail: CaseDetail, customer_id: int) -> None
         say_saved(app, _deletion_said, f"Case #{case.id}"))
 
 
-def _case_erase(app: DeskApp, detail: CaseDetail) -> None:
+def case_erase(app: DeskApp, detail: CaseDetail) -> None:
     customer_id = _case_customer(app, detail)
     if customer_id is None:
         return
@@ -229,31 +237,3 @@ def _case_erase(app: DeskApp, detail: CaseDetail) -> None:
         _deletion_dialog(app, detail, customer_id)
     else:
         _erase_dialog(app, customer_id, detail.case.customer_name, detail.case.id)
-
-
-register(
-    CustomerAction(id="privacy.opt_out", title="Opt out", key="o",
-                   help="Stop marketing to this customer now (transactional mail continues)",
-                   run=lambda app, d: _opt_out(app, customer_id=d.id, case_id=None,
-                                               name=d.name)),
-    CustomerAction(id="privacy.erase", title="Erase", key="x",
-                   help="Erase this customer under their deletion request",
-                   run=lambda app, d: _erase_dialog(app, d.id, d.name, None)),
-    CustomerAction(id="privacy.disclosure", title="Disclosure", key="d",
-                   help="Record who received this customer's data", run=_disclosure_dialog),
-    CustomerAction(id="privacy.export", title="Export data", key="P",
-                   help="Write everything held about this customer to a file",
-                   run=_export_dialog),
-    CustomerAction(id="privacy.under_13", title="Under 13", key="U",
-                   help="Flag a child under 13 and start the parental request",
-                   run=_under_13_dialog),
-    CaseAction(id="privacy.case_opt_out", title="Opt out", key="o",
-               help="Opt the case's customer out of marketing, citing this case",
-               run=_case_opt_out),
-    CaseAction(id="privacy.case_erase", title="Erase", key="x",
-               help="Erase the case's customer under this request (a deletion request: "
-                    "letter, notices, closed)", run=_case_erase),
-    CaseAction(id="privacy.policy", title="Policy part", key="p",
-               help="The part of the privacy policy that governs this kind of case",
-               run=_policy_part),
-)

@@ -20,7 +20,6 @@ from helpdesk.errors import Invalid
 from helpdesk.services import answers, attachments, customers, forwarding, parsing
 from helpdesk.services.readmodels import AttachmentInfo, CaseDetail, CustomerDetail
 from screens.dialogs import Field, FormDialog, FormValues, TextDialog, say_saved
-from screens.registry import CaseAction, CustomerAction, DeskCommand, register
 from screens.text import clean
 
 if TYPE_CHECKING:
@@ -114,19 +113,6 @@ def topic_answer(app: DeskApp) -> None:
         hint="The answer quotes only the policy's own sentences about the topic."), show)
 
 
-register(
-    CustomerAction(id="records.email_add", title="Add e-mail", key="a",
-                   help="Add an e-mail address (kept in the record's history)", run=add_email),
-    CustomerAction(id="records.email_change", title="E-mail: primary/remove", key="E",
-                   help="Make an address the primary one, or remove it", run=change_email),
-    CustomerAction(id="records.product_add", title="Purchase/registration", key="b",
-                   help="Record a purchase or a product registration", run=add_product),
-    DeskCommand(id="answers.topic", title="Policy answer", key="Q",
-                help="A canned answer by topic, quoting the policy in force",
-                open=topic_answer, home_first=False),
-)
-
-
 def save_attachment(app: DeskApp, detail: CaseDetail) -> None:
     """Save one of the case's attachments to a private file; the desk never opens it."""
     desk = app.desk
@@ -159,11 +145,6 @@ def default_folder() -> Path:
     return downloads if downloads.is_dir() else Path.home()
 
 
-register(CaseAction(id="records.attachment_save", title="Save attachment", key="f",
-                    help="Save an attachment to a private file (never opened by the desk)",
-                    run=save_attachment))
-
-
 def forward_message(app: DeskApp, detail: CaseDetail) -> None:
     """Forward one of the case's messages (to legal, a colleague) as a new .eml file."""
     desk = app.desk
@@ -191,8 +172,3 @@ def forward_message(app: DeskApp, detail: CaseDetail) -> None:
         submit, name="records.forward", wide=True,
         hint="Recorded on the case; the file is new and readable by you only."),
         say_saved(app, lambda r: f"Wrote {r.path}; recorded on case #{r.case_id}.", "Forward"))
-
-
-register(CaseAction(id="records.forward", title="Forward", key="F",
-                    help="Forward a message of this case as a new .eml (recorded, audited)",
-                    run=forward_message))

@@ -19,12 +19,16 @@ Create a module ``screens/<area>.py`` and, at import time, register what it offe
                             run=lambda app, customer: ..., supervisor_only=True))
 
 The app imports every module of the ``screens`` package when it starts (:func:`discover`), so
-a new module is picked up by existing there. ``DeskCommand`` keys are declared on every desk
-screen (and the palette lists them); ``CaseAction`` / ``CustomerAction`` (or any
-``ScreenAction(slot=...)``) keys are declared on the screens whose ``SLOT`` matches and receive
-what the screen shows (its ``extension_subject()``). Keys must not clash with the screen's own
-(the screen's win; see the help screen, ``?``); use letters for list-like screens and
-ctrl/F-keys for anything reachable while a form field has focus.
+a new module is picked up by existing there. The desk's own areas are declared at the end of
+this module instead, their entry points named with :func:`later` and :func:`pushes`: the desk
+knows their keys without importing them, and a screen module loads the first time one of its
+keys is used (importing them all at start was a noticeable part of the time to the first
+screen). ``DeskCommand`` keys are declared on every desk screen (and the palette lists them);
+``CaseAction`` / ``CustomerAction`` (or any ``ScreenAction(slot=...)``) keys are declared on
+the screens whose ``SLOT`` matches and receive what the screen shows (its
+``extension_subject()``). Keys must not clash with the screen's own (the screen's win; see the
+help screen, ``?``); use letters for list-like screens and ctrl/F-keys for anything reachable
+while a form field has focus.
 
 Untrusted text (names, subjects, bodies, e-mails) is rendered with :mod:`screens.text`
 (``lit`` for Content, ``cell`` for table cells); never build markup from it.
@@ -102,6 +106,8 @@ Extension = DeskCommand | ScreenAction
 
 #: Modules of this package that are part of the shell and register nothing.
 _SHELL = {"app", "registry", "base", "text", "widgets", "dialogs"}
+#: Modules whose extensions are declared here (:func:`later`): imported on first use.
+_declared: set[str] = set()
 
 #: Bumped by every ``register``: classes built before it are built again on next use.
 _generation = 0
@@ -147,6 +153,23 @@ class LazyModule:
 def lazy_module(name: str) -> Any:
     """``name`` imported on first use (see :class:`LazyModule`)."""
     return LazyModule(name)
+
+
+def later(module: str, name: str) -> Callable[..., Any]:
+    """``screens.<module>.<name>``, called with the caller's arguments, the module imported by
+    the first call (an extension's ``open`` or ``run`` declared without importing its module)."""
+    _declared.add(module)
+
+    def call(*args: Any) -> Any:
+        return getattr(importlib.import_module(f"screens.{module}"), name)(*args)
+
+    return call
+
+
+def pushes(module: str, screen: str) -> Callable[[DeskApp], None]:
+    """A ``DeskCommand.open`` showing a new ``screens.<module>.<screen>()`` (see :func:`later`)."""
+    make = later(module, screen)
+    return lambda app: app.push_screen(make())
 
 
 def find(slot: str | None, action_id: str) -> ScreenAction | None:
@@ -201,7 +224,8 @@ def build(cls: type[S]) -> type[S]:
 
 
 def discover() -> list[str]:
-    """Import every module of the ``screens`` package so their ``register`` calls run.
+    """Import every module of the ``screens`` package so their ``register`` calls run, but for
+    the ones whose extensions are declared here (they load on first use).
 
     A module that fails to import is skipped (and named in the result) so one broken extension
     cannot keep the desk from opening.
@@ -210,7 +234,7 @@ def discover() -> list[str]:
 
     failed = []
     for info in pkgutil.iter_modules(screens.__path__):
-        if info.name not in _SHELL and not info.name.startswith("_"):
+        if info.name not in _SHELL | _declared and not info.name.startswith("_"):
             try:
                 importlib.import_module(f"screens.{info.name}")
             except Exception:
@@ -222,3 +246,96 @@ def discover() -> list[str]:
 def visible(items: list[Any], supervisor: bool) -> list[Any]:
     """The entries this agent may see (role rules are still enforced by the services)."""
     return [i for i in items if supervisor or not i.supervisor_only]
+
+
+# The desk's own areas, in the order of their keys in the key bar.
+register(
+    CaseAction(id="case.correct", title="Correct customer", key="e",
+               help="Correct the customer's record under this case (old → new is kept)",
+               run=later("customer", "correct_from_case")),
+    DeskCommand(id="audit.open", title="Audit trail", key="A",
+                help="Who viewed, exported or changed what; verify the chain",
+                open=pushes("audit", "AuditScreen"), supervisor_only=True),
+    CustomerAction(id="audit.customer", title="Who viewed this customer", key="V",
+                   help="The audit trail of this customer and their cases",
+                   run=later("audit", "customer_trail"), supervisor_only=True),
+    CaseAction(id="replies.reply", title="Reply", key="m",
+               help="Write a reply from a template as a .eml file", run=later("replies", "reply")),
+    CaseAction(id="questions.answer", title="Answer from policy", key="q",
+               help="Answer the question by topic, quoting the policy, as a .eml file",
+               run=later("replies", "answer")),
+    CaseAction(id="disputes.advance", title="Dispute stage", key="t",
+               help="Move a dispute to its next stage", run=later("disputes", "advance_stage")),
+    CaseAction(id="disputes.open", title="Customer disputes this", key="y",
+               help="Open a dispute about this case", run=later("disputes", "open_dispute")),
+    CaseAction(id="cases.escalate", title="Escalate / de-escalate", key="E",
+               help="Flag for a supervisor (supervisors clear it)",
+               run=later("disputes", "escalate_or_clear")),
+    CaseAction(id="cases.override", title="Override deadline", key="O",
+               help="Record a justified deadline override",
+               run=later("disputes", "override_deadline"), supervisor_only=True),
+    CustomerAction(id="customers.merge", title="Merge", key="M",
+                   help="Merge another record of the same person into this one",
+                   run=later("duplicates", "merge_dialog")),
+    DeskCommand(id="customers.duplicates", title="Duplicate customers", key="D",
+                help="Customer records that look like the same person",
+                open=pushes("duplicates", "DuplicatesScreen")),
+    DeskCommand(id="inbox.open", title="Inbox", key="N",
+                help="Notices: cases given to you, reminders, customers' answers, warnings, "
+                     "escalations",
+                open=pushes("inbox", "InboxScreen")),
+    DeskCommand(id="intake.open", title="Intake", key="I",
+                help="Import mail; unmatched and quarantined items",
+                open=pushes("intake", "IntakeScreen")),
+    CustomerAction(id="privacy.opt_out", title="Opt out", key="o",
+                   help="Stop marketing to this customer now (transactional mail continues)",
+                   run=later("privacy", "opt_out")),
+    CustomerAction(id="privacy.erase", title="Erase", key="x",
+                   help="Erase this customer under their deletion request",
+                   run=later("privacy", "erase")),
+    CustomerAction(id="privacy.disclosure", title="Disclosure", key="d",
+                   help="Record who received this customer's data",
+                   run=later("privacy", "disclosure_dialog")),
+    CustomerAction(id="privacy.export", title="Export data", key="P",
+                   help="Write everything held about this customer to a file",
+                   run=later("privacy", "export_dialog")),
+    CustomerAction(id="privacy.under_13", title="Under 13", key="U",
+                   help="Flag a child under 13 and start the parental request",
+                   run=later("privacy", "under_13_dialog")),
+    CaseAction(id="privacy.case_opt_out", title="Opt out", key="o",
+               help="Opt the case's customer out of marketing, citing this case",
+               run=later("privacy", "case_opt_out")),
+    CaseAction(id="privacy.case_erase", title="Erase", key="x",
+               help="Erase the case's customer under this request (a deletion request: "
+                    "letter, notices, closed)", run=later("privacy", "case_erase")),
+    CaseAction(id="privacy.policy", title="Policy part", key="p",
+               help="The part of the privacy policy that governs this kind of case",
+               run=later("privacy", "policy_part")),
+    CustomerAction(id="records.email_add", title="Add e-mail", key="a",
+                   help="Add an e-mail address (kept in the record's history)",
+                   run=later("records", "add_email")),
+    CustomerAction(id="records.email_change", title="E-mail: primary/remove", key="E",
+                   help="Make an address the primary one, or remove it",
+                   run=later("records", "change_email")),
+    CustomerAction(id="records.product_add", title="Purchase/registration", key="b",
+                   help="Record a purchase or a product registration",
+                   run=later("records", "add_product")),
+    DeskCommand(id="answers.topic", title="Policy answer", key="Q",
+                help="A canned answer by topic, quoting the policy in force",
+                open=later("records", "topic_answer"), home_first=False),
+    CaseAction(id="records.attachment_save", title="Save attachment", key="f",
+               help="Save an attachment to a private file (never opened by the desk)",
+               run=later("records", "save_attachment")),
+    CaseAction(id="records.forward", title="Forward", key="F",
+               help="Forward a message of this case as a new .eml (recorded, audited)",
+               run=later("records", "forward_message")),
+    DeskCommand(id="reports.open", title="Reports", key="R",
+                help="Volume, on-time rate, breaches, days to close; chart per month or week",
+                open=pushes("reports", "ReportsScreen")),
+    DeskCommand(id="templates.open", title="Reply templates", key="T",
+                help="List and edit the reply templates",
+                open=pushes("templates", "TemplatesScreen"), supervisor_only=True),
+    DeskCommand(id="workload.open", title="Workload", key="W",
+                help="Open work per agent; reassign cases",
+                open=pushes("workload", "WorkloadScreen"), supervisor_only=True),
+)

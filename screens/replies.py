@@ -22,7 +22,6 @@ from helpdesk.domain import MessageDirection
 from helpdesk.services import answers, parsing, questions, replies, templates
 from helpdesk.services.readmodels import CaseDetail
 from screens.dialogs import Field, FormDialog, FormValues, say_saved
-from screens.registry import CaseAction, register
 from screens.text import lit
 from screens.widgets import focus_now
 
@@ -145,23 +144,14 @@ def answer_dialog(app: DeskApp, detail: CaseDetail) -> PreviewDialog:
         preview=lambda topic: questions.preview(desk, case_id=case.id, topic=topic))
 
 
-def _reply(app: DeskApp, detail: CaseDetail) -> None:
+def reply(app: DeskApp, detail: CaseDetail) -> None:
     app.push_screen(reply_dialog(app, detail), _written(app))
 
 
-def _answer(app: DeskApp, detail: CaseDetail) -> None:
+def answer(app: DeskApp, detail: CaseDetail) -> None:
     app.push_screen(answer_dialog(app, detail), _written(app))
 
 
 def _written(app: DeskApp) -> Callable[[replies.WrittenReply | None], None]:
     return say_saved(app, lambda r: f"Wrote {r.path}; recorded on case #{r.draft.case_id}.",
                      "Reply")
-
-
-register(
-    CaseAction(id="replies.reply", title="Reply", key="m",
-               help="Write a reply from a template as a .eml file", run=_reply),
-    CaseAction(id="questions.answer", title="Answer from policy", key="q",
-               help="Answer the question by topic, quoting the policy, as a .eml file",
-               run=_answer),
-)

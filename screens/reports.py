@@ -22,7 +22,7 @@ from helpdesk.errors import Invalid
 from helpdesk.services import parsing
 from helpdesk.wording import counted
 from screens.base import DeskScreen
-from screens.registry import DeskCommand, lazy_module, register
+from screens.registry import lazy_module
 from screens.text import cell, lit
 from screens.widgets import ListColumn, ListTable, Row, focus_now
 
@@ -200,10 +200,3 @@ class ReportsScreen(DeskScreen[None]):
         agents = self.query_one("#agents", ListTable)
         agents.set_items(r.agents)
         agents.display = bool(r.agents)
-
-
-register(DeskCommand(
-    id="reports.open", title="Reports",
-    help="Volume, on-time rate, breaches, days to close; chart per month or week",
-    key="R", open=lambda app: app.push_screen(ReportsScreen()),
-))

@@ -11,7 +11,6 @@ from helpdesk.services.context import Desk
 from helpdesk.services.templates import TemplateInfo
 from screens.base import ListScreen
 from screens.dialogs import Field, FormDialog, say_saved
-from screens.registry import DeskCommand, register
 from screens.text import cell
 from screens.widgets import ListColumn, Row
 
@@ -66,8 +65,3 @@ def template_form(desk: Desk, t: TemplateInfo) -> FormDialog[TemplateInfo]:
                                           templates.PLACEHOLDERS.items()),
         name="templates.edit", wide=True,
     )
-
-
-register(DeskCommand(id="templates.open", title="Reply templates", key="T",
-                     help="List and edit the reply templates",
-                     open=lambda app: app.push_screen(TemplatesScreen()), supervisor_only=True))

@@ -19,7 +19,6 @@ from helpdesk.services.readmodels import CaseSummary
 from helpdesk.wording import counted
 from screens.base import DeskChanged, DeskScreen
 from screens.dialogs import Field, FormDialog, FormValues
-from screens.registry import DeskCommand, register
 from screens.text import cell, days_left_text, lit, urgency
 from screens.widgets import ListColumn, ListTable, Row, focus_now
 
@@ -209,9 +208,3 @@ class WorkloadScreen(DeskScreen[None]):
             [Field.choice("assignee", "Agent", [*agents, ("nobody (unassigned)", "")]),
              Field.text("reason", "Reason (required)")],
             submit, name="workload.reassign", reload=self.action_reload), done)
-
-
-register(DeskCommand(
-    id="workload.open", title="Workload", help="Open work per agent; reassign cases",
-    key="W", open=lambda app: app.push_screen(WorkloadScreen()), supervisor_only=True,
-))

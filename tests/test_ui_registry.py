@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from helpdesk.services.readmodels import CaseDetail
 from screens import registry
 from screens.app import DeskApp
 from screens.case import CaseScreen
+from screens.dialogs import TextDialog
 from screens.main import MainScreen
 from tests.conftest import FakeClock
 from tests.test_ui_desk import settle
@@ -90,6 +92,31 @@ async def test_palette_hides_supervisor_commands_from_agents(
             titles = [t for t, _, _ in DeskCommands(app.screen)._entries()]
             assert "Say hello" in titles
             assert ("Boss only" in titles) is expected
+
+
+async def test_the_keymap_moves_the_keys_of_screens_that_load_on_first_use(
+    opened: Desk, tmp_path: Path
+) -> None:
+    """The desk's areas are declared without importing their screens (they load when first
+    used): a keymap entry still moves their keys, and the new key opens them."""
+    detail = cases.create(opened, kind="question", customer_id=None, subject="s")
+    keymap = {"reports.open": "f6", "privacy.policy": "f7"}
+    desk = replace(opened, settings=replace(opened.settings, keymap=keymap))
+    app = DeskApp(desk, state_file=tmp_path / "s.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("R")  # the key it had
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("f6")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ReportsScreen"
+        app.open_case(detail.case.id)
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog)
 
 
 def test_ui_state_round_trip_and_damage(tmp_path: Path) -> None:

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from helpdesk.db.models import Agent, ConsentEvent, Customer, CustomerEmail, SuppressionEntry
@@ -51,7 +50,7 @@ def hash_suppressed(session: Session, digest: str) -> bool:
     if session.get_bind().dialect.name == "postgresql":
         # a function with the owner's rights: in team mode agents may not read the list
         return bool(session.execute(
-            sa.select(sa.func.helpdesk_suppressed(digest, sa.cast(channels, ARRAY(sa.Text))))
+            sa.select(sa.func.helpdesk_suppressed(digest, sa.cast(channels, sa.ARRAY(sa.Text))))
         ).scalar_one())
     row = session.exec(
         select(SuppressionEntry.id).where(
