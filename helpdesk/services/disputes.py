@@ -15,7 +15,7 @@ from sqlmodel import Session
 from helpdesk.db.models import Case, Message
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.services import audit, cases, replies
+from helpdesk.services import audit, cases
 from helpdesk.services.context import Desk
 from helpdesk.services.readmodels import CaseDetail
 from helpdesk.services.validation import clean_text
@@ -129,6 +129,10 @@ def advance(
     to ``letter_out`` when given), or it names one already sent: an outbound message on the
     case, or a reference to a letter sent another way. Resolving or withdrawing closes the case.
     """
+    # Letters (templates, policy quotes, e-mail) load with the first move, not with the queues
+    # that list the stages (the main screen imports this module on the way to the desk).
+    from helpdesk.services import replies
+
     target = cases.parse_stage(to)
     note = clean_text(note, field="note", multiline=True)
     outcome = clean_text(outcome, field="outcome", multiline=True)
