@@ -62,6 +62,7 @@ desk = open_desk(db_url=sys.argv[1], agent="alice")
 DeskApp(desk)  # reads every extension's keys (extension discovery)
 print("classifier loaded:", "helpdesk.intake.classify" in sys.modules)
 print("mappers configured:", models.Case.__mapper__.configured)
+print("validators built:", models.Case.__pydantic_complete__)
 print("letter writing loaded:", "helpdesk.services.replies" in sys.modules)
 print("postgresql dialect loaded:", "sqlalchemy.dialects.postgresql" in sys.modules)
 print("extension screens loaded:", sorted(m for m in sys.modules if m in sys.argv[2:]))
@@ -79,6 +80,7 @@ def test_the_start_path_leaves_the_classifier_the_orm_and_the_other_screens_for_
     """Reading letters (the classifier's rules) and configuring every ORM mapper are not on the
     way to the first screen: the one is needed for intake, the other is done by the first
     query that needs it (the queue's, in a worker) rather than by the key check at start.
+    The tables' pydantic validators are built when first needed, which the desk never does.
     Neither is writing letters (templates, policy quotes, e-mail), SQLAlchemy's PostgreSQL
     dialect on a SQLite desk, nor the screens that open by a key: the desk knows their keys
     without importing them."""
@@ -89,6 +91,7 @@ def test_the_start_path_leaves_the_classifier_the_orm_and_the_other_screens_for_
     assert out.stdout.splitlines() == [
         "classifier loaded: False",
         "mappers configured: False",
+        "validators built: False",
         "letter writing loaded: False",
         f"postgresql dialect loaded: {desk.db.backend == 'postgresql'}",
         "extension screens loaded: []",

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from helpdesk.clock import utcnow
 from helpdesk.db.types import UTCDateTime
@@ -59,7 +60,17 @@ def declare_partial_indexes(dialect: str) -> None:
                 index.dialect_kwargs[f"{dialect}_where"] = sa.text(index.info["where"])
 
 
-class Versioned(SQLModel):
+class Table(SQLModel):
+    """Base of the desk's tables. Their pydantic validators and serializers are built the
+    first time one is needed (``defer_build``), not at import: rows come from SQLAlchemy and
+    nothing on the way to the first screen validates one through pydantic, while building them
+    for every table was about an eighth of this module's import (15-20 ms of CPU, measured on
+    a loaded machine)."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
+class Versioned(Table):
     """Optimistic locking: a stale UPDATE matches no row and raises instead of overwriting."""
 
     version: int = Field(default=1, nullable=False)
@@ -87,7 +98,7 @@ class Agent(Versioned, table=True):
     created_at: datetime = _now()
 
 
-class PolicyVersion(SQLModel, table=True):
+class PolicyVersion(Table, table=True):
     __tablename__ = "policy_version"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -122,7 +133,7 @@ class Customer(Versioned, table=True):
     erasure_id: int | None = Field(default=None, foreign_key="erasure.id")
 
 
-class CustomerEmail(SQLModel, table=True):
+class CustomerEmail(Table, table=True):
     __tablename__ = "customer_email"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -133,7 +144,7 @@ class CustomerEmail(SQLModel, table=True):
     created_at: datetime = _now()
 
 
-class CustomerProduct(SQLModel, table=True):
+class CustomerProduct(Table, table=True):
     """A product the customer bought or registered (Part I: purchase and registration data)."""
 
     __tablename__ = "customer_product"
@@ -187,7 +198,7 @@ class Case(Versioned, table=True):
     closed_at: datetime | None = _ts(default=None)
 
 
-class Message(SQLModel, table=True):
+class Message(Table, table=True):
     __tablename__ = "message"
     __table_args__ = (sa.Index("ix_message_case_at", "case_id", "at", "id"),)
 
@@ -214,7 +225,7 @@ class Message(SQLModel, table=True):
     redacted_at: datetime | None = _ts(default=None)
 
 
-class Attachment(SQLModel, table=True):
+class Attachment(Table, table=True):
     __tablename__ = "attachment"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -229,7 +240,7 @@ class Attachment(SQLModel, table=True):
     withheld: str | None = Field(default=None, sa_type=sa.Text)
 
 
-class CaseEvent(SQLModel, table=True):
+class CaseEvent(Table, table=True):
     """Case history: who did what, when. ``note`` is free text and is blanked by erasure."""
 
     __tablename__ = "case_event"
@@ -245,7 +256,7 @@ class CaseEvent(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=sa.Text)
 
 
-class ConsentEvent(SQLModel, table=True):
+class ConsentEvent(Table, table=True):
     __tablename__ = "consent_event"
     __table_args__ = (sa.Index("ix_consent_customer_at", "customer_id", "at", "id"),)
 
@@ -281,7 +292,7 @@ class Disclosure(Versioned, table=True):
     created_at: datetime = _now()
 
 
-class FieldChange(SQLModel, table=True):
+class FieldChange(Table, table=True):
     """Correction history: which field changed from what to what, by whom, for which case.
 
     The values are personal data (the identifying part): erasure blanks them and keeps the rest.
@@ -302,7 +313,7 @@ class FieldChange(SQLModel, table=True):
     values_erased: bool = Field(default=False, nullable=False)
 
 
-class Notification(SQLModel, table=True):
+class Notification(Table, table=True):
     """A notice in one agent's inbox. Ids, kinds and a text built from them; no personal data."""
 
     __tablename__ = "notification"
@@ -323,7 +334,7 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = _ts(default=None)
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(Table, table=True):
     """Append-only, hash-chained record of views, exports and changes. Ids and hashes only.
 
     ``seq`` is the event's position in the chain (1, 2, 3 ...), given when its unit of work
@@ -353,7 +364,7 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64, nullable=False, unique=True)
 
 
-class RequestVerification(SQLModel, table=True):
+class RequestVerification(Table, table=True):
     """How the requester of an access, correction or deletion case proved who they are.
 
     ``code`` is the desk's random code put in the acknowledgement; a reply from an address on
@@ -389,7 +400,7 @@ class DeskSetting(Versioned, table=True):
     updated_by_id: int | None = Field(default=None, foreign_key="agent.id")
 
 
-class DeskKey(SQLModel, table=True):
+class DeskKey(Table, table=True):
     """The one row saying which secret key this database's hashes and audit chain use.
 
     Only the key's fingerprint is here; the key itself lives in each desk's key file. The row
@@ -410,7 +421,7 @@ class DeskKey(SQLModel, table=True):
     recorded_at: datetime | None = _ts(default=None)
 
 
-class SuppressionEntry(SQLModel, table=True):
+class SuppressionEntry(Table, table=True):
     """A suppressed address, known only by its keyed hash (HMAC-SHA256 of the normalised e-mail)."""
 
     __tablename__ = "suppression_entry"
@@ -446,7 +457,7 @@ class IntakeItem(Versioned, table=True):
     resolved_case_id: int | None = Field(default=None, foreign_key="support_case.id")
 
 
-class Erasure(SQLModel, table=True):
+class Erasure(Table, table=True):
     """The erasure ledger: enough to prove and re-apply an erasure, with no personal data."""
 
     __tablename__ = "erasure"
@@ -462,7 +473,7 @@ class Erasure(SQLModel, table=True):
     agent_id: int | None = Field(default=None, foreign_key="agent.id")
 
 
-class BackupCopy(SQLModel, table=True):
+class BackupCopy(Table, table=True):
     """A backup made by ``helpdesk backup``: where, when, and until when it is kept. An erasure
     lists the ones made before it as copies that still hold the person until they expire."""
 
@@ -476,7 +487,7 @@ class BackupCopy(SQLModel, table=True):
     removed_at: datetime | None = _ts(default=None)
 
 
-class ErasedAddress(SQLModel, table=True):
+class ErasedAddress(Table, table=True):
     """One erased address (keyed hash) and when its erasure was requested: what the importer
     asks, under the same lock as erasure, to know that a letter belongs to an erased person.
     Derived from :attr:`Erasure.email_hashes`, so a restore can always rebuild it."""
