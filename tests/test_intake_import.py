@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from helpdesk.db.models import (
@@ -120,6 +121,42 @@ def test_reply_wakes_a_waiting_case_and_bumps_its_version(
     with pytest.raises(Conflict):
         cases.set_status(desk, case_id=case_id, status="closed",
                          expected_version=waiting.case.version)
+
+
+def test_an_everyday_import_is_one_unit_of_work_with_one_lookup_per_question(
+    desk: Desk, ann: int, tmp_path: Path
+) -> None:
+    """A reply to a waiting case and a new letter, the import a team makes all day: the agent
+    is checked once, in the same unit of work that files the mail; whether any of it was
+    imported before is asked in one statement; the case the reply joins is written once."""
+    bob = customers.create(desk, name="Bob Example", emails=["bob@example.com"]).id
+    case_id = run(desk, tmp_path, [mail()], "a").case_ids[0]
+    cases.set_status(desk, case_id=case_id, status="waiting")
+    seen: list[str] = []
+    commits: list[object] = []
+
+    def statement(conn, cursor, text, *args):  # type: ignore[no-untyped-def]
+        seen.append(" ".join(text.split()))
+
+    def commit(conn):  # type: ignore[no-untyped-def]
+        commits.append(conn)
+
+    sa.event.listen(desk.db.engine, "before_cursor_execute", statement)
+    sa.event.listen(desk.db.engine, "commit", commit)
+    try:
+        r = run(desk, tmp_path, [
+            mail(msgid="<r@x>", extra="In-Reply-To: <m1@example.com>", body="Any news?"),
+            mail(frm="bob@example.com", msgid="<b@x>")], "b")
+    finally:
+        sa.event.remove(desk.db.engine, "before_cursor_execute", statement)
+        sa.event.remove(desk.db.engine, "commit", commit)
+    assert (r.threaded, r.new_cases) == (1, 1)
+    assert cases.get(desk, case_id).case.status is CaseStatus.OPEN
+    assert count(desk, Case, Case.customer_id == bob) == 1
+    assert len(commits) == 1
+    assert len([t for t in seen if t.startswith("SELECT agent.")]) == 1
+    assert len([t for t in seen if t.startswith("SELECT") and "content_hash" in t]) == 1
+    assert len([t for t in seen if t.startswith("UPDATE support_case")]) == 1
 
 
 def test_reimport_adds_nothing(desk: Desk, ann: int, tmp_path: Path) -> None:

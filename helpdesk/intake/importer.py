@@ -320,21 +320,23 @@ class BatchImporter:
     ) -> tuple[set[str], set[str]]:
         """Which of these message ids and content hashes the desk already holds (in messages,
         and with ``items`` also in quarantined intake items)."""
+        wanted = [sa.select(sa.literal("id"), _MESSAGES.c.message_id)
+                  .where(_MESSAGES.c.message_id.in_(_id_forms(ids))),
+                  sa.select(sa.literal("hash"), _MESSAGES.c.content_hash)
+                  .where(_MESSAGES.c.content_hash.in_(hashes))]
+        if items:
+            wanted += [sa.select(sa.literal("id"), _ITEMS.c.message_id_header)
+                       .where(_ITEMS.c.message_id_header.in_(ids)),
+                       sa.select(sa.literal("hash"), _ITEMS.c.content_hash)
+                       .where(_ITEMS.c.content_hash.in_(hashes))]
         known_ids: set[str] = set()
         known_hashes: set[str] = set()
-        if ids:
-            known_ids = {_bracketed(m) for m in self.s.exec(
-                select(Message.message_id).where(col(Message.message_id).in_(_id_forms(ids)))
-            ) if m}
-            if items:
-                known_ids |= {m for m in self.s.exec(select(IntakeItem.message_id_header).where(
-                    col(IntakeItem.message_id_header).in_(ids))) if m}
-        if hashes:
-            known_hashes = {h for h in self.s.exec(
-                select(Message.content_hash).where(col(Message.content_hash).in_(hashes))) if h}
-            if items:
-                known_hashes |= {h for h in self.s.exec(select(IntakeItem.content_hash).where(
-                    col(IntakeItem.content_hash).in_(hashes))) if h}
+        if ids or hashes:  # one statement: every kind of duplicate is asked at once
+            for kind, value in self.db.execute(sa.union_all(*wanted)):
+                if value and kind == "id":
+                    known_ids.add(_bracketed(value))
+                elif value:
+                    known_hashes.add(value)
         return known_ids, known_hashes
 
     def duplicate(self, mail: ParsedMail) -> bool:
@@ -641,33 +643,40 @@ class BatchImporter:
         self.s.add(item)
         self.counts.item_ids.append(item.id or 0)
 
+    def _bump(self, case_ids: list[int]) -> None:
+        """Give the cases that got mail a new version (anyone editing one sees that mail
+        arrived) and open those waiting on a customer who answered: one write per case, after
+        reading their status locked, so the history says exactly which ones it opened."""
+        rows = self.db.execute(
+            sa.select(_CASES.c.id, _CASES.c.status, _CASES.c.assignee_id, _CASES.c.kind)
+            .where(_CASES.c.id.in_(case_ids)).with_for_update(key_share=True)
+        ).all()
+        waiting = [r for r in rows
+                   if r.id in self._woken and r.status == CaseStatus.WAITING.value]
+        values: dict[str, Any] = {"version": _CASES.c.version + 1, "updated_at": self.now}
+        if waiting:
+            values["status"] = sa.case((_CASES.c.id.in_([r.id for r in waiting]),
+                                        CaseStatus.OPEN.value), else_=_CASES.c.status)
+        self.db.execute(sa.update(_CASES).where(_CASES.c.id.in_(case_ids)).values(**values))
+        self._events += [self._event(r.id, "status", from_value=CaseStatus.WAITING.value,
+                                     to_value=CaseStatus.OPEN.value, note="customer replied")
+                         for r in waiting]
+        for r in waiting:
+            inbox.notify(self.s, self.desk, kind=inbox.NoticeKind.REPLY, case_id=r.id,
+                         to=[r.assignee_id], text=f"{inbox.case_label(r.id, r.kind)}: the "
+                         "customer answered while it was waiting on them (a verification or "
+                         "document may have arrived)")
+        # ORM copies of these cases in this session are now stale
+        for obj in list(self.s.identity_map.values()):
+            if isinstance(obj, Case) and obj.id in self._touched:
+                self.s.expire(obj)
+
     def write(self) -> None:
         """Write what was collected and give the cases that got mail a new version."""
         if self._attachments:
             self.db.execute(sa.insert(_ATTACHMENTS), self._attachments)
-        if self._woken:
-            waiting = self.db.execute(
-                sa.update(_CASES)
-                .where(_CASES.c.id.in_(sorted(self._woken)),
-                       _CASES.c.status == CaseStatus.WAITING.value)
-                .values(status=CaseStatus.OPEN.value)
-                .returning(_CASES.c.id, _CASES.c.assignee_id, _CASES.c.kind)
-            ).all()
-            self._events += [self._event(i, "status", from_value=CaseStatus.WAITING.value,
-                                         to_value=CaseStatus.OPEN.value, note="customer replied")
-                             for i, _, _ in waiting]
-            for case_id, assignee, kind in waiting:
-                inbox.notify(self.s, self.desk, kind=inbox.NoticeKind.REPLY, case_id=case_id,
-                             to=[assignee], text=f"{inbox.case_label(case_id, kind)}: the customer "
-                             "answered while it was waiting on them (a verification or document "
-                             "may have arrived)")
-        if self._touched:  # a new version: anyone editing the case sees that mail arrived
-            self.db.execute(sa.update(_CASES).where(_CASES.c.id.in_(sorted(self._touched)))
-                           .values(version=_CASES.c.version + 1, updated_at=self.now))
-            # ORM copies of these cases in this session are now stale
-            for obj in list(self.s.identity_map.values()):
-                if isinstance(obj, Case) and obj.id in self._touched:
-                    self.s.expire(obj)
+        if self._touched:
+            self._bump(sorted(self._touched))
         if self._events:
             self.db.execute(sa.insert(_EVENTS), self._events)
         self._attachments, self._events = [], []

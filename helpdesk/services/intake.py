@@ -134,14 +134,17 @@ def import_paths(
     progress: Callable[[Progress], None] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportResult:
-    """Import every message under ``paths``; ``progress`` is called after each batch."""
+    """Import every message under ``paths``; ``progress`` is called after each batch.
+
+    Each batch is one unit of work, which checks the agent first: an agent who may not import
+    is refused before anything is written, without a unit of work of its own (at most one
+    batch is read in vain). An import that finds no mail still checks the agent.
+    """
     found = discover(paths)
-    with desk.db.session() as s:
-        desk.actor(s)  # refuse before reading anything
     total = sum(src.size for src in found)
     counts = Counts()
     batch: list[Prepared] = []
-    done = 0
+    done, committed = 0, False
     for src in found:
         position = 0
         for raw in read(src, desk.settings.tz):
@@ -149,12 +152,15 @@ def import_paths(
             position = raw.consumed
             if len(batch) >= batch_size:
                 _commit(desk, batch, counts)
-                batch = []
+                batch, committed = [], True
                 if progress:
                     progress(Progress(done + position, total, counts.seen))
         done += src.size
     if batch:
         _commit(desk, batch, counts)
+    elif not committed:
+        with desk.db.session() as s:
+            desk.actor(s)
     if progress:
         progress(Progress(total, total, counts.seen))
     return ImportResult(
