@@ -9,7 +9,6 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -151,15 +150,28 @@ _ATTACHMENT_COLUMNS = (
 )
 
 
+#: What the case screen shows of a message (:func:`message_from` reads them by name).
+_SHOWN_MESSAGE = ("id", "direction", "at", "from_address", "to_address", "cc_address",
+                  "subject", "body", "message_id")
+#: ... and of a history entry (:func:`case_event_from`).
+_SHOWN_EVENT = ("id", "at", "action", "from_value", "to_value", "note")
+
+
+# The thread and the history are read as plain rows of the columns shown, not as ORM objects:
+# a busy case's thread and history grow all day, and making an object of each row cost the
+# desk more than the database took to read them.
 @cache
 def _thread() -> sa.Select[Any]:
-    """A case's thread, one row per message and attachment (a message without any: one)."""
+    """A case's thread, one row per message and attachment (a message without any: one): the
+    message's shown columns, its author's display name, then ``_ATTACHMENT_COLUMNS``."""
+    message, author = Message.__table__, Agent.__table__  # type: ignore[attr-defined]
     return (
-        sa.select(Message, Agent.display_name, *_ATTACHMENT_COLUMNS)
-        .join(Agent, col(Agent.id) == col(Message.author_id), isouter=True)
-        .join(Attachment, col(Attachment.message_id) == col(Message.id), isouter=True)
-        .where(Message.case_id == _CASE_ID)
-        .order_by(col(Message.at), col(Message.id), col(Attachment.id))
+        sa.select(*(message.c[name] for name in _SHOWN_MESSAGE),
+                  author.c.display_name.label("author_name"), *_ATTACHMENT_COLUMNS)
+        .join(author, author.c.id == message.c.author_id, isouter=True)
+        .join(Attachment, col(Attachment.message_id) == message.c.id, isouter=True)
+        .where(message.c.case_id == _CASE_ID)
+        .order_by(message.c.at, message.c.id, col(Attachment.id))
     )
 
 
@@ -167,18 +179,21 @@ def _thread() -> sa.Select[Any]:
 def _history() -> sa.Select[Any]:
     """A case's history with its actors' display names, and those of the agents an
     assignment entry names (its values are their login names)."""
-    moved_from, moved_to = aliased(Agent), aliased(Agent)
+    event = CaseEvent.__table__  # type: ignore[attr-defined]
+    actor, moved_from, moved_to = (Agent.__table__.alias(name)  # type: ignore[attr-defined]
+                                   for name in ("actor", "moved_from", "moved_to"))
     return (
-        sa.select(CaseEvent, Agent.display_name, moved_from.display_name,
-                  moved_to.display_name)
-        .join(Agent, col(Agent.id) == col(CaseEvent.actor_id), isouter=True)
-        .join(moved_from, sa.and_(CaseEvent.action == "assigned",
-                                  col(moved_from.name) == col(CaseEvent.from_value)),
-              isouter=True)
-        .join(moved_to, sa.and_(CaseEvent.action == "assigned",
-                                col(moved_to.name) == col(CaseEvent.to_value)), isouter=True)
-        .where(CaseEvent.case_id == _CASE_ID)
-        .order_by(col(CaseEvent.at), col(CaseEvent.id))
+        sa.select(*(event.c[name] for name in _SHOWN_EVENT),
+                  actor.c.display_name.label("actor_name"),
+                  moved_from.c.display_name.label("from_name"),
+                  moved_to.c.display_name.label("to_name"))
+        .join(actor, actor.c.id == event.c.actor_id, isouter=True)
+        .join(moved_from, sa.and_(event.c.action == "assigned",
+                                  moved_from.c.name == event.c.from_value), isouter=True)
+        .join(moved_to, sa.and_(event.c.action == "assigned",
+                                moved_to.c.name == event.c.to_value), isouter=True)
+        .where(event.c.case_id == _CASE_ID)
+        .order_by(event.c.at, event.c.id)
     )
 
 
@@ -189,15 +204,16 @@ def detail(s: Session, desk: Desk, case: Case, *,
     the case points to (``names``: the values of ``_names()`` when the caller read them with the
     case), the record corrections, and the verification for kinds that need it. (A case is
     read on every open and after every change, so each statement counts.)"""
-    thread: dict[int, tuple[Message, str | None, list[AttachmentInfo]]] = {}
-    for row in s.execute(_thread(), {"case_id": case.id}):
-        message, author = row[0], row[1]
-        _, _, files = thread.setdefault(message.id or 0, (message, author, []))
-        if row[2] is not None:
-            files.append(_attachment_info(row[2:]))
-    events = s.execute(_history(), {"case_id": case.id}).all()
-    agents = {login: shown for e, _, from_name, to_name in events
-              for login, shown in ((e.from_value, from_name), (e.to_value, to_name))
+    conn = s.connection()
+    thread: dict[int, tuple[Any, list[AttachmentInfo]]] = {}
+    first_file = len(_SHOWN_MESSAGE) + 1
+    for row in conn.execute(_thread(), {"case_id": case.id}):
+        _, files = thread.setdefault(row.id, (row, []))
+        if row[first_file] is not None:
+            files.append(_attachment_info(row[first_file:]))
+    events = conn.execute(_history(), {"case_id": case.id}).all()
+    agents = {login: shown for e in events
+              for login, shown in ((e.from_value, e.from_name), (e.to_value, e.to_name))
               if login and shown is not None}
     if names is None:
         names = tuple(s.execute(_names_of_case(), {"case_id": case.id}).one())
@@ -221,10 +237,9 @@ def detail(s: Session, desk: Desk, case: Case, *,
         closed_at=case.closed_at,
         created_at=case.created_at,
         updated_at=case.updated_at,
-        messages=tuple(
-            message_from(m, author, tuple(files)) for m, author, files in thread.values()
-        ),
-        events=tuple(case_event_from(e, actor, agents) for e, actor, _, _ in events),
+        messages=tuple(message_from(m, m.author_name, tuple(files))
+                       for m, files in thread.values()),
+        events=tuple(case_event_from(e, e.actor_name, agents) for e in events),
         rule_due_at=case.rule_due_at,
         policy_note=policy_note,
         corrections=field_changes(s, col(FieldChange.case_id) == case.id),

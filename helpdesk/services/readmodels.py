@@ -13,6 +13,8 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Row
+
 from helpdesk import clock
 from helpdesk.db.models import Agent, Case, CaseEvent, Customer, CustomerEmail, Message
 from helpdesk.domain import (
@@ -308,8 +310,9 @@ class MessageInfo:
 
 
 def message_from(
-    m: Message, author_name: str | None, attachments: tuple[AttachmentInfo, ...] = ()
+    m: Message | Row[Any], author_name: str | None, attachments: tuple[AttachmentInfo, ...] = ()
 ) -> MessageInfo:
+    """The message as shown, from its object or a row of (at least) its shown columns."""
     return MessageInfo(
         id=m.id or 0,
         direction=MessageDirection(m.direction),
@@ -341,9 +344,10 @@ class CaseEventInfo:
     to_shown: str | None = None
 
 
-def case_event_from(e: CaseEvent, actor_name: str | None,
+def case_event_from(e: CaseEvent | Row[Any], actor_name: str | None,
                     agents: Mapping[str, str] | None = None) -> CaseEventInfo:
-    """The entry, its values also as shown; ``agents`` maps login names to display names."""
+    """The entry (its object or a row of its shown columns), its values also as shown;
+    ``agents`` maps login names to display names."""
 
     def shown(value: str | None) -> str | None:
         if value is None:
