@@ -9,7 +9,7 @@ from sqlmodel import select
 from helpdesk.db.models import Attachment, AuditEvent, FieldChange, Message
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, Queue, Role
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
-from helpdesk.services import agents, cases, customers, policy
+from helpdesk.services import agents, cases, customers, policy, verification
 from helpdesk.services.context import Desk
 
 
@@ -286,6 +286,36 @@ def test_note_on_a_case_reassigned_meanwhile_goes_in_beside_the_reassignment(
     with pytest.raises(Conflict, match="changed by bob"):  # a decision on a stale copy is not
         cases.set_status(bob, case_id=c.case.id, status="open",
                          expected_version=opened.case.version)
+
+
+def test_a_request_that_needs_verification_opens_in_as_many_statements_as_a_question(
+    desk: Desk, bob: Desk
+) -> None:
+    """Its verification (code sent, how, when and by whom verified) is read with the case."""
+    def statements(case_id: int) -> tuple[cases.CaseDetail, int]:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+            seen.append(statement)
+
+        sa.event.listen(desk.db.engine, "before_cursor_execute", count)
+        try:
+            return cases.get(desk, case_id), len(seen)
+        finally:
+            sa.event.remove(desk.db.engine, "before_cursor_execute", count)
+
+    customer = make_customer(desk)
+    question = cases.create(desk, kind="question", customer_id=customer).case.id
+    deletion = cases.create(desk, kind="deletion", customer_id=customer).case.id
+    _, asked = statements(question)
+    d, unverified = statements(deletion)
+    assert d.verification is not None and not d.verification.verified
+    verification.verify(bob, case_id=deletion, method="postal_letter")
+    d, verified = statements(deletion)
+    assert unverified == verified == asked
+    assert d.verification is not None and d.verification.verified
+    assert d.verification.verified_by == "bob" and d.verification.verified_at is not None
+    assert d.verification.method is not None and d.verification.method.value == "postal_letter"
 
 
 def test_opening_a_case_costs_the_same_statements_however_long_its_thread_and_history(

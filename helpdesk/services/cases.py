@@ -24,6 +24,7 @@ from helpdesk.db.models import (
     IntakeItem,
     Message,
     PolicyVersion,
+    RequestVerification,
     touch,
 )
 from helpdesk.domain import CaseKind, CaseStatus, DisputeStage, MessageDirection, Queue, Role
@@ -114,16 +115,26 @@ def get(desk: Desk, case_id: int) -> CaseDetail:
 
 
 #: What a case points to, named as the case screen shows it: its customer's name, its
-#: assignee's display name, its policy version's label, and when the first policy version
-#: took effect (said of a case from before it). Subqueries of a select from ``support_case``,
-#: so that they are read in the statement that reads the case (or in one of their own).
+#: assignee's display name, its policy version's label, when the first policy version took
+#: effect (said of a case from before it), and its verification (whether a code was sent,
+#: when and how the requester was verified, by whom). Subqueries of a select from
+#: ``support_case``, so that they are read in the statement that reads the case (or in one of
+#: their own).
 def _names() -> tuple[sa.ScalarSelect[Any], ...]:
+    verification_of_case = RequestVerification.case_id == Case.id
     return (
         sa.select(Customer.name).where(Customer.id == Case.customer_id).scalar_subquery(),
         sa.select(Agent.display_name).where(Agent.id == Case.assignee_id).scalar_subquery(),
         sa.select(PolicyVersion.label).where(PolicyVersion.id == Case.policy_version_id)
         .scalar_subquery(),
         sa.select(func.min(PolicyVersion.effective_on)).scalar_subquery(),
+        sa.select(func.count()).where(verification_of_case).scalar_subquery(),
+        sa.select(RequestVerification.verified_at).where(verification_of_case)
+        .scalar_subquery(),
+        sa.select(RequestVerification.method).where(verification_of_case).scalar_subquery(),
+        sa.select(Agent.name).join(RequestVerification,
+                                   col(RequestVerification.verified_by_id) == col(Agent.id))
+        .where(verification_of_case).scalar_subquery(),
     )
 
 
@@ -199,11 +210,11 @@ def _history() -> sa.Select[Any]:
 
 def detail(s: Session, desk: Desk, case: Case, *,
            names: tuple[Any, ...] | None = None) -> CaseDetail:
-    """The case as the case screen shows it, in four or five statements whatever its size: the
-    thread with its attachments, the history with the agents it names, the names and policy
-    the case points to (``names``: the values of ``_names()`` when the caller read them with the
-    case), the record corrections, and the verification for kinds that need it. (A case is
-    read on every open and after every change, so each statement counts.)"""
+    """The case as the case screen shows it, in three or four statements whatever its size:
+    the thread with its attachments, the history with the agents it names, the names, policy
+    and verification the case points to (``names``: the values of ``_names()`` when the caller
+    read them with the case), and the record corrections. (A case is read on every open and
+    after every change, so each statement counts.)"""
     conn = s.connection()
     thread: dict[int, tuple[Any, list[AttachmentInfo]]] = {}
     first_file = len(_SHOWN_MESSAGE) + 1
@@ -217,7 +228,8 @@ def detail(s: Session, desk: Desk, case: Case, *,
               if login and shown is not None}
     if names is None:
         names = tuple(s.execute(_names_of_case(), {"case_id": case.id}).one())
-    customer_name, assignee_name, policy_label, first_policy = names
+    (customer_name, assignee_name, policy_label, first_policy,
+     code_sent, verified_at, method, verified_by) = names
     policy_note = None
     if not case.policy_version_id:
         policy_note = (f"received before any loaded policy version (the first takes effect "
@@ -245,7 +257,9 @@ def detail(s: Session, desk: Desk, case: Case, *,
         corrections=field_changes(s, col(FieldChange.case_id) == case.id),
         received_by=(case.classification or {}).get("received_by"),
         intake_notes=tuple((case.classification or {}).get("notes") or ()),
-        verification=verification.info(s, case),
+        verification=verification.state(case, code_sent=bool(code_sent),
+                                        verified_at=verified_at, method=method,
+                                        verified_by=verified_by),
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -90,13 +91,22 @@ def info(s: Session, case: Case) -> VerificationInfo | None:
         return None
     row = _row(s, case.id or 0)
     by = s.get(Agent, row.verified_by_id) if row and row.verified_by_id else None
+    return state(case, code_sent=row is not None, verified_at=row.verified_at if row else None,
+                 method=row.method if row else None, verified_by=by.name if by else None)
+
+
+def state(case: Case, *, code_sent: bool, verified_at: datetime | None, method: str | None,
+          verified_by: str | None) -> VerificationInfo | None:
+    """:func:`info` from values already read (opening a case reads them with the case)."""
+    if not required(case.kind):
+        return None
     return VerificationInfo(
         case_id=case.id or 0,
-        verified=bool(row and row.verified_at),
-        method=VerificationMethod(row.method) if row and row.method else None,
-        verified_at=row.verified_at if row else None,
-        verified_by=by.name if by else None,
-        code_sent=row is not None,
+        verified=verified_at is not None,
+        method=VerificationMethod(method) if method else None,
+        verified_at=verified_at,
+        verified_by=verified_by,
+        code_sent=code_sent,
     )
 
 
