@@ -128,7 +128,8 @@ def test_an_everyday_import_is_one_unit_of_work_with_one_lookup_per_question(
 ) -> None:
     """A reply to a waiting case and a new letter, the import a team makes all day: the agent
     is checked once, in the same unit of work that files the mail; whether any of it was
-    imported before is asked in one statement; the case the reply joins is written once."""
+    imported before is asked in one statement; the case the reply names is looked up once
+    (with whether it awaits its requester's code) and written once."""
     bob = customers.create(desk, name="Bob Example", emails=["bob@example.com"]).id
     case_id = run(desk, tmp_path, [mail()], "a").case_ids[0]
     cases.set_status(desk, case_id=case_id, status="waiting")
@@ -145,7 +146,7 @@ def test_an_everyday_import_is_one_unit_of_work_with_one_lookup_per_question(
     sa.event.listen(desk.db.engine, "commit", commit)
     try:
         r = run(desk, tmp_path, [
-            mail(msgid="<r@x>", extra="In-Reply-To: <m1@example.com>", body="Any news?"),
+            mail(msgid="<r@x>", subject=f"Re: Hello [Case #{case_id}]", body="Any news?"),
             mail(frm="bob@example.com", msgid="<b@x>")], "b")
     finally:
         sa.event.remove(desk.db.engine, "before_cursor_execute", statement)
@@ -157,6 +158,7 @@ def test_an_everyday_import_is_one_unit_of_work_with_one_lookup_per_question(
     assert len([t for t in seen if t.startswith("SELECT agent.")]) == 1
     assert len([t for t in seen if t.startswith("SELECT") and "content_hash" in t]) == 1
     assert len([t for t in seen if t.startswith("UPDATE support_case")]) == 1
+    assert not [t for t in seen if t.startswith("SELECT request_verification")]
 
 
 def test_reimport_adds_nothing(desk: Desk, ann: int, tmp_path: Path) -> None:

@@ -89,6 +89,12 @@ _ITEMS = IntakeItem.__table__
 _ATTACHMENTS = Attachment.__table__
 
 
+def _awaiting_code(case_id: sa.ColumnElement[int]) -> sa.Exists:
+    """Whether the case's requester was sent a code and is not verified yet."""
+    return sa.exists().where(col(RequestVerification.case_id) == case_id,
+                             col(RequestVerification.verified_at).is_(None))
+
+
 @dataclass
 class Counts:
     """What an import did, message by message."""
@@ -289,16 +295,18 @@ class BatchImporter:
                 if mid:
                     self._thread_ids[_bracketed(mid)] = case_id
         tags = {int(t) for m in mails if m.subject for t in _CASE_TAG.findall(m.subject)}
-        if tags:
-            self._tagged.update(self.s.exec(
-                select(Case.id, Case.customer_id).where(col(Case.id).in_(tags))
-            ).all())
-        threads = {c for c in self._thread_ids.values() if c is not None} | tags
+        if tags:  # with whether each awaits its requester's code (see _awaiting)
+            for case_id, customer_id, awaiting in self.s.exec(
+                select(Case.id, Case.customer_id, _awaiting_code(col(Case.id)))
+                .where(col(Case.id).in_(tags))
+            ):
+                self._tagged[case_id or 0] = customer_id
+                if awaiting:
+                    self._awaiting.add(case_id or 0)
+        threads = {c for c in self._thread_ids.values() if c is not None} - tags
         if threads:
             self._awaiting.update(self.s.exec(
-                select(RequestVerification.case_id)
-                .where(col(RequestVerification.case_id).in_(threads),
-                       col(RequestVerification.verified_at).is_(None))
+                select(Case.id).where(col(Case.id).in_(threads), _awaiting_code(col(Case.id)))
             ).all())
 
     def open_cases(self, customer_id: int) -> list[_OpenCase]:
