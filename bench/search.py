@@ -6,11 +6,14 @@ Each fragment is looked up with the service call ``customers.find(desk, fragment
 work, actor check, query, read models) and with the bare query the service runs for it:
 
 * SQLite (default): the FTS5 query through the stdlib ``sqlite3`` module on the same file;
-* PostgreSQL (``--db URL``): the statement the service runs (``PostgresSearch.statement``: the
-  pg_trgm ``LIKE`` passes, people first) through a bare ``psycopg`` connection in autocommit,
-  without the service's check of the agent, on the same database.
+* PostgreSQL (``--db URL``): the plain pg_trgm query (:func:`_trigram_statement`: the two
+  ``LIKE`` passes through the trigram indexes, people first, that the service ran before it
+  read the first customers itself) through a bare ``psycopg`` connection in autocommit,
+  without the service's check of the agent, on the same database. The statement the service
+  runs now (``PostgresSearch.statement``) is timed bare the same way: the ``plan`` figures.
 
-Figures: p50 and p95 per fragment length.
+Figures: p50 and p95 per fragment length (value: the service, or the bare plan; baseline: the
+bare query). A summary on stderr gives each length's p95s in milliseconds beside the ratio.
 
 The machine is shared, so a single timing is mostly scheduler noise: each fragment is run once
 untimed by both (warm pages, as when someone types), then each sample is the best of
@@ -28,7 +31,14 @@ from contextlib import closing
 
 from bench._demodb import bench_desk, demo_database
 from bench.common import Figure, Options, desk_home, percentile, server_settings, workdir
-from helpdesk.db.search import DEFAULT_LIMIT, SUBSTRING_MIN_CHARS, PostgresSearch, fold
+from helpdesk.db.search import (
+    DEFAULT_LIMIT,
+    SUBSTRING_MIN_CHARS,
+    PostgresSearch,
+    fold,
+    pg_patterns,
+    tokens,
+)
 from helpdesk.services import customers
 from helpdesk.services.context import Desk
 
@@ -73,32 +83,58 @@ def _raw_query(fragment: str) -> tuple[str, str]:
             f"LIMIT {DEFAULT_LIMIT}", phrase + "*")
 
 
+def _trigram_statement(fragment: str) -> tuple[str, dict[str, object]] | None:
+    """The plain pg_trgm search (``psycopg`` parameters): name matches, then the other
+    matches, each pass the first ``DEFAULT_LIMIT`` rows the trigram index gives, shown in id
+    order. None when ``fragment`` has nothing to search for."""
+    toks = [t for t in (t.replace("\x00", "") for t in tokens(fragment)) if t]
+    if not toks:
+        return None
+    patterns = pg_patterns(toks)
+    in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
+    in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
+    shown = "customer_id, name, emails, company, phone"
+    sql = (f"SELECT {shown} FROM ("
+           f"(SELECT 0 AS pass, {shown} FROM customer_search WHERE {in_name} "
+           "LIMIT %(limit)s) UNION ALL "
+           f"(SELECT 1, {shown} FROM customer_search WHERE {in_doc} "
+           f"AND NOT coalesce({in_name}, false) LIMIT %(limit)s)"
+           ") hits ORDER BY pass, customer_id LIMIT %(limit)s")
+    return sql, {"limit": DEFAULT_LIMIT, **patterns}
+
+
 def _measure(
-    desk: Desk, frags: list[str], raw: Callable[[str], int]
-) -> tuple[list[float], list[float]]:
-    """Best-of-``TRIES`` seconds per fragment: the service call, and ``raw`` (which runs the
-    bare query and returns its number of rows)."""
-    service, bare = [], []
+    desk: Desk, frags: list[str], *bare: Callable[[str], int]
+) -> tuple[list[float], ...]:
+    """Best-of-``TRIES`` seconds per fragment: the service call, then each of ``bare`` (which
+    runs a bare query and returns its number of rows)."""
+    timings: tuple[list[float], ...] = tuple([] for _ in range(len(bare) + 1))
+    calls: tuple[Callable[[str], object], ...] = (lambda f: customers.find(desk, f), *bare)
     for frag in frags:
-        hits = customers.find(desk, frag)  # untimed: warms both paths
-        if raw(frag) != len(hits):
-            raise RuntimeError(f"service and raw query disagree on {frag!r}")
-        best_service = best_bare = float("inf")
+        hits = customers.find(desk, frag)  # untimed: warms every path
+        if any(query(frag) != len(hits) for query in bare):
+            raise RuntimeError(f"service and bare query disagree on {frag!r}")
+        best = [float("inf")] * len(calls)
         for _ in range(TRIES):
-            start = time.perf_counter()
-            customers.find(desk, frag)
-            best_service = min(best_service, time.perf_counter() - start)
-            start = time.perf_counter()
-            raw(frag)
-            best_bare = min(best_bare, time.perf_counter() - start)
-        service.append(best_service)
-        bare.append(best_bare)
-    return service, bare
+            for i, call in enumerate(calls):
+                start = time.perf_counter()
+                call(frag)
+                best[i] = min(best[i], time.perf_counter() - start)
+        for samples, seconds in zip(timings, best, strict=True):
+            samples.append(seconds)
+    return timings
 
 
-def _percentiles(length: int, service: list[float], bare: list[float]) -> list[Figure]:
-    return [Figure(f"find {length} chars p{pct} (ms)", percentile(service, pct) * 1000,
+def _percentiles(length: int, what: str, timed: list[float], bare: list[float]) -> list[Figure]:
+    return [Figure(f"{what} {length} chars p{pct} (ms)", percentile(timed, pct) * 1000,
                    percentile(bare, pct) * 1000, "ms") for pct in (50, 95)]
+
+
+def _summary(length: int, service: list[float], bare: list[float], label: str) -> None:
+    """One line on stderr: the p95s of ``length`` in milliseconds and their ratio."""
+    ours, theirs = percentile(service, 95) * 1000, percentile(bare, 95) * 1000
+    print(f"{length} chars: service p95 {ours:.1f} ms, {label} p95 {theirs:.1f} ms, "
+          f"ratio {ours / theirs:.2f}", file=sys.stderr)
 
 
 def _run_postgres(opts: Options) -> list[Figure]:
@@ -117,15 +153,22 @@ def _run_postgres(opts: Options) -> list[Figure]:
                 return raw.execute("SELECT name, emails, company, phone FROM customer_search "
                                    "WHERE customer_id = %s", (customer_id,)).fetchone()
 
-            def bare(fragment: str) -> int:
-                query = PostgresSearch.statement(fragment)
-                if query is None:  # nothing searchable in it ('+'): the service finds nothing
-                    return 0
-                return len(raw.execute(query[0], query[1], prepare=False).fetchall())
+            def bare(statement: Callable[[str], tuple[str, dict[str, object]] | None]
+                     ) -> Callable[[str], int]:
+                def rows(fragment: str) -> int:
+                    query = statement(fragment)
+                    if query is None:  # nothing searchable ('+'): the service finds nothing
+                        return 0
+                    return len(raw.execute(query[0], query[1], prepare=False).fetchall())
+                return rows
 
             for length in LENGTHS:
                 frags = _fragments(row_of, rng, length, samples, opts.customers)
-                figures += _percentiles(length, *_measure(desk, frags, bare))
+                service, plan, trigram = _measure(desk, frags, bare(PostgresSearch.statement),
+                                                  bare(_trigram_statement))
+                figures += _percentiles(length, "find", service, trigram)
+                figures += _percentiles(length, "plan", plan, trigram)
+                _summary(length, service, trigram, "pg_trgm")
         desk.db.dispose()
     return figures
 
@@ -150,6 +193,8 @@ def run(opts: Options) -> list[Figure]:
 
             for length in LENGTHS:
                 frags = _fragments(row_of, rng, length, samples, opts.customers)
-                figures += _percentiles(length, *_measure(desk, frags, bare))
+                service, fts = _measure(desk, frags, bare)
+                figures += _percentiles(length, "find", service, fts)
+                _summary(length, service, fts, "FTS5")
         desk.db.dispose()
     return figures

@@ -219,7 +219,7 @@ def _like_escape(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _pg_patterns(toks: list[str]) -> dict[str, str]:
+def pg_patterns(toks: list[str]) -> dict[str, str]:
     """A ``LIKE`` pattern per folded token: anywhere (long tokens) or at the start of a word,
     that is after a space, as the second line of ``doc`` and ``name_key`` has one before every
     word (migration 0012)."""
@@ -270,7 +270,7 @@ class PostgresSearch:
         toks = [t for t in (t.replace("\x00", "") for t in tokens(text)) if t]
         if not toks:
             return None
-        patterns = _pg_patterns(toks)
+        patterns = pg_patterns(toks)
         in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
         in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
         shown = "customer_id, name, emails, company, phone"
