@@ -1,7 +1,12 @@
 """Customer search behind one interface, on both backends: substrings, short prefixes, hostility."""
 
-import pytest
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
+
+from helpdesk.db import search
+from helpdesk.db.search import PostgresSearch
 from helpdesk.services import customers
 from helpdesk.services.context import Desk
 
@@ -116,3 +121,86 @@ def test_index_follows_edits_and_new_addresses(desk: Desk, people: dict[str, int
         expected_version=detail.version,
     )
     assert ids(desk, "wchen@") == {people["chen"]}
+
+
+# --- a page at a time (issue 17) -----------------------------------------------------------------
+
+@pytest.fixture
+def few_read_first(monkeypatch: pytest.MonkeyPatch) -> int:
+    """PostgreSQL reads only the first two customers before it asks its trigram indexes (so a
+    handful of customers shows what a million would)."""
+    monkeypatch.setattr(search, "PROBE_ROWS", 2)
+    return 2
+
+
+@pytest.fixture
+def jones(desk: Desk) -> dict[str, list[int]]:
+    """Customers found by "jones": two by company or address (the first ids), then three by
+    name, then one more by company."""
+    def made(name: str, email: str, company: str | None = None) -> int:
+        return customers.create(desk, name=name, emails=[email], company=company).id
+
+    return {
+        "others": [made("Otto Normal", "otto@example.org", "Jones & Co"),
+                   made("Xena Warrior", "jones.desk@example.org")],
+        "people": [made(f"Jonas Jones {i}", f"jj{i}@example.org") for i in range(3)],
+        "later": [made("Petra Park", "petra@example.org", "Jones & Co")],
+    }
+
+
+@pytest.mark.parametrize("typed", ["jones", "JONES", "jo", "j", "ones"])
+def test_people_then_others_in_id_order_whichever_customers_were_read_first(
+    desk: Desk, jones: dict[str, list[int]], few_read_first: int, typed: str
+) -> None:
+    found = customers.lookup(desk, typed, limit=10)
+    everyone = jones["people"] + jones["others"] + jones["later"]
+    if len(typed) < 3:  # a word start: "Jonas" and "Jones" alike
+        assert [h.id for h in found.items[:3]] == jones["people"]
+        assert set(h.id for h in found.items[3:]) >= set(jones["others"] + jones["later"])
+    else:
+        assert [h.id for h in found.items] == everyone
+    assert found.more is False
+
+
+def test_a_full_page_of_people_stops_before_the_others(
+    desk: Desk, jones: dict[str, list[int]], few_read_first: int
+) -> None:
+    first = customers.lookup(desk, "jones", limit=2)
+    assert [h.id for h in first.items] == jones["people"][:2] and first.more is True
+    three = customers.lookup(desk, "jones", limit=3)
+    assert [h.id for h in three.items] == jones["people"] and three.more is True
+    four = customers.lookup(desk, "jones", limit=4)
+    assert [h.id for h in four.items] == jones["people"] + jones["others"][:1] and four.more
+
+
+def _index_scans(conn: sa.Connection, text: str, limit: int) -> dict[str, int]:
+    """How often each index of ``customer_search`` was read by the search for ``text`` (the
+    planner told to prefer indexes, as it does on a big table)."""
+    sql, params = PostgresSearch.statement(text, limit) or ("", {})
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    driver = conn.connection.driver_connection
+    [[plan]] = driver.execute(  # type: ignore[union-attr]
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params, prepare=False).fetchall()
+    loops: dict[str, int] = {}
+
+    def walk(node: dict[str, Any]) -> None:
+        if "Index Name" in node:
+            loops[node["Index Name"]] = loops.get(node["Index Name"], 0) + node["Actual Loops"]
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return loops
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_page_the_first_customers_fill_never_reads_the_trigram_indexes(desk: Desk) -> None:
+    for i in range(12):
+        customers.create(desk, name=f"Jo Example {i}", emails=[f"jo{i}@example.org"])
+    with desk.db.engine.begin() as conn:
+        for typed in ("jo", "example", "xample jo", "e"):
+            loops = _index_scans(conn, typed, 5)
+            assert loops.get("ix_customer_search_doc", 0) == 0, (typed, loops)
+            assert loops.get("ix_customer_search_name", 0) == 0, (typed, loops)
+

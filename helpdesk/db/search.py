@@ -227,6 +227,12 @@ def pg_patterns(toks: list[str]) -> dict[str, str]:
             for i, tok in enumerate(toks)}
 
 
+#: Customers (the lowest ids) a PostgreSQL pass reads in id order before it asks its trigram
+#: index: a few milliseconds for a pass they do not fill. Input found in more than one customer
+#: in a hundred fills the page there; rarer input leaves the index few rows to hand over.
+#: (At a million customers, 2,000 or 20,000 gave a higher p95: ``python -m bench search``.)
+PROBE_ROWS = 5_000
+
 #: One row when the agent called ``%(actor)s`` may act, none otherwise.
 _ACTIVE_AGENT = "SELECT active AS ok FROM agent WHERE name = %(actor)s AND active"
 
@@ -242,7 +248,8 @@ PG_TRIGGERS = (
 
 class PostgresSearch:
     """pg_trgm: GIN trigram indexes over one folded document per customer (``doc``) and the
-    folded name (``name_key``), which puts people before companies.
+    folded name (``name_key``), which puts people before companies; asked only for input the
+    first customers do not have enough of (:meth:`statement`).
 
     Both (view ``customer_search_source``, migration 0012) are the folded text, then a second
     line with the same words separated by single spaces, so that a substring and the start of
@@ -262,10 +269,16 @@ class PostgresSearch:
         """The search as one statement (``psycopg`` parameters); None when ``text`` has
         nothing to search for.
 
-        People whose name matches come first, then the others; each pass stops at its
-        ``limit``-th match, and the result is shown in id order within each pass. Sorting
-        all matches instead would read every one of them (thousands share a common trigram),
-        and the planner cannot tell from its estimates which case it is in.
+        People whose name matches come first, then the others, each in id order. A pass first
+        reads the ``PROBE_ROWS`` customers with the lowest ids in id order and stops at its
+        ``limit``-th match: whatever many customers contain (a letter, a common name, a mail
+        domain) fills the page there, after a few hundred rows. Only a pass the first customers
+        do not fill asks its trigram index, for matches past them: the input is rare there, so
+        the index hands over few rows, while for common input it would have to gather all of
+        them (hundreds of thousands at a million customers) before the first could be shown.
+
+        The passes run in order and none starts once the page is full (``UNION ALL`` under
+        ``LIMIT``, no sort on top); a pass through an index sorts its at most ``limit`` rows.
         """
         toks = [t for t in (t.replace("\x00", "") for t in tokens(text)) if t]
         if not toks:
@@ -274,13 +287,21 @@ class PostgresSearch:
         in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
         in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
         shown = "customer_id, name, emails, company, phone"
-        sql = (f"SELECT {shown} FROM ("
-               f"(SELECT 0 AS pass, {shown} FROM customer_search WHERE {in_name} "
-               "LIMIT %(limit)s) UNION ALL "
-               f"(SELECT 1, {shown} FROM customer_search WHERE {in_doc} "
-               f"AND NOT coalesce({in_name}, false) LIMIT %(limit)s)"
-               ") hits ORDER BY pass, customer_id LIMIT %(limit)s")
-        return sql, {"limit": limit, **patterns}
+        # The LIMIT keeps the patterns out of this subquery: no trigram index can answer it.
+        first = (f"(SELECT {shown}, name_key, doc FROM customer_search "
+                 "ORDER BY customer_id LIMIT %(probe)s) first")
+        # NULL, so nothing is past them, when the first customers are all of them.
+        past = ("customer_id > (SELECT customer_id FROM customer_search ORDER BY customer_id "
+                "OFFSET %(probe)s - 1 LIMIT 1)")
+        passes = []
+        for matches in (in_name, f"{in_doc} AND NOT coalesce({in_name}, false)"):
+            passes.append(f"(SELECT {shown} FROM {first} WHERE {matches} "
+                          "ORDER BY customer_id LIMIT %(limit)s)")
+            passes.append(f"(SELECT * FROM (SELECT {shown} FROM customer_search "
+                          f"WHERE {matches} AND {past} LIMIT %(limit)s) rest "
+                          "ORDER BY customer_id)")
+        sql = " UNION ALL ".join(passes) + " LIMIT %(limit)s"
+        return sql, {"limit": limit, "probe": PROBE_ROWS, **patterns}
 
     def _run(
         self, conn: sa.Connection, actor: str | None, text: str, limit: int
