@@ -13,6 +13,7 @@ show. People whose name matches come before customers found by their company or 
 
 from __future__ import annotations
 
+import string
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -230,8 +231,14 @@ def pg_patterns(toks: list[str]) -> dict[str, str]:
 #: Customers (the lowest ids) a PostgreSQL pass reads in id order before it asks its trigram
 #: index: a few milliseconds for a pass they do not fill. Input found in more than one customer
 #: in a hundred fills the page there; rarer input leaves the index few rows to hand over.
-#: (At a million customers, 2,000 or 20,000 gave a higher p95: ``python -m bench search``.)
+#: (At a million customers, 2,000 did about as well, 20,000 worse: probes cost more per pass.)
 PROBE_ROWS = 5_000
+
+#: True for a ``name_key`` with a mark in it (a character neither letter, digit nor space):
+#: the predicate of the trigram index of such names (migration 0017). Names without one
+#: cannot match a token with an ASCII mark, so the names pass asks only that index for it.
+PG_MARKED_NAME = "name_key ~ '[^[:alnum:][:space:]]'"
+_ASCII_MARKS = frozenset(string.punctuation)
 
 #: One row when the agent called ``%(actor)s`` may act, none otherwise.
 _ACTIVE_AGENT = "SELECT active AS ok FROM agent WHERE name = %(actor)s AND active"
@@ -293,12 +300,16 @@ class PostgresSearch:
         # NULL, so nothing is past them, when the first customers are all of them.
         past = ("customer_id > (SELECT customer_id FROM customer_search ORDER BY customer_id "
                 "OFFSET %(probe)s - 1 LIMIT 1)")
+        # Implied by the names pass for input with a mark; said, it lets the planner take the
+        # small index of names with marks.
+        marked = f" AND {PG_MARKED_NAME}" if any(_ASCII_MARKS.intersection(t) for t in toks) else ""
         passes = []
-        for matches in (in_name, f"{in_doc} AND NOT coalesce({in_name}, false)"):
+        for matches, hint in ((in_name, marked),
+                              (f"{in_doc} AND NOT coalesce({in_name}, false)", "")):
             passes.append(f"(SELECT {shown} FROM {first} WHERE {matches} "
                           "ORDER BY customer_id LIMIT %(limit)s)")
             passes.append(f"(SELECT * FROM (SELECT {shown} FROM customer_search "
-                          f"WHERE {matches} AND {past} LIMIT %(limit)s) rest "
+                          f"WHERE {matches}{hint} AND {past} LIMIT %(limit)s) rest "
                           "ORDER BY customer_id)")
         sql = " UNION ALL ".join(passes) + " LIMIT %(limit)s"
         return sql, {"limit": limit, "probe": PROBE_ROWS, **patterns}
