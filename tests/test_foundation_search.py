@@ -234,3 +234,20 @@ def test_input_with_a_mark_asks_only_the_index_of_names_with_marks(
         work.rollback()
     assert loops.get("ix_customer_search_name_marked", 0) > 0, loops
     assert loops.get("ix_customer_search_name", 0) == 0, loops
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_bulk_load_puts_every_search_index_back_as_it_was(
+    desk: Desk, people: dict[str, int]
+) -> None:
+    indexes = ("SELECT indexname, indexdef FROM pg_indexes "
+               "WHERE tablename = 'customer_search' ORDER BY indexname")
+    with desk.db.engine.begin() as conn:
+        before = conn.exec_driver_sql(indexes).all()
+        with desk.search.bulk_load(conn):
+            assert [n for n, _ in conn.exec_driver_sql(indexes)] == ["customer_search_pkey"]
+        assert conn.exec_driver_sql(indexes).all() == before
+    assert "ix_customer_search_name_marked" in dict(before)
+    assert "WHERE" in dict(before)["ix_customer_search_name_marked"]
+    assert ids(desk, "o'neil") == {people["maria"]}
