@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.geometry import Size
-from textual.widget import AwaitMount
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from helpdesk.domain import CaseKind, CaseStatus, MessageDirection, VerificationMethod
 from helpdesk.errors import Invalid
@@ -26,7 +30,7 @@ from helpdesk.services.readmodels import (
 from screens.base import DeskChanged, RecordScreen
 from screens.dialogs import Field, FormDialog, FormValues, SearchDialog
 from screens.text import BODY_LIMIT, clean, days_left_text, urgency, when
-from screens.widgets import DetailScroll
+from screens.widgets import motion_bindings
 
 #: Matches the link dialog lists (refine the search for more).
 LINK_MATCHES = 20
@@ -40,6 +44,150 @@ _DIRECTION = {
     MessageDirection.OUTBOUND: "⇒ to customer",
     MessageDirection.NOTE: "✎ internal note",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A part of the case view: its text (literal, already styled) and its ``kind``, which
+    says how it is drawn: ``head``, ``section`` (a title), ``history``, ``plain`` (muted),
+    or a message's direction (``inbound``, ``outbound``, ``note``)."""
+
+    kind: str
+    text: Text
+
+
+#: Per kind: blank lines above, columns left empty, whether a bar marks it (the message kinds).
+_LAYOUT: dict[str, tuple[int, int, bool]] = {
+    "head": (0, 0, False), "section": (1, 0, False), "history": (0, 0, False),
+    "plain": (0, 0, False), "inbound": (1, 0, True), "outbound": (1, 4, True),
+    "note": (1, 0, True),
+}
+MESSAGE_KINDS = frozenset({"inbound", "outbound", "note"})
+_BAR = "▌"
+
+
+class CaseView(ScrollView, can_focus=True):
+    """The whole case (headline, thread, history) as one scrolling widget that draws only
+    the lines in view (Textual's line API).
+
+    A widget per message cost an open its composing, styling, a layout of every child and,
+    as reused children changed height, a second layout and frame; the full rendering of each
+    one in view; and the objects of all that for the garbage collector. Here an open wraps
+    the text into lines and one layout places one widget of unchanged size.
+
+    What lies below the first screens of a case being opened may come right after the first
+    paint (``later`` of :meth:`show`); End (and ``G``) first builds what still waits, so it
+    lands on the real end.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *motion_bindings(down="scroll_down", up="scroll_up", first="scroll_home",
+                         last="scroll_end"),
+    ]
+    #: Colours from the theme: a message's bar (by direction; a note's also its background)
+    #: and a section's title. (Few: Textual restyles each, on every return to the screen.)
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "case-view--section", "case-view--inbound", "case-view--outbound", "case-view--note",
+    }
+    DEFAULT_CSS = """
+    CaseView { scrollbar-gutter: stable; overflow-x: hidden; }
+    CaseView:focus { background: $accent 6%; }
+    CaseView > .case-view--section { text-style: bold; color: $accent; }
+    CaseView > .case-view--inbound { color: $primary; }
+    CaseView > .case-view--outbound { color: $success; }
+    CaseView > .case-view--note { color: $warning; background: $warning 10%; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        #: What is shown, in order (what waits for the paint is not in it yet).
+        self.blocks: list[Block] = []
+        #: Makes the rest of the content, waiting for the next paint (see :meth:`show`).
+        self.waiting: Callable[[], list[Block]] | None = None
+        self._lines: list[tuple[str, Text]] = []  # (kind, one wrapped line) at _width
+        self._width = 0
+        # Per drawing pass (see render_lines): the styles of each kind's lines, of the bars.
+        self._looks: dict[str, Style] = {}
+        self._bars: dict[str, Style] = {}
+        self._shown_width = 0
+
+    def show(self, blocks: list[Block], later: Callable[[], list[Block]] | None = None) -> None:
+        """Show ``blocks`` instead of what was there; ``later`` makes the blocks that follow
+        them, right after the next paint or sooner when a key needs them."""
+        self.blocks, self.waiting = [], later
+        self._lines = []
+        self._width = self._text_width()
+        self._add(blocks)
+        if later is not None:
+            self.call_after_refresh(self.complete)
+
+    def complete(self) -> None:
+        """Add now what waits, if anything."""
+        later, self.waiting = self.waiting, None
+        if later is not None:
+            self._add(later())
+
+    def action_scroll_end(self) -> None:
+        if self.waiting is None:
+            super().action_scroll_end()
+        else:  # (its scrollbar may come with what waits: Textual's action would refuse)
+            self.complete()
+            self.scroll_end()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._text_width() != self._width:  # wrapped for another width: again
+            blocks = self.blocks
+            self.blocks, self._lines, self._width = [], [], self._text_width()
+            self._add(blocks)
+
+    def _text_width(self) -> int:
+        """Columns for text: the pane's width (before its first layout: the screen's) less
+        padding and the scrollbar, whose place is kept (so the width is the same whether
+        the case needs it or not)."""
+        width = self.size.width or self.app.size.width
+        return max(width - self.styles.gutter.width - self.styles.scrollbar_size_vertical, 10)
+
+    def _add(self, blocks: list[Block]) -> None:
+        console = self.app.console
+        for block in blocks:
+            above, indent, bar = _LAYOUT[block.kind]
+            self._lines += [("", Text())] * above  # a margin
+            room = self._width - indent - (3 if bar else 0)  # bar, and a column either side
+            self._lines += [(block.kind, line)
+                            for line in block.text.wrap(console, max(room, 1), overflow="fold")]
+        self.blocks += blocks
+        self.virtual_size = Size(self._width, len(self._lines))
+        self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        base = self.rich_style  # (computed on each use: once here for all the lines)
+        note = self.get_component_rich_style("case-view--note")
+        self._looks = {
+            "head": base + Style(bold=True), "history": base, "plain": base + Style(dim=True),
+            "section": self.get_component_rich_style("case-view--section"),
+            "note": base + Style(bgcolor=note.bgcolor),
+            "inbound": base, "outbound": base,
+        }
+        self._bars = {kind: Style(color=self.get_component_rich_style(f"case-view--{kind}").color)
+                      for kind in MESSAGE_KINDS}
+        self._shown_width = self.scrollable_content_region.width
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        width, looks = self._shown_width, self._looks
+        index = self.scroll_offset.y + y
+        kind, line = self._lines[index] if index < len(self._lines) else ("", Text())
+        if not kind:  # a margin, or below the end
+            return Strip.blank(width, looks["history"])
+        style = looks[kind]
+        segments = list(line.render(self.app.console))
+        _, indent, bar = _LAYOUT[kind]
+        if bar:
+            segments = [Segment(" " * indent), Segment(_BAR, self._bars[kind]), Segment(" "),
+                        *segments]
+        line_segments = Segment.adjust_line_length(list(Segment.apply_style(segments, style)),
+                                                   width, style)
+        return Strip(line_segments, width)
 
 
 class CaseScreen(RecordScreen):
@@ -64,13 +212,11 @@ class CaseScreen(RecordScreen):
         return self.record_id
 
     def compose(self) -> ComposeResult:
-        self.thread_items: list[Static] = []  # the thread's widgets, in order (see show_thread)
-        with DetailScroll(id="detail"):
-            yield Static(f"Case #{self.case_id} — loading…", id="case-head", classes="headline")
-            yield Static("Thread", classes="section")
-            yield Vertical(id="thread")
-            yield Static("History", classes="section")
-            yield Static("", id="history")
+        yield CaseView(id="detail")
+
+    def on_mount(self) -> None:  # (RecordScreen's shows the case, or loads it first)
+        if self.detail is None:
+            self.query_one(CaseView).show([Block("head", Text(f"Case #{self.case_id} — loading…"))])
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "verify":  # only requests that wait for it, until they have it
@@ -97,55 +243,38 @@ class CaseScreen(RecordScreen):
     def present(self, record_id: int, detail: CaseDetail) -> None:
         self.detail = None  # another open: it starts at the top, nothing is kept from the last
         super().present(record_id, detail)
+        self.query_one(CaseView).scroll_to(y=0, animate=False, immediate=True)
 
     def show_detail(self, d: CaseDetail) -> None:
         """Show (again) ``d``; the scroll position stays.
 
         An open (nothing shown yet, or :meth:`present`) starts at the top: before its first
         paint it builds the messages that fill the first screens; the rest of the thread and
-        the history, all off screen, follow right after that paint (``DetailScroll.defer``).
+        the history, all off screen, follow right after that paint (``CaseView.show``).
         A long thread then opens as fast as a short one."""
         opening = self.detail is None or self.detail is d  # ``is d``: the first mount
         self.detail = d
         tz = self.desk.settings.tz
-        self.query_one("#case-head", Static).update(head_text(d, tz))
-        detail = self.query_one("#detail", DetailScroll)
-        scroll = detail.scroll_y
-        history = self.query_one("#history", Static)
+        view = self.query_one(CaseView)
+        scroll = view.scroll_y
         now = first_screens(d.messages, self.app.size) if opening else len(d.messages)
-        with self.app.batch_update():
-            self.show_thread([message_content(m, tz) for m in d.messages[:now]]
-                             or [(Text("no messages yet"), "note-plain")])
-            history.update(history_text(d, tz) if now == len(d.messages) else "")
+
+        def rest() -> list[Block]:
+            return [*(message_block(m, tz) for m in d.messages[now:]),
+                    Block("section", Text("History")), Block("history", history_text(d, tz))]
+
+        first = [Block("head", head_text(d, tz)), Block("section", Text("Thread")),
+                 *(message_block(m, tz) for m in d.messages[:now])]
+        if not d.messages:
+            first.append(Block("plain", Text("no messages yet")))
         if now < len(d.messages):
-            def rest() -> AwaitMount:
-                history.update(history_text(d, tz))
-                return self.show_thread([message_content(m, tz) for m in d.messages[now:]],
-                                        start=now)
-            detail.defer(rest)
+            view.show(first, rest)
         else:
-            detail.defer(None)  # a rest still waiting is of what was shown before
-        if not opening:  # (an open starts at the top: keys typed meanwhile, e.g. End, count)
-            detail.call_after_refresh(detail.scroll_to, y=scroll, animate=False)
+            view.show(first + rest())
+            if not opening:  # (an open starts at the top: keys typed meanwhile, e.g. End, count)
+                view.scroll_to(y=scroll, animate=False, immediate=True)
         self.sub_title = f"case #{d.case.id}"
         self.refresh_bindings()
-
-    def show_thread(self, parts: list[tuple[Text, str]], *, start: int = 0) -> AwaitMount:
-        """Show ``parts`` (content and CSS classes, a Static each) in the thread from position
-        ``start`` on. The widgets already there take the new content, which costs far less
-        than new ones (building, styling, mounting); those left over go, missing ones are
-        mounted. ``thread_items`` tracks them: a removal finishes later, so the thread's
-        children may still hold widgets on their way out."""
-        thread = self.query_one("#thread", Vertical)
-        kept = self.thread_items[start:]
-        for widget, (content, classes) in zip(kept, parts, strict=False):
-            widget.update(content)
-            widget.set_classes(classes)
-        if len(kept) > len(parts):
-            thread.remove_children(kept[len(parts):])
-        new = [Static(content, classes=classes) for content, classes in parts[len(kept):]]
-        self.thread_items[start:] = kept[:len(parts)] + new
-        return thread.mount_all(new)
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -292,8 +421,8 @@ def changes_text(changes: tuple[FieldChangeInfo, ...], tz: ZoneInfo) -> Text:
     return out
 
 
-def message_content(m: MessageInfo, tz: ZoneInfo) -> tuple[Text, str]:
-    """One message, literal, and its CSS classes (marked by direction: inbound/outbound/note)."""
+def message_block(m: MessageInfo, tz: ZoneInfo) -> Block:
+    """One message, literal, marked by its direction (inbound/outbound/note)."""
     head = Text(f"{_DIRECTION[m.direction]}  {when(m.at, tz)}  ", "bold")
     who = m.author_name if m.direction is MessageDirection.NOTE else (
         m.from_address if m.direction is MessageDirection.INBOUND else m.to_address)
@@ -310,7 +439,7 @@ def message_content(m: MessageInfo, tz: ZoneInfo) -> tuple[Text, str]:
                     f"{a.size:,} bytes ", "dim")
         head.append_text(Text(clean(a.filename or "unnamed", one_line=True, limit=120)))
     body = Text(clean(m.body if m.body is not None else "(body erased)", limit=BODY_LIMIT))
-    return Text("\n").join([head, body]), f"message {m.direction.value}"
+    return Block(m.direction.value, Text("\n").join([head, body]))
 
 
 # --- forms ---------------------------------------------------------------------------------------

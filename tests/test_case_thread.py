@@ -6,15 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.pilot import Pilot
-from textual.widgets import Static
 
 from helpdesk.domain import CaseKind
 from helpdesk.services import cases
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.case import CaseScreen
-from screens.widgets import DetailScroll
+from screens.case import MESSAGE_KINDS, Block, CaseScreen, CaseView
 from tests.conftest import settle
+from tests.screenshot import screen_lines
 
 NOTES = 60
 
@@ -28,18 +27,23 @@ def _long_case(desk: Desk) -> int:
     return case_id
 
 
+def _messages(view: CaseView) -> list[Block]:
+    return [b for b in view.blocks if b.kind in MESSAGE_KINDS]
+
+
 def _at_real_end(screen: CaseScreen) -> None:
     """The whole thread and history are there, and the pane shows their end (the history's
     last line: it comes after the thread)."""
-    detail = screen.query_one("#detail", DetailScroll)
-    messages = list(screen.query(".message"))
+    detail = screen.query_one("#detail", CaseView)
+    messages = _messages(detail)
     assert len(messages) == NOTES + 1
-    assert "the very last note" in str(messages[-1].render())
-    history = screen.query_one("#history", Static)
-    assert str(history.render()).count("note") >= NOTES + 1  # one history line per note
+    assert "the very last note" in messages[-1].text.plain
+    history = detail.blocks[-1]
+    assert history.kind == "history"
+    assert history.text.plain.count("note") >= NOTES + 1  # one history line per note
     assert detail.max_scroll_y > 0 and detail.scroll_y == detail.max_scroll_y
-    view = detail.region  # the history's last line (the pane's last) is in view
-    assert view.y < history.region.bottom <= view.bottom
+    last = history.text.plain.strip().splitlines()[-1]  # the pane's last line is in view
+    assert any(last in line for line in screen_lines(screen.app))
 
 
 async def _open(pilot: Pilot[None], case_id: int) -> CaseScreen:
@@ -68,7 +72,7 @@ async def test_long_thread_arrives_whole_and_end_at_once_reaches_it(
         screen = app.screen
         assert isinstance(screen, CaseScreen) and screen.case_id == case_id
         _at_real_end(screen)
-        shown = [str(w.render()).split("\n")[1] for w in screen.query(".message")]
+        shown = [m.text.plain.split("\n")[1] for m in _messages(screen.query_one(CaseView))]
         assert shown[:NOTES] == [f"note {n} [b]not bold[/b]" for n in range(1, NOTES + 1)]
 
 
@@ -87,11 +91,11 @@ async def test_end_pressed_while_the_rest_waits_lands_on_the_real_end(
         await pilot.press("escape")
         await settle(pilot)
         kept.present(case_id, cases.get(ui_desk, case_id))
-        built = len(kept.query(".message"))
+        detail = kept.query_one("#detail", CaseView)
+        built = len(_messages(detail))
         assert 0 < built < NOTES + 1, "an open builds the first screens, not the whole thread"
-        assert str(kept.query_one("#history", Static).render()) == ""
+        assert "history" not in [b.kind for b in detail.blocks]
         app.push_screen(kept)
-        detail = kept.query_one("#detail", DetailScroll)
         assert detail.waiting is not None
         await detail.run_action("scroll_end")  # End, before the paint that the rest waits for
         await settle(pilot)
@@ -109,12 +113,12 @@ async def test_live_refresh_builds_the_whole_thread_and_keeps_the_place(
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = await _open(pilot, case_id)
-        detail = screen.query_one("#detail", DetailScroll)
+        detail = screen.query_one("#detail", CaseView)
         detail.scroll_to(y=40, animate=False)
         await settle(pilot)
         assert detail.scroll_y == 40
         screen.show_detail(cases.add_note(ui_desk, case_id=case_id, body="one more"))
         assert detail.waiting is None, "nothing left for later"
         await settle(pilot)
-        assert len(screen.query(".message")) == NOTES + 2
+        assert len(_messages(detail)) == NOTES + 2
         assert detail.scroll_y == 40

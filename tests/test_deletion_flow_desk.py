@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from helpdesk.services import cases
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.case import CaseScreen
+from screens.case import CaseScreen, CaseView
 from screens.dialogs import FormDialog
 from tests.conftest import settle
 from tests.screenshot import screen_lines
@@ -21,6 +21,7 @@ from tests.test_deletion_flow import EMAIL, NAME, _request
 
 def _shown(app: DeskApp) -> str:
     widgets = [str(w.render()) for w in app.screen.query(Static)]
+    widgets += [b.text.plain for view in app.screen.query(CaseView) for b in view.blocks]
     return "\n".join([*screen_lines(app), *widgets])
 
 

@@ -11,7 +11,7 @@ from helpdesk.domain import CaseKind
 from helpdesk.services import agents, cases, consent, customers, inbox, intake, policy
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.case import CaseScreen
+from screens.case import MESSAGE_KINDS, CaseScreen, CaseView
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog, TextDialog
 from screens.inbox import InboxScreen
@@ -211,7 +211,8 @@ async def test_saving_an_attachment_from_the_case(ui_desk: Desk, tmp_path: Path)
         app.open_case(case_id)
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
-        thread = " ".join(str(w.render()) for w in app.screen.query(".message"))
+        thread = " ".join(b.text.plain for b in app.screen.query_one(CaseView).blocks
+                          if b.kind in MESSAGE_KINDS)
         assert "application/pdf" in thread and "id.pdf" in thread
         await pilot.press("f")
         await pilot.pause()
@@ -237,7 +238,8 @@ async def test_forwarding_from_the_case(ui_desk: Desk, tmp_path: Path) -> None:
         await settle(pilot)
         app.open_case(case_id)
         await settle(pilot)
-        thread = " ".join(str(w.render()) for w in app.screen.query(".message"))
+        thread = " ".join(b.text.plain for b in app.screen.query_one(CaseView).blocks
+                          if b.kind in MESSAGE_KINDS)
         assert "Cc Jürgen Anwalt <anwalt@kanzlei.example>" in thread
         await pilot.press("F")
         await pilot.pause()
@@ -249,6 +251,7 @@ async def test_forwarding_from_the_case(ui_desk: Desk, tmp_path: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen) and out.exists()
         await settle(pilot)
-        thread = " ".join(str(w.render()) for w in app.screen.query(".message"))
+        thread = " ".join(b.text.plain for b in app.screen.query_one(CaseView).blocks
+                          if b.kind in MESSAGE_KINDS)
         assert "Fwd: Deletion of my data" in thread
     assert out.exists() and b"legal@shop.example" in out.read_bytes()

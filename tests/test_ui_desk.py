@@ -25,7 +25,7 @@ from helpdesk.domain import CaseKind, CaseStatus, MessageDirection
 from helpdesk.services import agents, cases, customers
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.case import CaseScreen
+from screens.case import CaseScreen, CaseView
 from screens.customer import CRUCIAL_MAIL, CustomerScreen
 from screens.dialogs import ConflictDialog, FormDialog, HelpScreen
 from screens.lookup import LookupScreen
@@ -76,9 +76,10 @@ def static_text(widget: Static) -> str:
 
 
 def screen_text(app: DeskApp) -> str:
-    """Everything the current screen shows in Statics and tables, as plain text."""
+    """Everything the current screen shows in Statics, tables and a case view, as plain text."""
     parts = [str(w.render()) for w in app.screen.query(Static)]
     parts += [table_text(t) for t in app.screen.query(ListTable)]
+    parts += [b.text.plain for view in app.screen.query(CaseView) for b in view.blocks]
     return "\n".join(parts)
 
 
@@ -117,7 +118,7 @@ async def test_banner_queue_and_open_case(
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen) and app.screen.case_id == overdue_id
-        assert "Old question" in static_text(app.screen.query_one("#case-head", Static))
+        assert "Old question" in app.screen.query_one(CaseView).blocks[0].text.plain
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
@@ -306,8 +307,8 @@ async def test_add_note(ui_desk: Desk, clock: FakeClock, tmp_path: Path) -> None
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
-        notes = app.screen.query(".message.note")
-        assert any("called back" in str(n.render()) for n in notes)
+        notes = [b for b in app.screen.query_one(CaseView).blocks if b.kind == "note"]
+        assert any("called back" in n.text.plain for n in notes)
     with ui_desk.db.session() as s:
         bodies = [m.body for m in s.exec(select(Message).where(
             Message.case_id == case_id, Message.direction == MessageDirection.NOTE))]

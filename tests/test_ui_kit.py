@@ -25,7 +25,7 @@ from helpdesk.domain import CaseKind, Queue
 from helpdesk.services import agents, cases, changes, customers, disputes
 from helpdesk.services.context import Desk
 from screens.app import DeskApp
-from screens.case import CaseScreen
+from screens.case import CaseScreen, CaseView
 from screens.customer import CustomerScreen
 from screens.dialogs import FormDialog
 from screens.lookup import LookupScreen
@@ -37,7 +37,9 @@ SCREENS = Path(__file__).resolve().parent.parent / "screens"
 
 
 def _text(app: DeskApp) -> str:
-    return "\n".join(str(w.render()) for w in app.screen.query(Static))
+    shown = [str(w.render()) for w in app.screen.query(Static)]
+    shown += [b.text.plain for view in app.screen.query(CaseView) for b in view.blocks]
+    return "\n".join(shown)
 
 
 #: How long a test waits for another desk's change to show. The desk polls its change feed about
@@ -134,9 +136,13 @@ async def test_lists_refresh_in_place_keeping_the_cursor(
         await _until(pilot, SHOWN_WITHIN, lambda: "forget me now" in subjects())
         assert "forget me now" in subjects()
 
-def _lists(app: DeskApp) -> list[ListTable[object] | OptionList | DetailScroll]:
-    found: list[ListTable[object] | OptionList | DetailScroll] = []
-    for kind in (ListTable, OptionList, DetailScroll):
+#: The panes that scroll a record's detail (a profile; a case).
+PANES = (DetailScroll, CaseView)
+
+
+def _lists(app: DeskApp) -> list[ListTable[object] | OptionList | DetailScroll | CaseView]:
+    found: list[ListTable[object] | OptionList | DetailScroll | CaseView] = []
+    for kind in (ListTable, OptionList, *PANES):
         found += [w for w in app.screen.query(kind) if w.display]  # type: ignore[misc]
     return found
 
@@ -146,7 +152,7 @@ def _position(widget: object) -> float:
         return widget.cursor_row
     if isinstance(widget, OptionList):
         return widget.highlighted or 0
-    assert isinstance(widget, DetailScroll)
+    assert isinstance(widget, PANES)
     return widget.scroll_y
 
 
@@ -177,11 +183,11 @@ async def test_a_list_down_remap_works_on_every_list(
             lists = _lists(app)
             assert lists, f"no list on {where}"
             for widget in lists:
-                if isinstance(widget, DetailScroll) and not widget.max_scroll_y:
+                if isinstance(widget, PANES) and not widget.max_scroll_y:
                     continue  # everything fits: nothing to scroll
                 widget.focus()
                 await pilot.pause()
-                if isinstance(widget, DetailScroll):
+                if isinstance(widget, PANES):
                     widget.scroll_home(animate=False, immediate=True)  # not after a refresh
                 before = _position(widget)
                 await pilot.press("f8")
