@@ -13,6 +13,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.color import Color
 from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -84,19 +85,13 @@ class CaseView(ScrollView, can_focus=True):
         *motion_bindings(down="scroll_down", up="scroll_up", first="scroll_home",
                          last="scroll_end"),
     ]
-    #: Colours from the theme: a message's bar (by direction; a note's also its background)
-    #: and a section's title. (Few: Textual restyles each, on every return to the screen.)
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "case-view--section", "case-view--inbound", "case-view--outbound", "case-view--note",
-    }
     DEFAULT_CSS = """
     CaseView { scrollbar-gutter: stable; overflow-x: hidden; }
     CaseView:focus { background: $accent 6%; }
-    CaseView > .case-view--section { text-style: bold; color: $accent; }
-    CaseView > .case-view--inbound { color: $primary; }
-    CaseView > .case-view--outbound { color: $success; }
-    CaseView > .case-view--note { color: $warning; background: $warning 10%; }
     """
+    #: The theme's colour of a message's bar, by direction.
+    BARS: ClassVar[dict[str, str]] = {"inbound": "primary", "outbound": "success",
+                                      "note": "warning"}
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -160,16 +155,21 @@ class CaseView(ScrollView, can_focus=True):
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        """Work out the styles of this drawing pass, then draw. The colours come from the
+        theme's variables, not from component classes: Textual restyles those each time the
+        screen comes back, a cost every open would pay."""
         base = self.rich_style  # (computed on each use: once here for all the lines)
-        note = self.get_component_rich_style("case-view--note")
+        theme = self.app.theme_variables
+        background = (Color.from_rich_color(base.bgcolor) if base.bgcolor is not None
+                      else Color.parse(theme["background"]))
+        tint = background + Color.parse(theme["warning"]).with_alpha(0.1)
         self._looks = {
             "head": base + Style(bold=True), "history": base, "plain": base + Style(dim=True),
-            "section": self.get_component_rich_style("case-view--section"),
-            "note": base + Style(bgcolor=note.bgcolor),
-            "inbound": base, "outbound": base,
+            "section": base + Style(bold=True, color=Color.parse(theme["accent"]).rich_color),
+            "note": base + Style(bgcolor=tint.rich_color), "inbound": base, "outbound": base,
         }
-        self._bars = {kind: Style(color=self.get_component_rich_style(f"case-view--{kind}").color)
-                      for kind in MESSAGE_KINDS}
+        self._bars = {kind: Style(color=Color.parse(theme[name]).rich_color)
+                      for kind, name in self.BARS.items()}
         self._shown_width = self.scrollable_content_region.width
         return super().render_lines(crop)
 
