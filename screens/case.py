@@ -57,11 +57,10 @@ class Block:
     text: Text
 
 
-#: Per kind: blank lines above, columns left empty, whether a bar marks it (the message kinds).
-_LAYOUT: dict[str, tuple[int, int, bool]] = {
-    "head": (0, 0, False), "section": (1, 0, False), "history": (0, 0, False),
-    "plain": (0, 0, False), "inbound": (1, 0, True), "outbound": (1, 4, True),
-    "note": (1, 0, True),
+#: Per kind: blank lines above, columns left empty. A bar marks the message kinds.
+_LAYOUT: dict[str, tuple[int, int]] = {
+    "head": (0, 0), "section": (1, 0), "history": (0, 0), "plain": (0, 0),
+    "inbound": (1, 0), "outbound": (1, 4), "note": (1, 0),
 }
 MESSAGE_KINDS = frozenset({"inbound", "outbound", "note"})
 _BAR = "▌"
@@ -145,9 +144,10 @@ class CaseView(ScrollView, can_focus=True):
     def _add(self, blocks: list[Block]) -> None:
         console = self.app.console
         for block in blocks:
-            above, indent, bar = _LAYOUT[block.kind]
+            above, indent = _LAYOUT[block.kind]
             self._lines += [("", Text())] * above  # a margin
-            room = self._width - indent - (3 if bar else 0)  # bar, and a column either side
+            bar = 3 if block.kind in MESSAGE_KINDS else 0  # the bar, and a column either side
+            room = self._width - indent - bar
             self._lines += [(block.kind, line)
                             for line in block.text.wrap(console, max(room, 1), overflow="fold")]
         self.blocks += blocks
@@ -181,8 +181,8 @@ class CaseView(ScrollView, can_focus=True):
             return Strip.blank(width, looks["history"])
         style = looks[kind]
         segments = list(line.render(self.app.console))
-        _, indent, bar = _LAYOUT[kind]
-        if bar:
+        if kind in MESSAGE_KINDS:
+            indent = _LAYOUT[kind][1]
             segments = [Segment(" " * indent), Segment(_BAR, self._bars[kind]), Segment(" "),
                         *segments]
         line_segments = Segment.adjust_line_length(list(Segment.apply_style(segments, style)),
