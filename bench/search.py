@@ -36,8 +36,7 @@ from helpdesk.db.search import (
     SUBSTRING_MIN_CHARS,
     PostgresSearch,
     fold,
-    pg_patterns,
-    tokens,
+    pg_conditions,
 )
 from helpdesk.services import customers
 from helpdesk.services.context import Desk
@@ -87,12 +86,10 @@ def _trigram_statement(fragment: str) -> tuple[str, dict[str, object]] | None:
     """The plain pg_trgm search (``psycopg`` parameters): name matches, then the other
     matches, each pass the first ``DEFAULT_LIMIT`` rows the trigram index gives, shown in id
     order. None when ``fragment`` has nothing to search for."""
-    toks = [t for t in (t.replace("\x00", "") for t in tokens(fragment)) if t]
-    if not toks:
+    conditions = pg_conditions(fragment)
+    if conditions is None:
         return None
-    patterns = pg_patterns(toks)
-    in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
-    in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
+    _, patterns, in_name, in_doc = conditions
     shown = "customer_id, name, emails, company, phone"
     sql = (f"SELECT {shown} FROM ("
            f"(SELECT 0 AS pass, {shown} FROM customer_search WHERE {in_name} "

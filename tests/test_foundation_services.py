@@ -288,30 +288,32 @@ def test_note_on_a_case_reassigned_meanwhile_goes_in_beside_the_reassignment(
                          expected_version=opened.case.version)
 
 
+def _opened(desk: Desk, case_id: int) -> tuple[cases.CaseDetail, int]:
+    """The case as ``cases.get`` reads it, and how many statements that took."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    sa.event.listen(desk.db.engine, "before_cursor_execute", count)
+    try:
+        return cases.get(desk, case_id), len(seen)
+    finally:
+        sa.event.remove(desk.db.engine, "before_cursor_execute", count)
+
+
 def test_a_request_that_needs_verification_opens_in_as_many_statements_as_a_question(
     desk: Desk, bob: Desk
 ) -> None:
     """Its verification (code sent, how, when and by whom verified) is read with the case."""
-    def statements(case_id: int) -> tuple[cases.CaseDetail, int]:
-        seen: list[str] = []
-
-        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-            seen.append(statement)
-
-        sa.event.listen(desk.db.engine, "before_cursor_execute", count)
-        try:
-            return cases.get(desk, case_id), len(seen)
-        finally:
-            sa.event.remove(desk.db.engine, "before_cursor_execute", count)
-
     customer = make_customer(desk)
     question = cases.create(desk, kind="question", customer_id=customer).case.id
     deletion = cases.create(desk, kind="deletion", customer_id=customer).case.id
-    _, asked = statements(question)
-    d, unverified = statements(deletion)
+    _, asked = _opened(desk, question)
+    d, unverified = _opened(desk, deletion)
     assert d.verification is not None and not d.verification.verified
     verification.verify(bob, case_id=deletion, method="postal_letter")
-    d, verified = statements(deletion)
+    d, verified = _opened(desk, deletion)
     assert unverified == verified == asked
     assert d.verification is not None and d.verification.verified
     assert d.verification.verified_by == "bob" and d.verification.verified_at is not None
@@ -323,23 +325,11 @@ def test_opening_a_case_costs_the_same_statements_however_long_its_thread_and_hi
 ) -> None:
     """Each agent opens cases all day, and the desk reads one again after every change: no
     statement per message, attachment, history entry or agent it names."""
-    def opened(case_id: int) -> tuple[cases.CaseDetail, int]:
-        seen: list[str] = []
-
-        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-            seen.append(statement)
-
-        sa.event.listen(desk.db.engine, "before_cursor_execute", count)
-        try:
-            return cases.get(desk, case_id), len(seen)
-        finally:
-            sa.event.remove(desk.db.engine, "before_cursor_execute", count)
-
     agents.add(desk, name="carol", display_name="Carol Chen")
     c = cases.create(desk, kind="question", customer_id=make_customer(desk))
     case_id = c.case.id
     cases.add_note(desk, case_id=case_id, body="first")
-    _, few = opened(case_id)
+    _, few = _opened(desk, case_id)
     cases.assign(bob, case_id=case_id, assignee="bob")
     cases.assign(desk, case_id=case_id, assignee="carol", reason="bob is on leave")
     for i in range(5):
@@ -352,7 +342,7 @@ def test_opening_a_case_costs_the_same_statements_however_long_its_thread_and_hi
                              size=3, sha256="0" * 64, content=b"abc"))
         s.add(Attachment(message_id=with_files.id, filename="big.iso", content_type="x/y",
                          size=9, sha256="1" * 64, withheld="too large"))
-    d, many = opened(case_id)
+    d, many = _opened(desk, case_id)
     assert many == few
     assert [m.body for m in d.messages] == ["first"] + [f"note {i}" for i in range(5)]
     assert [[(a.filename, a.kept, a.withheld) for a in m.attachments] for m in d.messages] == [

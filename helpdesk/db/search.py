@@ -228,6 +228,19 @@ def pg_patterns(toks: list[str]) -> dict[str, str]:
             for i, tok in enumerate(toks)}
 
 
+def pg_conditions(text: str) -> tuple[list[str], dict[str, str], str, str] | None:
+    """What a PostgreSQL search for ``text`` matches with: its folded tokens, their ``LIKE``
+    patterns (``psycopg`` parameters), and the conditions that every pattern is in the name
+    key, and in the whole document. None when ``text`` has nothing to search for."""
+    toks = [t for t in (t.replace("\x00", "") for t in tokens(text)) if t]
+    if not toks:
+        return None
+    patterns = pg_patterns(toks)
+    in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
+    in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
+    return toks, patterns, in_name, in_doc
+
+
 #: Customers (the lowest ids) a PostgreSQL pass reads in id order before it asks its trigram
 #: index: a few milliseconds for a pass they do not fill. Input found in more than one customer
 #: in a hundred fills the page there; rarer input leaves the index few rows to hand over.
@@ -287,12 +300,10 @@ class PostgresSearch:
         The passes run in order and none starts once the page is full (``UNION ALL`` under
         ``LIMIT``, no sort on top); a pass through an index sorts its at most ``limit`` rows.
         """
-        toks = [t for t in (t.replace("\x00", "") for t in tokens(text)) if t]
-        if not toks:
+        conditions = pg_conditions(text)
+        if conditions is None:
             return None
-        patterns = pg_patterns(toks)
-        in_name = " AND ".join(f"name_key LIKE %({key})s" for key in patterns)
-        in_doc = " AND ".join(f"doc LIKE %({key})s" for key in patterns)
+        toks, patterns, in_name, in_doc = conditions
         shown = "customer_id, name, emails, company, phone"
         # The LIMIT keeps the patterns out of this subquery: no trigram index can answer it.
         first = (f"(SELECT {shown}, name_key, doc FROM customer_search "
