@@ -55,17 +55,25 @@ def test_a_desk_that_cannot_open_leaves_collection_as_it_was(
 
 START_PATH = """
 import sys
-from screens.app import DeskApp
-from helpdesk.services.context import open_desk
+import screens.app
+from helpdesk.cli import main
 from helpdesk.db import models
-desk = open_desk(db_url=sys.argv[1], agent="alice")
-DeskApp(desk)  # reads every extension's keys (extension discovery)
-print("classifier loaded:", "helpdesk.intake.classify" in sys.modules)
-print("mappers configured:", models.Case.__mapper__.configured)
-print("validators built:", models.Case.__pydantic_complete__)
-print("letter writing loaded:", "helpdesk.services.replies" in sys.modules)
-print("postgresql dialect loaded:", "sqlalchemy.dialects.postgresql" in sys.modules)
-print("extension screens loaded:", sorted(m for m in sys.modules if m in sys.argv[2:]))
+
+def run_desk(desk):  # the desk command's start path, up to running the app
+    screens.app.DeskApp(desk)  # reads every extension's keys (extension discovery)
+    report()
+    return 0
+
+def report():
+    print("classifier loaded:", "helpdesk.intake.classify" in sys.modules)
+    print("mappers configured:", models.Case.__mapper__.configured)
+    print("validators built:", models.Case.__pydantic_complete__)
+    print("letter writing loaded:", "helpdesk.services.replies" in sys.modules)
+    print("postgresql dialect loaded:", "sqlalchemy.dialects.postgresql" in sys.modules)
+    print("extension screens loaded:", sorted(m for m in sys.modules if m in sys.argv[2:]))
+
+screens.app.run_desk = run_desk
+sys.exit(main(["--db", sys.argv[1]], agent="alice"))
 """
 
 #: The desk's screens that only extensions reach (a key, the palette): none is needed to show
@@ -79,7 +87,8 @@ def test_the_start_path_leaves_the_classifier_the_orm_and_the_other_screens_for_
 ) -> None:
     """Reading letters (the classifier's rules) and configuring every ORM mapper are not on the
     way to the first screen: the one is needed for intake, the other is done by the first
-    query that needs it (the queue's, in a worker) rather than by the key check at start.
+    query that needs it (the queue's, in a worker) rather than by the key and identity
+    checks at start.
     The tables' pydantic validators are built when first needed, which the desk never does.
     Neither is writing letters (templates, policy quotes, e-mail), SQLAlchemy's PostgreSQL
     dialect on a SQLite desk, nor the screens that open by a key: the desk knows their keys

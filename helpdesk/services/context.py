@@ -121,8 +121,11 @@ class Desk:
         return int(row.id)
 
 
-_ACTOR_CHECK = sa.select(Agent.id, Agent.role, Agent.active).where(  # type: ignore[call-overload]
-    Agent.name == sa.bindparam("name")
+_AGENT = Agent.__table__  # type: ignore[attr-defined]
+#: On the table's columns, not the model's: an ORM statement would configure every mapper when
+#: it first runs, and the desk command runs this one before its first screen.
+_ACTOR_CHECK = sa.select(_AGENT.c.id, _AGENT.c.role, _AGENT.c.active).where(
+    _AGENT.c.name == sa.bindparam("name")
 )
 
 
