@@ -215,6 +215,9 @@ def detail(s: Session, desk: Desk, case: Case, *,
     and verification the case points to (``names``: the values of ``_names()`` when the caller
     read them with the case), and the record corrections. (A case is read on every open and
     after every change, so each statement counts.)"""
+    # Read on the connection (Core, no ORM objects), which does not flush the session first
+    # as an ORM query does: what the caller's unit of work added must be written before.
+    s.flush()
     conn = s.connection()
     thread: dict[int, tuple[Any, list[AttachmentInfo]]] = {}
     first_file = len(_SHOWN_MESSAGE) + 1
