@@ -106,8 +106,9 @@ Extension = DeskCommand | ScreenAction
 
 #: Modules of this package that are part of the shell and register nothing.
 _SHELL = {"app", "registry", "base", "text", "widgets", "dialogs"}
-#: Modules whose extensions are declared here (:func:`later`): imported on first use.
-_declared: set[str] = set()
+#: What the extensions declared here call (:func:`later`): module -> names in it. The modules
+#: are imported on first use.
+_declared: dict[str, set[str]] = {}
 
 #: Bumped by every ``register``: classes built before it are built again on next use.
 _generation = 0
@@ -158,12 +159,17 @@ def lazy_module(name: str) -> Any:
 def later(module: str, name: str) -> Callable[..., Any]:
     """``screens.<module>.<name>``, called with the caller's arguments, the module imported by
     the first call (an extension's ``open`` or ``run`` declared without importing its module)."""
-    _declared.add(module)
+    _declared.setdefault(module, set()).add(name)
 
     def call(*args: Any) -> Any:
         return getattr(importlib.import_module(f"screens.{module}"), name)(*args)
 
     return call
+
+
+def entry_points() -> list[tuple[str, str]]:
+    """Every ``(module, name)`` an extension declared here calls, in ``screens``."""
+    return sorted((module, name) for module, names in _declared.items() for name in names)
 
 
 def pushes(module: str, screen: str) -> Callable[[DeskApp], None]:
@@ -234,7 +240,7 @@ def discover() -> list[str]:
 
     failed = []
     for info in pkgutil.iter_modules(screens.__path__):
-        if info.name not in _SHELL | _declared and not info.name.startswith("_"):
+        if info.name not in _SHELL and info.name not in _declared and not info.name.startswith("_"):
             try:
                 importlib.import_module(f"screens.{info.name}")
             except Exception:

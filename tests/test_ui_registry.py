@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -117,6 +118,16 @@ async def test_the_keymap_moves_the_keys_of_screens_that_load_on_first_use(
         await pilot.press("f7")
         await settle(pilot)
         assert isinstance(app.screen, TextDialog)
+
+
+def test_every_key_of_a_screen_that_loads_later_reaches_what_it_names() -> None:
+    """Their modules load on the first key press: a name misspelt in the registry (or a
+    function renamed in its module) would only show then, as an error in the desk."""
+    points = registry.entry_points()
+    assert ("reports", "ReportsScreen") in points and len(points) > 20
+    for module, name in points:
+        assert callable(getattr(importlib.import_module(f"screens.{module}"), name, None)), (
+            f"screens.{module}.{name}")
 
 
 def test_ui_state_round_trip_and_damage(tmp_path: Path) -> None:
