@@ -30,7 +30,7 @@ from screens.customer import CRUCIAL_MAIL, CustomerScreen
 from screens.dialogs import ConflictDialog, FormDialog, HelpScreen
 from screens.lookup import LookupScreen
 from screens.main import FIRST_PAGE, PAGE_SIZE, QUEUES, CaseTable, MainScreen, QueueList
-from screens.widgets import ListTable
+from screens.widgets import DetailScroll, ListTable
 from tests.conftest import FakeClock
 from tests.hostile import HOSTILE
 
@@ -247,6 +247,30 @@ async def test_lookup_as_you_type_and_open_profile(
         views = s.exec(select(AuditEvent).where(AuditEvent.action == "customer.view",
                                                 AuditEvent.object_id == customer_id)).all()
     assert len(views) == 1
+
+
+async def test_a_profile_opens_at_its_top_on_a_small_terminal(
+    ui_desk: Desk, clock: FakeClock, tmp_path: Path
+) -> None:
+    """On 80x24 a profile opened scrolled down, its name and number off the top: focusing the
+    cases list before the first layout scrolled the profile to centre the list."""
+    customer_id = customers.create(
+        ui_desk, name="Leila Nguyen", emails=["leila@example.net"], phone="+34 91 5728639",
+        billing_address="12 Rue de la Paix\nSpringfield 62704, USA",
+        shipping_address="27 Kurfürstendamm\n10719 Berlin, Germany").id
+    for i in range(2):
+        cases.create(ui_desk, kind=CaseKind.QUESTION, customer_id=customer_id,
+                     subject=f"question {i}")
+    app = make_app(ui_desk, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_customer(customer_id)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CustomerScreen)
+        assert screen.query_one(DetailScroll).scroll_y == 0
+        assert f"#{customer_id} Leila Nguyen" in screen_text(app)
+        assert app.focused is screen.query_one("#customer-cases", ListTable)
 
 
 async def test_stale_lookup_results_are_dropped(ui_desk: Desk, tmp_path: Path) -> None:
