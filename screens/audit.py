@@ -62,7 +62,7 @@ class AuditScreen(DeskScreen[None]):
     AuditScreen #status { padding: 0 1; }
     AuditScreen Label { padding: 0 1; text-style: bold; }
     """
-    AUTO_FOCUS = "#events"  # the list: its letters are keys; Tab reaches the filters
+    FOCUS = "#events"  # the list: its letters are keys; Tab reaches the filters
     BINDINGS = [
         Binding("ctrl+f", "apply", "Filter", id="audit.apply"),
         Binding("m", "more", "More", id="audit.more"),

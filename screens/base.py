@@ -152,6 +152,11 @@ class DeskScreen(Loader, Screen[ResultT]):
     """
 
     SLOT: ClassVar[str | None] = None
+    #: The widget (a selector) that has the focus when the screen opens. The screen focuses it
+    #: itself: Textual's auto focus did it before the first layout and then scrolled to centre
+    #: it, so on a small terminal a profile or a report opened scrolled, its top out of view.
+    FOCUS: ClassVar[str | None] = None
+    AUTO_FOCUS = ""  # (see FOCUS)
     BINDINGS = [Binding("escape", "back", "Back", id="desk.back")]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> DeskScreen[Any]:
@@ -170,6 +175,8 @@ class DeskScreen(Loader, Screen[ResultT]):
             self.mount(KeyBar())
         if not self.query(IdentityBar):
             self.mount(IdentityBar())
+        if self.FOCUS:
+            self.set_focus(self.query_one(self.FOCUS), scroll_visible=False)
 
     def action_back(self) -> None:
         self.dismiss()
@@ -233,7 +240,7 @@ class ListScreen(DeskScreen[None], Generic[T]):
     TITLE_LINE: ClassVar[str] = ""
     COLUMNS: ClassVar[tuple[ListColumn, ...]] = ()
     KINDS: ClassVar[frozenset[str]] = frozenset()
-    AUTO_FOCUS = "#list"
+    FOCUS = "#list"
     BINDINGS = [Binding("r", "reload", "Reload", id="list.reload")]
 
     def compose(self) -> ComposeResult:

@@ -195,7 +195,7 @@ class CaseScreen(RecordScreen):
     anywhere (another desk, the CLI) show within seconds; the scroll position stays."""
 
     SLOT = "case"
-    AUTO_FOCUS = "#detail"
+    FOCUS = "#detail"
     BINDINGS = [
         Binding("n", "note", "Note", id="case.note"),
         Binding("s", "status", "Status", id="case.status"),

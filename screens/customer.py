@@ -35,10 +35,7 @@ class CustomerScreen(RecordScreen):
     Changes to the customer or their cases made anywhere show within seconds."""
 
     SLOT = "customer"
-    # Its cases are what one opens a profile to work on: they get the focus (on_mount), without
-    # the scroll Textual's auto focus asks for before the first layout, which centred them and
-    # put the name off the top of a small terminal.
-    AUTO_FOCUS = ""
+    FOCUS = "#customer-cases"  # its cases are what one opens a profile to work on
     BINDINGS = [
         Binding("e", "edit", "Edit", id="customer.edit"),
         Binding("n", "new_case", "New case", id="customer.new_case"),
@@ -57,9 +54,6 @@ class CustomerScreen(RecordScreen):
             yield Static("Cases", classes="section")
             yield CaseTable(self.desk.settings.tz, id="customer-cases")
             yield Static("", id="more")
-
-    def on_mount(self) -> None:  # (besides RecordScreen's, which shows or loads the record)
-        self.set_focus(self.query_one("#customer-cases", CaseTable), scroll_visible=False)
 
     def action_reload(self) -> None:
         self.load("customer", lambda: customers.get(self.desk, self.customer_id), self.show_detail,

@@ -30,7 +30,7 @@ NOTICE_COLUMNS = (
 class InboxScreen(DeskScreen[None]):
     """The acting agent's notices."""
 
-    AUTO_FOCUS = "#notices"
+    FOCUS = "#notices"
     BINDINGS = [
         Binding("m", "mark_read", "Mark read", id="inbox.read"),
         Binding("M", "mark_all_read", "All read", id="inbox.read_all"),

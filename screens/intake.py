@@ -53,7 +53,7 @@ class IntakeScreen(DeskScreen[None]):
     """Import at the top, items below, the selected item's letter at the bottom."""
 
     CSS_PATH = "intake.tcss"
-    AUTO_FOCUS = "#path"
+    FOCUS = "#path"
     BINDINGS = [
         Binding("l", "link", "Link", id="intake.link"),
         Binding("c", "new_customer", "New customer", id="intake.new_customer"),

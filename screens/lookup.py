@@ -44,7 +44,7 @@ class LookupScreen(DeskScreen[None]):
         Binding("down", "to_results", "Results", show=False, id="lookup.results",
                 priority=True),
     ]
-    AUTO_FOCUS = "#search"
+    FOCUS = "#search"
     HINT = "Find a customer: name, any e-mail, company or phone"
 
     def __init__(self) -> None:

@@ -127,7 +127,7 @@ class MainScreen(DeskScreen[None]):
     """Queues on the left, cases on the right; the banner counts the agent's urgent cases."""
 
     SLOT = "main"
-    AUTO_FOCUS = "#cases"
+    FOCUS = "#cases"
     BINDINGS = [
         Binding("n", "new_case", "New case", id="main.new_case"),
         Binding("c", "new_customer", "New customer", id="main.new_customer"),

@@ -107,7 +107,7 @@ class ReportsScreen(DeskScreen[None]):
     ReportsScreen .caption { padding: 0 1; color: $text-muted; }
     ReportsScreen #kinds { height: auto; max-height: 14; }
     """
-    AUTO_FOCUS = "#kinds"  # not the date field: letters stay keys
+    FOCUS = "#kinds"  # not the date field: letters stay keys
     BINDINGS = [
         Binding("f", "focus_range", "Date range", id="reports.range"),
         Binding("u", "reload", "Reload", id="reports.reload"),

@@ -66,7 +66,7 @@ class WorkloadScreen(DeskScreen[None]):
     WorkloadScreen #cases { height: 1fr; }
     WorkloadScreen Label { padding: 0 1; text-style: bold; }
     """
-    AUTO_FOCUS = "#agents"
+    FOCUS = "#agents"
     BINDINGS = [
         Binding("space", "mark", "Mark", id="workload.mark"),
         Binding("a", "mark_all", "Mark all", id="workload.mark_all"),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -253,7 +254,8 @@ async def test_a_profile_opens_at_its_top_on_a_small_terminal(
     ui_desk: Desk, clock: FakeClock, tmp_path: Path
 ) -> None:
     """On 80x24 a profile opened scrolled down, its name and number off the top: focusing the
-    cases list before the first layout scrolled the profile to centre the list."""
+    cases list before the first layout scrolled the profile to centre the list. The same
+    with the reports' list of kinds below their summary."""
     customer_id = customers.create(
         ui_desk, name="Leila Nguyen", emails=["leila@example.net"], phone="+34 91 5728639",
         billing_address="12 Rue de la Paix\nSpringfield 62704, USA",
@@ -271,6 +273,15 @@ async def test_a_profile_opens_at_its_top_on_a_small_terminal(
         assert screen.query_one(DetailScroll).scroll_y == 0
         assert f"#{customer_id} Leila Nguyen" in screen_text(app)
         assert app.focused is screen.query_one("#customer-cases", ListTable)
+        # the reports too: their summary stays in view, the list of kinds has the focus
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+        reports = app.screen
+        assert type(reports).__name__ == "ReportsScreen"
+        assert reports.query_one(VerticalScroll).scroll_y == 0
+        assert app.focused is reports.query_one("#kinds", ListTable)
 
 
 async def test_stale_lookup_results_are_dropped(ui_desk: Desk, tmp_path: Path) -> None:
